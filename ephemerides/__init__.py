@@ -1,0 +1,24 @@
+"""Known-object ephemerides: orbit catalogues, propagation, observers and topocentric positions.
+
+Public verbs::
+
+    read_orbits, validate_orbits   orbit catalogues (MPCORB, Sorcha, CSV, Parquet)
+    propagate_2body, kepler_step   2-body (universal-variable) propagation
+    observer_states                MPC observatory positions and velocities
+    ephemeris                      topocentric astrometric RA/Dec, rates, distances, magnitudes
+"""
+
+from ephemerides.ephemeris import EPHEMERIS_COLUMNS, ephemeris
+from ephemerides.observers import observer_states
+from ephemerides.orbits import read_orbits, validate_orbits
+from ephemerides.twobody import kepler_step, propagate_2body
+
+__all__ = [
+    "EPHEMERIS_COLUMNS",
+    "ephemeris",
+    "kepler_step",
+    "observer_states",
+    "propagate_2body",
+    "read_orbits",
+    "validate_orbits",
+]

@@ -1,0 +1,64 @@
+"""Time-scale conversions (UTC, TAI, TT, TDB) on float MJD arrays, through astropy.
+
+Dynamics run in TDB; DIASources carry TAI, MPC formats UTC, MPCORB epochs TT. Conversions
+happen only at those boundaries, here. astropy is configured never to download: Earth
+orientation and leap seconds come from the tables bundled in ``astropy-iers-data``.
+"""
+
+import numpy as np
+from astropy.time import Time
+from astropy.utils import iers
+
+# Never reach the network: use the IERS tables shipped with astropy-iers-data. Times past the
+# end of the bundled predictions fall back to astropy's degraded (IAU 2000 model, UT1 = UTC)
+# Earth orientation with a warning rather than a download.
+iers.conf.auto_download = False
+iers.conf.auto_max_age = None
+iers.conf.iers_degraded_accuracy = "warn"
+
+TIME_SCALES = ("utc", "tai", "tt", "tdb")
+
+
+def _check_scale(scale: str, argument: str) -> str:
+    scale = str(scale).lower()
+    if scale not in TIME_SCALES:
+        raise ValueError(
+            f"{argument}={scale!r} is not a time scale we convert; use one of {TIME_SCALES}"
+        )
+    return scale
+
+
+def as_time(times, time_scale: str = "utc") -> Time:
+    """Return an astropy ``Time`` for ``times`` (float MJD in ``time_scale``, or a ``Time``)."""
+    if isinstance(times, Time):
+        return times
+    mjd = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    if not np.all(np.isfinite(mjd)):
+        raise ValueError("times must be finite MJD values; found NaN or infinity")
+    return Time(mjd, format="mjd", scale=_check_scale(time_scale, "time_scale"))
+
+
+def convert_mjd(mjd, from_scale: str, to_scale: str) -> np.ndarray:
+    """Convert float MJD values between the UTC, TAI, TT and TDB time scales.
+
+    Parameters
+    ----------
+    mjd : array_like
+        Modified Julian Dates in ``from_scale``.
+    from_scale, to_scale : {"utc", "tai", "tt", "tdb"}
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 MJD in ``to_scale``; the two-part astropy representation is used internally, so
+        precision is ~1 µs or better, not limited by a single float's 1e-16 relative resolution
+        of the input.
+    """
+    to_scale = _check_scale(to_scale, "to_scale")
+    t = as_time(mjd, _check_scale(from_scale, "from_scale"))
+    return getattr(t, to_scale).mjd.astype(np.float64)
+
+
+def to_mjd_tdb(times, time_scale: str = "utc") -> np.ndarray:
+    """Float MJD in TDB for ``times`` given as MJD in ``time_scale`` or as an astropy ``Time``."""
+    return as_time(times, time_scale).tdb.mjd.astype(np.float64)

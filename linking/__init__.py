@@ -1,0 +1,1 @@
+"""Linking of unassociated detections into new Solar System objects."""

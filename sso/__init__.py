@@ -1,0 +1,1 @@
+"""Association of known Solar System objects with DIASources, and the nightly pipeline."""

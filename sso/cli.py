@@ -1,0 +1,127 @@
+"""The ``sso`` command line: ``sso <verb> [options]``.
+
+Verbs:
+- ``ephemeris``: predict topocentric positions of the orbits in a catalogue at given times.
+- ``demo``: tonight's ephemerides of the bundled sample orbits from Rubin Observatory (X05).
+
+Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
+with one line on stderr naming the problem and a non-zero exit status; nothing is written.
+"""
+
+import argparse
+import logging
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+def _parse_times(values: list[str]):
+    """MJD floats, ISO dates/date-times, or ``start:stop:step`` MJD ranges (stop inclusive)."""
+    import numpy as np
+    from astropy.time import Time
+
+    mjd = []
+    for text in values:
+        parts = text.split(":")
+        try:
+            if len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts):
+                start, stop, step = (float(p) for p in parts)
+                if step <= 0 or stop < start:
+                    raise ValueError
+                count = int(np.floor((stop - start) / step + 1e-9)) + 1
+                mjd.extend(start + step * np.arange(count))
+            else:
+                try:
+                    mjd.append(float(text))
+                except ValueError:
+                    mjd.append(float(Time(text, format="isot").mjd))
+        except ValueError:
+            raise ValueError(
+                f"--times value {text!r} is not an MJD (60000.5), an ISO date-time "
+                "(2026-11-25T03:00:00) or a start:stop:step MJD range (60000:60001:0.25)"
+            ) from None
+    return np.asarray(mjd, dtype=np.float64)
+
+
+def _cmd_ephemeris(args) -> int:
+    from ephemerides import ephemeris, read_orbits
+    from sso.io import check_table_path, write_table_atomic
+
+    out = check_table_path(args.out)
+    times = _parse_times(args.times)
+    orbits = read_orbits(args.orbits, format=args.format)
+    table = ephemeris(orbits, times, observatory_code=args.observatory,
+                      time_scale=args.time_scale)
+    write_table_atomic(table, out)
+    logging.getLogger("sso").info("wrote %d rows to %s", len(table), out)
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from importlib.resources import files
+
+    import numpy as np
+    import pandas as pd
+    from astropy.time import Time
+
+    from ephemerides import ephemeris, read_orbits
+
+    date = args.date or Time.now().utc.strftime("%Y-%m-%d")
+    # Rubin's night: about 23:00 to 10:00 UTC (local evening to morning in Chile), hourly.
+    start = Time(f"{date}T23:00:00", scale="utc").mjd
+    times = start + np.arange(0, 12) / 24.0
+    orbits = read_orbits(str(files("sso").joinpath("data/sample_orbits.des")))
+    table = ephemeris(orbits, times, observatory_code="X05", time_scale="utc")
+    print(f"Ephemerides of {len(orbits)} sample orbits from Rubin Observatory (X05), "
+          f"night starting {date} 23:00 UTC, 2-body, astrometric ICRF, light-time corrected")
+    first = table.groupby("object_id", sort=True).head(1)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(
+            first[["object_id", "mjd_utc", "ra_deg", "dec_deg", "ra_rate_deg_per_day",
+                   "dec_rate_deg_per_day", "topo_range_au", "helio_range_au",
+                   "elongation_deg", "v_mag"]].to_string(index=False, float_format="%.5f")
+        )
+    print(f"({len(table)} rows: {len(orbits)} objects × {len(times)} hourly epochs)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sso", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    eph = verbs.add_parser("ephemeris", help="predict positions of catalogued orbits")
+    eph.add_argument("--orbits", required=True, help="orbit file: MPCORB, Sorcha, CSV or Parquet")
+    eph.add_argument("--format", default=None, choices=["mpcorb", "sorcha", "csv", "parquet"],
+                     help="orbit file format (default: detected)")
+    eph.add_argument("--times", required=True, nargs="+",
+                     help="MJDs, ISO date-times, or start:stop:step MJD ranges")
+    eph.add_argument("--time-scale", default="utc", choices=["utc", "tai", "tt", "tdb"],
+                     help="scale of --times (default utc)")
+    eph.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    eph.add_argument("--out", required=True, help="output table, .parquet or .csv")
+    eph.set_defaults(func=_cmd_ephemeris)
+
+    demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
+    demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``sso`` command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:
+        message = " ".join(str(err).split())
+        print(f"sso {args.verb}: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

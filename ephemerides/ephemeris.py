@@ -8,7 +8,7 @@ survey DIASources are measured.
 import numpy as np
 import pandas as pd
 
-from ephemerides._lighttime_kernels import solve_light_time
+from ephemerides import _observation_kernels as kernels
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import orbits_to_states
 from ephemerides.observers import observer_states
@@ -115,9 +115,9 @@ def ephemeris(
         helio_t = propagate_2body(states, epochs, mjd_tdb).reshape(-1, 6)
 
     columns = observables(
-        np.ascontiguousarray(helio_t),
-        np.ascontiguousarray(sun[time_idx]),
-        np.ascontiguousarray(observer[time_idx]),
+        helio_t,
+        sun[time_idx],
+        observer[time_idx],
         orbits["H"].to_numpy(np.float64)[obj_idx],
         orbits["G"].to_numpy(np.float64)[obj_idx],
     )
@@ -153,73 +153,27 @@ def observables(helio_t, sun_bary_t, obs_bary_t, H, G, mu=GM_SUN_AU3_PER_DAY2) -
     Returns
     -------
     dict of (k,) ndarrays keyed by the ephemeris column names (``ra_deg`` … ``v_mag``).
+    See :func:`ephemerides._observation_kernels.observe` for the definitions.
     """
-    k = helio_t.shape[0]
-    emit = np.empty((k, 6))
-    lt = np.empty(k)
-    solve_light_time(helio_t, sun_bary_t, obs_bary_t, mu, C_AU_PER_DAY, _LIGHT_TIME_TOL_DAYS,
-                     _LIGHT_TIME_MAX_ITER, emit, lt)
-
-    # Barycentric object at emission minus observer at reception (the astrometric vector).
-    sun_emit = sun_bary_t[:, :3] - sun_bary_t[:, 3:] * lt[:, None]
-    rho = emit[:, :3] + sun_emit - obs_bary_t[:, :3]
-    obj_vel = emit[:, 3:] + sun_bary_t[:, 3:]
-    dist = np.linalg.norm(rho, axis=1)
-    unit = rho / dist[:, None]
-    # d(lt)/dt from c·lt = |rho(t)| with rho depending on t − lt.
-    dlt_dt = np.einsum("ij,ij->i", unit, obj_vel - obs_bary_t[:, 3:]) / (
-        C_AU_PER_DAY + np.einsum("ij,ij->i", unit, obj_vel)
+    out = np.empty((helio_t.shape[0], kernels.N_COLUMNS))
+    kernels.observe(
+        np.ascontiguousarray(helio_t, dtype=np.float64),
+        np.ascontiguousarray(sun_bary_t, dtype=np.float64),
+        np.ascontiguousarray(obs_bary_t, dtype=np.float64),
+        float(mu), C_AU_PER_DAY, _LIGHT_TIME_TOL_DAYS, _LIGHT_TIME_MAX_ITER, out,
     )
-    rho_dot = obj_vel * (1.0 - dlt_dt)[:, None] - obs_bary_t[:, 3:]
-
-    ra = np.arctan2(rho[:, 1], rho[:, 0])
-    dec = np.arcsin(np.clip(unit[:, 2], -1.0, 1.0))
-    sin_ra, cos_ra = np.sin(ra), np.cos(ra)
-    sin_dec, cos_dec = np.sin(dec), np.cos(dec)
-    ra_rate = (-sin_ra * rho_dot[:, 0] + cos_ra * rho_dot[:, 1]) / dist
-    dec_rate = (
-        cos_dec * rho_dot[:, 2] - sin_dec * (cos_ra * rho_dot[:, 0] + sin_ra * rho_dot[:, 1])
-    ) / dist
-
-    # Distances, phase and elongation as Horizons defines them: the heliocentric range from the
-    # Sun at the instant its light left to illuminate the object at emission (the Sun moves
-    # ~13 m/s, i.e. ~200 km over a TNO's 5-hour Sun–object light time); phase and elongation
-    # between apparent directions (stellar aberration by the velocity of the body at the vertex).
-    # Object at emission minus Sun lt_sun_obj earlier: emit + v_sun·lt_sun_obj.
-    lt_sun_obj = np.linalg.norm(emit[:, :3], axis=1) / C_AU_PER_DAY
-    sun_to_obj = emit[:, :3] + sun_bary_t[:, 3:] * lt_sun_obj[:, None]
-    helio_range = np.linalg.norm(sun_to_obj, axis=1)
-    obs_to_sun = sun_bary_t[:, :3] - obs_bary_t[:, :3]
-    lt_sun_obs = np.linalg.norm(obs_to_sun, axis=1) / C_AU_PER_DAY
-    obs_to_sun -= sun_bary_t[:, 3:] * lt_sun_obs[:, None]
-    obs_vel = obs_bary_t[:, 3:]
-    apparent_rho = _aberrated(rho, obs_vel)
-    phase = _angle_deg(_aberrated(-sun_to_obj, obj_vel), -apparent_rho)
-    elongation = _angle_deg(_aberrated(obs_to_sun, obs_vel), apparent_rho)
+    phase_deg = np.rad2deg(out[:, kernels.PHASE])
     return {
-        "ra_deg": np.rad2deg(ra) % 360.0,
-        "dec_deg": np.rad2deg(dec),
-        "ra_rate_deg_per_day": np.rad2deg(ra_rate),
-        "dec_rate_deg_per_day": np.rad2deg(dec_rate),
-        "topo_range_au": dist,
-        "helio_range_au": helio_range,
-        "light_time_days": lt,
-        "phase_angle_deg": phase,
-        "elongation_deg": elongation,
-        "v_mag": hg_apparent_magnitude(H, G, helio_range, dist, phase),
+        "ra_deg": np.rad2deg(out[:, kernels.RA]),
+        "dec_deg": np.rad2deg(out[:, kernels.DEC]),
+        "ra_rate_deg_per_day": np.rad2deg(out[:, kernels.RA_RATE]),
+        "dec_rate_deg_per_day": np.rad2deg(out[:, kernels.DEC_RATE]),
+        "topo_range_au": out[:, kernels.TOPO_RANGE],
+        "helio_range_au": out[:, kernels.HELIO_RANGE],
+        "light_time_days": out[:, kernels.LIGHT_TIME],
+        "phase_angle_deg": phase_deg,
+        "elongation_deg": np.rad2deg(out[:, kernels.ELONGATION]),
+        "v_mag": hg_apparent_magnitude(
+            H, G, out[:, kernels.HELIO_RANGE], out[:, kernels.TOPO_RANGE], phase_deg
+        ),
     }
-
-
-def _aberrated(direction, velocity) -> np.ndarray:
-    """Unit vectors of ``direction`` displaced by stellar aberration for an observer moving with
-    ``velocity`` (AU/day), to first order in v/c (the second order is below 10 mas)."""
-    unit = direction / np.linalg.norm(direction, axis=1)[:, None]
-    shifted = unit + velocity / C_AU_PER_DAY
-    return shifted / np.linalg.norm(shifted, axis=1)[:, None]
-
-
-def _angle_deg(u, v) -> np.ndarray:
-    """Angle between rows of u and v in degrees, accurate at all angles (atan2 form)."""
-    cross = np.linalg.norm(np.cross(u, v), axis=1)
-    dot = np.einsum("ij,ij->i", u, v)
-    return np.rad2deg(np.arctan2(cross, dot))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import spiceypy
+from references import bisect_increasing
 
 from ephemerides._elements_kernels import (
     cometary_to_states,
@@ -43,19 +44,6 @@ EPOCH = 60_000.0
 # ---------------------------------------------------------------- slow, obvious references
 
 
-def _bisect(func, lo, hi):
-    """Root of an increasing function by bisection to the last bit."""
-    for _ in range(2000):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if func(mid) < 0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
 def _rotation(inc, node, argperi):
     """Perifocal -> reference frame: Rz(node) Rx(inc) Rz(argperi)."""
 
@@ -71,7 +59,7 @@ def reference_keplerian_to_state(a, e, inc, node, argperi, m, mu):
     """Textbook: Kepler's equation by bisection, perifocal position and velocity, rotation."""
     if e < 1:
         m = m - 2 * math.pi * round(m / (2 * math.pi))
-        ea = _bisect(lambda E: E - e * math.sin(E) - m, m - 1.0, m + 1.0)
+        ea = bisect_increasing(lambda E: E - e * math.sin(E) - m, m - 1.0, m + 1.0)
         b = a * math.sqrt(1 - e * e)
         r = a * (1 - e * math.cos(ea))
         edot = math.sqrt(mu / a) / r
@@ -79,7 +67,7 @@ def reference_keplerian_to_state(a, e, inc, node, argperi, m, mu):
         vel = [-a * math.sin(ea) * edot, b * math.cos(ea) * edot, 0.0]
     else:
         limit = math.asinh(abs(m) / (e - 1)) + 1.0
-        fa = _bisect(lambda F: e * math.sinh(F) - F - m, -limit, limit)
+        fa = bisect_increasing(lambda F: e * math.sinh(F) - F - m, -limit, limit)
         b = -a * math.sqrt(e * e - 1)
         r = a * (1 - e * math.cosh(fa))
         fdot = math.sqrt(mu / -a) / r

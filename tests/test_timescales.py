@@ -43,3 +43,18 @@ def test_bad_scale_and_values():
         convert_mjd(60000.0, "ut1", "tdb")
     with pytest.raises(ValueError, match="finite"):
         to_mjd_tdb([60000.0, np.nan])
+
+
+def test_earth_orientation_without_network(monkeypatch):
+    """Loading the IERS tables afresh and using them must not open a connection."""
+    import socket
+
+    from ephemerides.observers import observer_states
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(iers.IERS_Auto, "iers_table", None)
+    states = observer_states("X05", convert_mjd([60500.0, 61300.0], "utc", "tdb"))
+    assert np.isfinite(states).all()

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import spiceypy
+from references import bisect_increasing
 
 from ephemerides._kepler_kernels import (
     orbit_invariants,
@@ -37,19 +38,6 @@ def reference_universal(chi, alpha):
     return 1 - z * c2, chi * (1 - z * c3), chi * chi * c2, chi**3 * c3
 
 
-def _bisect(func, lo, hi):
-    """Root of an increasing function by bisection to the last bit."""
-    for _ in range(2000):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if func(mid) < 0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
-
-
 def reference_kepler_step(state, dt, mu):
     """Slow reference: classical elements, Kepler's equation by bisection, back to a state.
 
@@ -70,7 +58,7 @@ def reference_kepler_step(state, dt, mu):
         e0 = math.atan2(y0 / b, x0 / a + e)
         m = e0 - e * math.sin(e0) + n * dt
         m -= 2 * math.pi * round(m / (2 * math.pi))
-        ea = _bisect(lambda E: E - e * math.sin(E) - m, m - 1.0, m + 1.0)
+        ea = bisect_increasing(lambda E: E - e * math.sin(E) - m, m - 1.0, m + 1.0)
         edot = n / (1 - e * math.cos(ea))
         x, y = a * (math.cos(ea) - e), b * math.sin(ea)
         vx, vy = -a * math.sin(ea) * edot, b * math.cos(ea) * edot
@@ -80,7 +68,7 @@ def reference_kepler_step(state, dt, mu):
         f0 = math.asinh(y0 / b)
         m = e * math.sinh(f0) - f0 + n * dt
         limit = math.asinh(abs(m) / (e - 1)) + 1.0
-        fa = _bisect(lambda F: e * math.sinh(F) - F - m, -limit, limit)
+        fa = bisect_increasing(lambda F: e * math.sinh(F) - F - m, -limit, limit)
         fdot = n / (e * math.cosh(fa) - 1)
         x, y = a * (math.cosh(fa) - e), b * math.sinh(fa)
         vx, vy = a * math.sinh(fa) * fdot, b * math.cosh(fa) * fdot

@@ -3,7 +3,8 @@
 Public verbs::
 
     read_orbits, validate_orbits   orbit catalogues (MPCORB, Sorcha, CSV, Parquet)
-    propagate_2body, kepler_step   2-body (universal-variable) propagation
+    propagate                      N-body (default) or 2-body propagation of orbit tables
+    propagate_2body, kepler_step   2-body (universal-variable) propagation of state arrays
     observer_states                MPC observatory positions and velocities
     ephemeris                      topocentric astrometric RA/Dec, rates, distances, magnitudes
 """
@@ -11,6 +12,7 @@ Public verbs::
 from ephemerides.ephemeris import EPHEMERIS_COLUMNS, ephemeris
 from ephemerides.observers import observer_states
 from ephemerides.orbits import read_orbits, validate_orbits
+from ephemerides.propagate import propagate
 from ephemerides.twobody import kepler_step, propagate_2body
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "ephemeris",
     "kepler_step",
     "observer_states",
+    "propagate",
     "propagate_2body",
     "read_orbits",
     "validate_orbits",

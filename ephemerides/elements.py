@@ -34,7 +34,7 @@ from ephemerides.constants import (
     GM_SUN_AU3_PER_DAY2,
 )
 from ephemerides.orbits import ELEMENT_COLUMNS, ORBIT_FORMATS
-from ephemerides.planets import barycentric_states
+from ephemerides.spk import barycentric_states
 from ephemerides.twobody import as_state_array, as_time_array, checked_mu
 
 FRAMES = ("ecliptic", "equatorial")

@@ -5,17 +5,20 @@ Positions are astrometric ICRF with the down-leg light time iterated in the bary
 survey DIASources are measured.
 """
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from ephemerides import _observation_kernels as kernels
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
-from ephemerides.elements import orbits_to_states
 from ephemerides.observers import observer_states
 from ephemerides.photometry import hg_apparent_magnitude
-from ephemerides.planets import barycentric_states
+from ephemerides.propagate import propagate_states
+from ephemerides.spk import barycentric_states
 from ephemerides.timescales import as_time
-from ephemerides.twobody import kepler_step, propagate_2body
+
+logger = logging.getLogger(__name__)
 
 EPHEMERIS_COLUMNS = (
     "object_id",
@@ -35,7 +38,6 @@ EPHEMERIS_COLUMNS = (
     "v_mag",
 )
 
-METHODS = ("2body",)
 
 # Light-time convergence: 1e-13 day is 8.6 ns, far below the 1 µs that moves a 10 deg/day
 # object by 0.4 mas; the iteration contracts by v/c ~ 1e-4 per step.
@@ -48,7 +50,7 @@ def ephemeris(
     times,
     observatory_code: str = "X05",
     time_scale: str = "utc",
-    method: str = "2body",
+    method: str = "nbody",
     pairs: bool = False,
 ) -> pd.DataFrame:
     """Predict topocentric astrometric positions of the objects in ``orbits`` at ``times``.
@@ -63,9 +65,13 @@ def ephemeris(
         MPC observatory code of the observer (``"500"`` is the geocentre).
     time_scale : {"utc", "tai", "tt", "tdb"}
         Scale of float ``times``.
-    method : {"2body"}
-        Propagation from the orbit epoch to the observation time. "2body" is heliocentric Kepler
-        motion, exact over the light-time interval.
+    method : {"nbody", "2body"}
+        Propagation from the orbit epoch to the observation time: "nbody" (default) integrates
+        with the JPL planets, Moon, Pluto, GR and, when installed, 16 massive asteroids
+        (:func:`ephemerides.propagate`); "2body" is heliocentric Kepler motion. Either way the
+        short light-time interval before the observation is covered by Kepler motion from the
+        propagated state at the observation time (perturbations over a few hours move an
+        object by well under a metre).
     pairs : bool
         False (default): every object at every time. True: ``times`` has one entry per orbit row
         and row i of ``orbits`` is predicted at ``times[i]`` only (orbit rows may then repeat an
@@ -82,8 +88,6 @@ def ephemeris(
         (Sun–object–observer); ``elongation_deg`` (Sun–observer–object); ``v_mag`` (H, G system,
         NaN where H is unknown).
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not available; use one of {METHODS}")
     if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0:
         raise ValueError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
     if not pairs and orbits["object_id"].duplicated().any():
@@ -101,21 +105,23 @@ def ephemeris(
             f"pairs=True needs one time per orbit row: got {n_time} times for {n_obj} orbits"
         )
 
-    states, epochs = orbits_to_states(orbits, frame="equatorial", origin="sun")
+    helio, status = propagate_states(orbits, mjd_tdb, method=method, pairs=pairs)
+    if status.any():
+        failed = orbits["object_id"].to_numpy()[status != 0]
+        logger.warning("%d object(s) failed to propagate and have NaN positions: %s",
+                       failed.size, ", ".join(map(str, failed[:10])))
     observer = observer_states(observatory_code, mjd_tdb, origin="ssb", frame="equatorial")
     sun = barycentric_states("sun", mjd_tdb)
 
     if pairs:
         obj_idx = np.arange(n_obj)
         time_idx = np.arange(n_obj)
-        helio_t = kepler_step(states, mjd_tdb - epochs)
     else:
         obj_idx = np.repeat(np.arange(n_obj), n_time)
         time_idx = np.tile(np.arange(n_time), n_obj)
-        helio_t = propagate_2body(states, epochs, mjd_tdb).reshape(-1, 6)
 
     columns = observables(
-        helio_t,
+        helio.reshape(-1, 6),
         sun[time_idx],
         observer[time_idx],
         orbits["H"].to_numpy(np.float64)[obj_idx],

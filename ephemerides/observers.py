@@ -19,7 +19,7 @@ from astropy.time import Time
 
 from ephemerides import timescales  # noqa: F401  (configures astropy never to download IERS data)
 from ephemerides.constants import EARTH_EQUATORIAL_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
-from ephemerides.planets import barycentric_states
+from ephemerides.spk import barycentric_states
 
 ORIGINS = ("ssb", "sun")
 FRAMES = ("equatorial", "ecliptic")

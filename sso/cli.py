@@ -51,7 +51,7 @@ def _cmd_ephemeris(args) -> int:
     times = _parse_times(args.times)
     orbits = read_orbits(args.orbits, format=args.format)
     table = ephemeris(orbits, times, observatory_code=args.observatory,
-                      time_scale=args.time_scale)
+                      time_scale=args.time_scale, method=args.method)
     write_table_atomic(table, out)
     logging.getLogger("sso").info("wrote %d rows to %s", len(table), out)
     return 0
@@ -73,7 +73,7 @@ def _cmd_demo(args) -> int:
     orbits = read_orbits(str(files("sso").joinpath("data/sample_orbits.des")))
     table = ephemeris(orbits, times, observatory_code="X05", time_scale="utc")
     print(f"Ephemerides of {len(orbits)} sample orbits from Rubin Observatory (X05), "
-          f"night starting {date} 23:00 UTC, 2-body, astrometric ICRF, light-time corrected")
+          f"night starting {date} 23:00 UTC, N-body, astrometric ICRF, light-time corrected")
     first = table.groupby("object_id", sort=True).head(1)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     eph.add_argument("--time-scale", default="utc", choices=["utc", "tai", "tt", "tdb"],
                      help="scale of --times (default utc)")
     eph.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    eph.add_argument("--method", default="nbody", choices=["nbody", "2body"],
+                     help="propagation: N-body with the JPL planets (default) or 2-body")
     eph.add_argument("--out", required=True, help="output table, .parquet or .csv")
     eph.set_defaults(func=_cmd_ephemeris)
 

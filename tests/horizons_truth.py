@@ -28,6 +28,47 @@ MAS_PER_DEG = 3.6e6
 ARCSEC_PER_HOUR_PER_DEG_PER_DAY = 3600.0 / 24.0
 
 
+def horizons_state_orbits(states: pd.DataFrame, epoch_mjd_tdb, H=np.nan, G=0.15) -> pd.DataFrame:
+    """Orbit table (CART, heliocentric ecliptic J2000) from Horizons state rows."""
+    return pd.DataFrame(
+        {
+            "object_id": states["object_id"].to_numpy(),
+            "ssObjectId": ss_object_ids(states["object_id"]),
+            "format": "CART",
+            **{c: states[c].to_numpy() for c in ("x_au", "y_au", "z_au", "vx_au_per_day",
+                                                 "vy_au_per_day", "vz_au_per_day")},
+            "epoch_mjd_tdb": np.asarray(epoch_mjd_tdb, dtype=np.float64),
+            "H": np.broadcast_to(np.asarray(H, dtype=np.float64), len(states)),
+            "G": np.broadcast_to(np.asarray(G, dtype=np.float64), len(states)),
+        }
+    )
+
+
+def propagation_errors(truth_dir: Path, massive_asteroids: str = "integrate") -> pd.DataFrame:
+    """Position error (m) of N-body propagation from each object's Horizons state at its arc
+    centre (horizons_orbits.csv) to its 90 Horizons epochs (horizons_states.csv)."""
+    from ephemerides import propagate
+
+    centre = pd.read_csv(truth_dir / "horizons_orbits.csv", dtype={"object_id": str})
+    states = pd.read_csv(truth_dir / "horizons_states.csv", dtype={"object_id": str})
+    orbits = horizons_state_orbits(centre, centre["mjd_tdb"])
+    parts = []
+    for row, orbit in orbits.iterrows():
+        truth = states[states["object_id"] == orbit["object_id"]].sort_values("mjd_tdb")
+        ours = propagate(orbits.iloc[[row]], truth["mjd_tdb"].to_numpy(),
+                         massive_asteroids=massive_asteroids)
+        xyz = ["x_au", "y_au", "z_au"]
+        diff = ours[xyz].to_numpy() - truth[xyz].to_numpy()
+        parts.append(pd.DataFrame({
+            "object_id": orbit["object_id"],
+            "dynamical_class": centre.loc[row, "dynamical_class"],
+            "days_from_epoch": truth["mjd_tdb"].to_numpy() - orbit["epoch_mjd_tdb"],
+            "error_m": np.linalg.norm(diff, axis=1) * AU_KM * 1e3,
+            "status": ours["status"].to_numpy(),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
 def horizons_residuals(truth_dir: Path) -> pd.DataFrame:
     """Predict every Horizons ephemeris row from the Horizons state at the same instant.
 
@@ -41,22 +82,11 @@ def horizons_residuals(truth_dir: Path) -> pd.DataFrame:
     classes = pd.read_csv(truth_dir / "horizons_orbits.csv", dtype={"object_id": str})
     if not (states["object_id"].to_numpy() == truth["object_id"].to_numpy()).all():
         raise ValueError("horizons_states.csv and horizons_ephemeris.csv rows are not aligned")
-    orbits = pd.DataFrame(
-        {
-            "object_id": states["object_id"],
-            "ssObjectId": ss_object_ids(states["object_id"]),
-            "format": "CART",
-            **{c: states[c] for c in ("x_au", "y_au", "z_au",
-                                      "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")},
-            "epoch_mjd_tdb": states["mjd_tdb"],
-            "H": truth["H"],
-            "G": truth["G"],
-        }
-    )
+    orbits = horizons_state_orbits(states, states["mjd_tdb"], truth["H"], truth["G"])
     parts = []
     for code, rows in truth.groupby("observatory_code", sort=True):
         ours = ephemeris(orbits.loc[rows.index], rows["mjd_utc"].to_numpy(),
-                         observatory_code=code, pairs=True)
+                         observatory_code=code, method="2body", pairs=True)
         # ephemeris sorts by (object_id, mjd_tdb); restore the Horizons row order.
         order = np.lexsort((rows["mjd_utc"].to_numpy(), rows["object_id"].to_numpy()))
         ours.index = rows.index[order]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import spiceypy
-from references import bisect_increasing
+from references import bisect_increasing, furnish_de440
 
 from ephemerides._elements_kernels import (
     cometary_to_states,
@@ -35,7 +35,7 @@ from ephemerides.elements import (
     keplerian_to_cartesian,
     orbits_to_states,
 )
-from ephemerides.planets import default_kernel_path, load_kernel
+from ephemerides.spk import default_planetary_kernel
 
 MU = GM_SUN_AU3_PER_DAY2
 METRE_AU = 1e-3 / AU_KM
@@ -439,7 +439,7 @@ def test_heliocentric_barycentric_shift_by_the_sun(frame):
     times = np.array([59000.0, 60000.5, 60000.5, 61234.25])
     helio = np.random.default_rng(5).normal(size=(4, 6))
     bary = heliocentric_to_barycentric(helio, times, frame=frame)
-    load_kernel()
+    furnish_de440()
     for k, t in enumerate(times):
         sun = np.asarray(spiceypy.spkgeo(10, (t - MJD_J2000) * SECONDS_PER_DAY, "J2000", 0)[0])
         sun[:3] /= AU_KM
@@ -457,7 +457,7 @@ def test_heliocentric_barycentric_shift_by_the_sun(frame):
 
 def test_solar_system_gm_is_the_sum_sorcha_uses():
     """Recompute Sun + planets + Moon + Pluto + 16 sb441-n16 asteroids from de440.bsp's comments."""
-    handle = spiceypy.dafopr(str(default_kernel_path()))
+    handle = spiceypy.dafopr(default_planetary_kernel())
     try:
         _, lines, _ = spiceypy.dafec(handle, 5000, 200)
     finally:

@@ -9,6 +9,7 @@ import pytest
 import spiceypy
 from astropy.coordinates import GCRS, ITRS, CartesianRepresentation, EarthLocation
 from astropy.time import Time
+from references import furnish_de440, mjd_tdb_to_et
 
 from ephemerides.constants import (
     AU_KM,
@@ -17,7 +18,6 @@ from ephemerides.constants import (
     SECONDS_PER_DAY,
 )
 from ephemerides.observers import Observatory, observatory, observatory_codes, observer_states
-from ephemerides.planets import load_kernel, mjd_tdb_to_et
 
 M_PER_AU = AU_KM * 1e3
 MM_PER_S_PER_AU_PER_DAY = AU_KM * 1e6 / SECONDS_PER_DAY
@@ -155,7 +155,7 @@ EARTH_ROTATION_RAD_PER_S = 2 * np.pi / (SIDEREAL_DAY_DAYS * SECONDS_PER_DAY)
 
 
 def test_geocentre_is_de440_earth():
-    load_kernel()
+    furnish_de440()
     expected_km = np.array(
         [spiceypy.spkgeo(399, et, "J2000", 0)[0] for et in mjd_tdb_to_et(MJD_TDB)]
     )
@@ -179,7 +179,7 @@ def test_ecliptic_frame_is_the_rotated_equatorial_frame():
 
 
 def test_sun_origin_is_ssb_minus_sun():
-    load_kernel()
+    furnish_de440()
     sun_km = np.array([spiceypy.spkgeo(10, et, "J2000", 0)[0] for et in mjd_tdb_to_et(MJD_TDB)])
     sun = np.hstack([sun_km[:, :3] / AU_KM, sun_km[:, 3:] * SECONDS_PER_DAY / AU_KM])
     barycentric = observer_states("W84", MJD_TDB, origin="ssb")

@@ -1,0 +1,206 @@
+"""Propagation of orbit tables to requested times: N-body (default) or 2-body.
+
+N-body: test particles in the barycentric ICRF frame under the Sun, planets, Moon and Pluto
+(and the 16 massive asteroids of sb441-n16 when that package is installed), with the Sun's GR
+term, integrated by IAS15 (:mod:`ephemerides.nbody`). 2-body: heliocentric Kepler motion.
+"""
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from ephemerides import nbody, spk
+from ephemerides.constants import EQUATORIAL_TO_ECLIPTIC
+from ephemerides.designations import packed_form, unpack_designation
+from ephemerides.elements import orbits_to_states
+from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
+
+METHODS = ("nbody", "2body")
+FRAMES = ("ecliptic", "equatorial")
+ORIGINS = ("sun", "ssb")
+STATE_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
+PROPAGATE_COLUMNS = ("object_id", "mjd_tdb", *STATE_COLUMNS, "status")
+
+# Output memory per integration chunk: objects × times × 6 float64.
+_CHUNK_BYTES = 256 * 2**20
+
+
+def _check_choice(value, allowed, argument):
+    if value not in allowed:
+        raise ValueError(f"{argument}={value!r} is not supported; use one of {allowed}")
+    return value
+
+
+def _perturber_numbers(object_ids, perturbers) -> np.ndarray:
+    """NAIF id of each orbit that is itself one of the massive asteroid perturbers, else 0.
+
+    An object is matched by its MPC number (e.g. object_id '1', '00001' or '(1)' → Ceres,
+    NAIF 2000001).
+    """
+    asteroid_ids = {int(i) for i in perturbers.naif_ids if int(i) > 2_000_000}
+    out = np.zeros(len(object_ids), dtype=np.int64)
+    if not asteroid_ids:
+        return out
+    for row, identifier in enumerate(object_ids):
+        packed = packed_form(str(identifier).strip("() "))
+        if packed is None or len(packed) != 5:
+            continue
+        unpacked = unpack_designation(packed)
+        if unpacked.isdigit() and 2_000_000 + int(unpacked) in asteroid_ids:
+            out[row] = 2_000_000 + int(unpacked)
+    return out
+
+
+@cache
+def _without(perturbers: spk.SpkEphemeris, naif_id: int) -> spk.SpkEphemeris:
+    """The same perturbers less one body (read once per process)."""
+    keep = [int(i) for i in perturbers.naif_ids if int(i) != naif_id]
+    return spk.load_spk(perturbers.kernels, keep)
+
+
+def _integrate_groups(states, epochs, times, rows, perturbers, pairs, out, status) -> None:
+    """Integrate ``rows`` (grouped by epoch, chunked by output memory) into ``out``/``status``."""
+    for epoch in np.unique(epochs[rows]):
+        group = rows[epochs[rows] == epoch]
+        if pairs:
+            group_times, where = np.unique(times[group], return_inverse=True)
+        else:
+            group_times = times
+        per_chunk = max(1, _CHUNK_BYTES // (48 * group_times.size))
+        for start in range(0, group.size, per_chunk):
+            chunk = group[start:start + per_chunk]
+            result, chunk_status = nbody.integrate(states[chunk], float(epoch), group_times,
+                                                   perturbers=perturbers)
+            status[chunk] = chunk_status
+            if pairs:
+                out[chunk, 0] = result[np.arange(chunk.size), where[start:start + per_chunk]]
+            else:
+                out[chunk] = result
+
+
+def propagate_states(orbits: pd.DataFrame, mjd_tdb, method: str = "nbody", pairs: bool = False,
+                     massive_asteroids: str = "integrate"):
+    """Heliocentric ICRF states of every orbit at the requested times.
+
+    Parameters
+    ----------
+    orbits : pandas.DataFrame
+        Orbit table (:func:`ephemerides.read_orbits` schema).
+    mjd_tdb : array_like, shape (m,)
+        Times, MJD (TDB).
+    method : {"nbody", "2body"}
+    pairs : bool
+        False: every orbit at every time, result (n, m, 6). True: orbit i at time i only
+        (m == n), result (n, 1, 6).
+    massive_asteroids : {"integrate", "kernel"}
+        How to treat an orbit of one of the asteroid perturbers (matched by MPC number):
+        integrate it without its own attraction (default), or read it from sb441-n16.bsp. The
+        kernel's 2021 solutions can lie far from a newer orbit: its (2) Pallas is 83 km from
+        Horizons' in 2015, so the catalogue's own orbit is the better default.
+
+    Returns
+    -------
+    states : numpy.ndarray, shape (n, m, 6) or (n, 1, 6)
+        Heliocentric ICRF positions (AU) and velocities (AU/day).
+    status : numpy.ndarray of int8, shape (n,)
+        Per-object status codes of :data:`ephemerides.nbody.STATUS` (0 = ok); failed objects
+        have NaN states from the failure on.
+    """
+    _check_choice(method, METHODS, "method")
+    _check_choice(massive_asteroids, ("integrate", "kernel"), "massive_asteroids")
+    times = as_time_array(mjd_tdb, "mjd_tdb")
+    n = len(orbits)
+    if pairs and times.size != n:
+        raise ValueError(f"pairs=True needs one time per orbit row: got {times.size} for {n}")
+    status = np.zeros(n, dtype=np.int8)
+    if method == "2body":
+        states, epochs = orbits_to_states(orbits, frame="equatorial", origin="sun")
+        if pairs:
+            return kepler_step(states, times - epochs)[:, None, :], status
+        return propagate_2body(states, epochs, times), status
+
+    perturbers = spk.load_perturbers()
+    spk.check_coverage(perturbers, times)
+    states, epochs = orbits_to_states(orbits, frame="equatorial", origin="ssb")
+    spk.check_coverage(perturbers, epochs)
+    out = np.full((n, 1 if pairs else times.size, 6), np.nan)
+    itself = _perturber_numbers(orbits["object_id"].to_numpy(), perturbers)
+    for naif_id in np.unique(itself):
+        group = np.flatnonzero(itself == naif_id)
+        if naif_id and massive_asteroids == "kernel":
+            body = int(np.flatnonzero(perturbers.naif_ids == naif_id)[0])
+            for row in group:
+                row_times = times[row:row + 1] if pairs else times
+                out[row] = spk.states(perturbers, row_times)[:, body]
+            continue
+        # An orbit of one of the perturbers is integrated without that body's own attraction.
+        model = _without(perturbers, int(naif_id)) if naif_id else perturbers
+        _integrate_groups(states, epochs, times, group, model, pairs, out, status)
+
+    # Barycentric -> heliocentric.
+    sun = spk.states(perturbers, times)[:, 0]
+    if pairs:
+        out[:, 0] -= sun
+    else:
+        out -= sun[None, :, :]
+    return out, status
+
+
+def propagate(
+    orbits: pd.DataFrame,
+    mjd_tdb,
+    method: str = "nbody",
+    frame: str = "ecliptic",
+    origin: str = "sun",
+    massive_asteroids: str = "integrate",
+) -> pd.DataFrame:
+    """Propagate every orbit of an orbit table to every requested time.
+
+    Parameters
+    ----------
+    orbits : pandas.DataFrame
+        Orbit table as returned by :func:`ephemerides.read_orbits` (any of its formats).
+    mjd_tdb : float or array_like
+        Output times, MJD (TDB), in any order.
+    method : {"nbody", "2body"}
+        "nbody" (default): integration with the JPL planets, Moon, Pluto, the Sun's GR term and,
+        when installed, 16 massive asteroids. "2body": heliocentric Kepler motion.
+    frame : {"ecliptic", "equatorial"}
+        Ecliptic and mean equinox of J2000 (default, as MPC and Horizons) or ICRF axes.
+    origin : {"sun", "ssb"}
+        Heliocentric (default) or barycentric states.
+    massive_asteroids : {"integrate", "kernel"}
+        For an orbit of one of the 16 asteroid perturbers: integrate it without its own
+        attraction (default) or read it from sb441-n16.bsp (see :func:`propagate_states`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per object and time, sorted by (object_id, mjd_tdb): ``object_id``,
+        ``mjd_tdb``, ``x_au, y_au, z_au`` (AU), ``vx_au_per_day, vy_au_per_day,
+        vz_au_per_day`` (AU/day) and ``status`` (per object: "ok", or why it failed —
+        impact, escape, step-size collapse — with NaN states from the failure on).
+    """
+    _check_choice(frame, FRAMES, "frame")
+    _check_choice(origin, ORIGINS, "origin")
+    if orbits["object_id"].duplicated().any():
+        dup = orbits.loc[orbits["object_id"].duplicated(), "object_id"].iloc[0]
+        raise ValueError(f"orbits has more than one row for object_id {dup!r}")
+    times = as_time_array(mjd_tdb, "mjd_tdb")
+    helio, status = propagate_states(orbits, times, method=method,
+                                     massive_asteroids=massive_asteroids)
+    n, m = helio.shape[:2]
+    states = helio.reshape(-1, 6)
+    if origin == "ssb":
+        sun = spk.states(spk.load_perturbers(), times)[:, 0]
+        states = states + np.tile(sun, (n, 1))
+    if frame == "ecliptic":
+        # A plain rotation (not elements.equatorial_to_ecliptic, which refuses NaN rows).
+        states = np.hstack([states[:, :3] @ EQUATORIAL_TO_ECLIPTIC.T,
+                            states[:, 3:] @ EQUATORIAL_TO_ECLIPTIC.T])
+    table = pd.DataFrame(states, columns=list(STATE_COLUMNS))
+    table.insert(0, "mjd_tdb", np.tile(times, n))
+    table.insert(0, "object_id", np.repeat(orbits["object_id"].astype(str).to_numpy(), m))
+    table["status"] = np.repeat(np.array([nbody.STATUS[int(s)] for s in status], dtype=object), m)
+    return table.sort_values(["object_id", "mjd_tdb"], kind="stable", ignore_index=True)

@@ -134,30 +134,36 @@ def _add_compensated(values, compensation, k, i, increment):
 
 
 @njit
+def _polynomial(x0, v0, a0, csx, csv, b, k, i, tau, dt):
+    """Coordinate k of particle i's position and velocity at τ from the step's polynomial
+    (Horner form of the series), the compensated-summation terms folded in."""
+    px = b[6, k, i] / 72.0
+    px = px * tau + b[5, k, i] / 56.0
+    px = px * tau + b[4, k, i] / 42.0
+    px = px * tau + b[3, k, i] / 30.0
+    px = px * tau + b[2, k, i] / 20.0
+    px = px * tau + b[1, k, i] / 12.0
+    px = px * tau + b[0, k, i] / 6.0
+    px = px * tau + a0[k, i] / 2.0
+    pv = b[6, k, i] / 8.0
+    pv = pv * tau + b[5, k, i] / 7.0
+    pv = pv * tau + b[4, k, i] / 6.0
+    pv = pv * tau + b[3, k, i] / 5.0
+    pv = pv * tau + b[2, k, i] / 4.0
+    pv = pv * tau + b[1, k, i] / 3.0
+    pv = pv * tau + b[0, k, i] / 2.0
+    pv = pv * tau + a0[k, i]
+    tdt = tau * dt
+    return (x0[k, i] + (tdt * (v0[k, i] + tdt * px) - csx[k, i]),
+            v0[k, i] + (tdt * pv - csv[k, i]))
+
+
+@njit
 def _predict(x0, v0, a0, csx, csv, b, n, tau, dt, xs, vs):
     """Positions and velocities of the first n particles at τ from the step's polynomial."""
-    tdt = tau * dt
     for k in range(3):
         for i in range(n):
-            # Horner form of the series for x and v.
-            px = b[6, k, i] / 72.0
-            px = px * tau + b[5, k, i] / 56.0
-            px = px * tau + b[4, k, i] / 42.0
-            px = px * tau + b[3, k, i] / 30.0
-            px = px * tau + b[2, k, i] / 20.0
-            px = px * tau + b[1, k, i] / 12.0
-            px = px * tau + b[0, k, i] / 6.0
-            px = px * tau + a0[k, i] / 2.0
-            pv = b[6, k, i] / 8.0
-            pv = pv * tau + b[5, k, i] / 7.0
-            pv = pv * tau + b[4, k, i] / 6.0
-            pv = pv * tau + b[3, k, i] / 5.0
-            pv = pv * tau + b[2, k, i] / 4.0
-            pv = pv * tau + b[1, k, i] / 3.0
-            pv = pv * tau + b[0, k, i] / 2.0
-            pv = pv * tau + a0[k, i]
-            xs[k, i] = x0[k, i] + (tdt * (v0[k, i] + tdt * px) - csx[k, i])
-            vs[k, i] = v0[k, i] + (tdt * pv - csv[k, i])
+            xs[k, i], vs[k, i] = _polynomial(x0, v0, a0, csx, csv, b, k, i, tau, dt)
 
 
 @njit
@@ -233,29 +239,13 @@ def _step_limits(a0, at, b, n, dt, epsilon, out):
 @njit
 def _dense_output(x0, v0, a0, csx, csv, b, n, tau, dt, failed, orig, rows, col, out):
     """Write the state at τ of every active, non-failed particle i to out[rows[orig[i]], col]."""
-    tdt = tau * dt
     for i in range(n):
         if failed[i]:
             continue
         for k in range(3):
-            px = b[6, k, i] / 72.0
-            px = px * tau + b[5, k, i] / 56.0
-            px = px * tau + b[4, k, i] / 42.0
-            px = px * tau + b[3, k, i] / 30.0
-            px = px * tau + b[2, k, i] / 20.0
-            px = px * tau + b[1, k, i] / 12.0
-            px = px * tau + b[0, k, i] / 6.0
-            px = px * tau + a0[k, i] / 2.0
-            pv = b[6, k, i] / 8.0
-            pv = pv * tau + b[5, k, i] / 7.0
-            pv = pv * tau + b[4, k, i] / 6.0
-            pv = pv * tau + b[3, k, i] / 5.0
-            pv = pv * tau + b[2, k, i] / 4.0
-            pv = pv * tau + b[1, k, i] / 3.0
-            pv = pv * tau + b[0, k, i] / 2.0
-            pv = pv * tau + a0[k, i]
-            out[rows[orig[i]], col, k] = x0[k, i] + (tdt * (v0[k, i] + tdt * px) - csx[k, i])
-            out[rows[orig[i]], col, 3 + k] = v0[k, i] + (tdt * pv - csv[k, i])
+            x, v = _polynomial(x0, v0, a0, csx, csv, b, k, i, tau, dt)
+            out[rows[orig[i]], col, k] = x
+            out[rows[orig[i]], col, 3 + k] = v
 
 
 @njit

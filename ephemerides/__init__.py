@@ -7,8 +7,10 @@ Public verbs::
     propagate_2body, kepler_step   2-body (universal-variable) propagation of state arrays
     observer_states                MPC observatory positions and velocities
     ephemeris                      topocentric astrometric RA/Dec, rates, distances, magnitudes
+    NightlyCache                   per-night Chebyshev cache with a HEALPix field index
 """
 
+from ephemerides.cache import NightlyCache
 from ephemerides.ephemeris import EPHEMERIS_COLUMNS, ephemeris
 from ephemerides.observers import observer_states
 from ephemerides.orbits import read_orbits, validate_orbits
@@ -17,6 +19,7 @@ from ephemerides.twobody import kepler_step, propagate_2body
 
 __all__ = [
     "EPHEMERIS_COLUMNS",
+    "NightlyCache",
     "ephemeris",
     "kepler_step",
     "observer_states",

@@ -2,6 +2,7 @@
 
 Verbs:
 - ``ephemeris``: predict topocentric positions of the orbits in a catalogue at given times.
+- ``simulate``: DIASources, truth and visits of a population seen through a survey cadence.
 - ``demo``: tonight's ephemerides of the bundled sample orbits from Rubin Observatory (X05).
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
@@ -85,6 +86,48 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_simulate(args) -> int:
+    from pathlib import Path
+
+    from ephemerides import read_orbits
+    from sso.cadence import read_visits, synthetic_cadence, visit_midpoints
+    from sso.io import write_table_atomic
+    from sso.population import synthetic_population
+    from sso.simulate import simulate
+
+    out = Path(args.out)
+    if not out.is_dir():
+        raise ValueError(f"--out {out} is not an existing folder; create it first")
+    if args.nights is not None and args.nights < 1:
+        raise ValueError(f"--nights must be >= 1; got {args.nights}")
+    if args.visits is not None:
+        visits = read_visits(args.visits, nights=args.nights)
+    else:
+        visits = synthetic_cadence(args.seed, nights=args.nights or 1,
+                                   start_mjd=args.start_mjd)
+    if args.orbits is not None:
+        orbits = read_orbits(args.orbits)
+    else:
+        if args.synthetic < 1:
+            raise ValueError(f"--synthetic needs a positive number of objects; got "
+                             f"{args.synthetic}")
+        orbits = synthetic_population(args.synthetic, args.seed,
+                                      epoch_mjd_tdb=float(visit_midpoints(visits).min()))
+
+    def report(done, total, night, n_detections):
+        print(f"sso simulate: night {night} ({done}/{total}): {n_detections} detections",
+              file=sys.stderr, flush=True)
+
+    result = simulate(orbits, visits, args.seed, noise_per_deg2=args.noise_per_deg2,
+                      footprint=args.footprint, detector_corners=args.detector_corners,
+                      progress=report)
+    for name in ("diasources", "truth", "visits"):
+        write_table_atomic(getattr(result, name), out / f"{name}.parquet")
+    print(f"sso simulate: wrote {len(result.diasources)} DIASources of {len(result.visits)} "
+          f"visits to {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sso", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -103,6 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="propagation: N-body with the JPL planets (default) or 2-body")
     eph.add_argument("--out", required=True, help="output table, .parquet or .csv")
     eph.set_defaults(func=_cmd_ephemeris)
+
+    sim = verbs.add_parser("simulate", help="simulate DIASources of a population with truth")
+    population = sim.add_mutually_exclusive_group(required=True)
+    population.add_argument("--orbits", help="orbit file: MPCORB, Sorcha, CSV or Parquet")
+    population.add_argument("--synthetic", type=int, metavar="N",
+                            help="draw N synthetic orbits (main belt, NEO, Trojan, TNO)")
+    cadence = sim.add_mutually_exclusive_group(required=True)
+    cadence.add_argument("--visits", help="OpSim visit table, .parquet or .csv")
+    cadence.add_argument("--synthetic-cadence", action="store_true",
+                         help="generate an LSST-like cadence of visit pairs near opposition")
+    sim.add_argument("--nights", type=int, default=None,
+                     help="nights to simulate (default: all of --visits, 1 synthetic)")
+    sim.add_argument("--start-mjd", type=float, default=61000.0,
+                     help="first night of --synthetic-cadence, MJD TAI (default 61000)")
+    sim.add_argument("--noise-per-deg2", type=float, default=300.0,
+                     help="false detections per deg² per visit (default 300)")
+    sim.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
+                     help="circular 1.75 deg field (default) or the LSST detectors")
+    sim.add_argument("--detector-corners", default=None,
+                     help="detector corner CSV for --footprint lsst")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--out", required=True, help="output folder for the three Parquet tables")
+    sim.set_defaults(func=_cmd_simulate)
 
     demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
     demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")

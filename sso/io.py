@@ -30,6 +30,10 @@ def write_table_atomic(table: pd.DataFrame, path) -> Path:
     path = check_table_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp creates the file private (0600); give it the permissions of an ordinary new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)
     try:
         if path.suffix.lower() == ".parquet":
             table.to_parquet(tmp_name, index=False)

@@ -65,3 +65,15 @@ def test_demo_prints_table(capsys):
     out = capsys.readouterr().out
     assert "Rubin Observatory (X05)" in out
     assert "SynTNO02" in out and "12 sample orbits" in out
+
+
+def test_output_file_has_ordinary_permissions(orbit_file, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "eph.csv"
+    assert main(["ephemeris", "--orbits", str(orbit_file), "--times", "61000",
+                 "--out", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -96,8 +96,8 @@ def _cmd_simulate(args) -> int:
     from sso.simulate import simulate
 
     out = Path(args.out)
-    if not out.is_dir():
-        raise ValueError(f"--out {out} is not an existing folder; create it first")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
     if args.nights is not None and args.nights < 1:
         raise ValueError(f"--nights must be >= 1; got {args.nights}")
     if args.visits is not None:
@@ -121,6 +121,7 @@ def _cmd_simulate(args) -> int:
     result = simulate(orbits, visits, args.seed, noise_per_deg2=args.noise_per_deg2,
                       footprint=args.footprint, detector_corners=args.detector_corners,
                       progress=report)
+    out.mkdir(parents=True, exist_ok=True)
     for name in ("diasources", "truth", "visits"):
         write_table_atomic(getattr(result, name), out / f"{name}.parquet")
     print(f"sso simulate: wrote {len(result.diasources)} DIASources of {len(result.visits)} "

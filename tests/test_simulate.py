@@ -203,13 +203,14 @@ def test_input_errors(population, cadence):
 
 
 def test_cli_writes_three_tables(tmp_path, capsys):
+    out = tmp_path / "new" / "run"  # created when missing
     status = main(["simulate", "--synthetic", "300", "--synthetic-cadence", "--nights", "1",
-                   "--noise-per-deg2", "5", "--seed", "7", "--out", str(tmp_path)])
+                   "--noise-per-deg2", "5", "--seed", "7", "--out", str(out)])
     assert status == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["diasources.parquet", "truth.parquet",
-                                                          "visits.parquet"]
-    dia = pd.read_parquet(tmp_path / "diasources.parquet")
-    truth = pd.read_parquet(tmp_path / "truth.parquet")
+    assert sorted(p.name for p in out.iterdir()) == ["diasources.parquet", "truth.parquet",
+                                                     "visits.parquet"]
+    dia = pd.read_parquet(out / "diasources.parquet")
+    truth = pd.read_parquet(out / "truth.parquet")
     assert list(dia.columns) == list(DIASOURCE_COLUMNS) and len(dia) == len(truth) > 0
     assert "night" in capsys.readouterr().err
 
@@ -231,5 +232,7 @@ def test_cli_bad_input(tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert list(out.iterdir()) == []
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
     assert main(["simulate", "--synthetic", "10", "--synthetic-cadence",
-                 "--out", str(tmp_path / "missing")]) == 2
+                 "--out", str(a_file)]) == 2

@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy_horizons.py
 	$(BIN)/python benchmarks/bench_ephemeris.py
 	$(BIN)/python benchmarks/bench_propagation.py
+	$(BIN)/python benchmarks/bench_cache.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -44,6 +44,7 @@ from ephemerides.observers import observer_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import propagate_states
+from ephemerides.sky import chord_length, unit_vectors
 from ephemerides.timescales import convert_mjd
 
 logger = logging.getLogger(__name__)
@@ -117,10 +118,6 @@ def _chebyshev_matrix(u: np.ndarray, degree: int) -> np.ndarray:
     """T_j(u_k) for every point k and order j, shape (len(u), degree + 1)."""
     return np.cos(np.outer(np.arccos(np.clip(u, -1.0, 1.0)), np.arange(degree + 1)))
 
-
-def _unit_vectors(ra_deg, dec_deg) -> np.ndarray:
-    ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
-    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
 
 
 def _angle_rad(a, b) -> np.ndarray:
@@ -402,12 +399,12 @@ class NightlyCache:
         radius = math.radians(float(radius_deg))
         if not 0 < radius <= math.pi / 2:
             raise ValueError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
-        centre = _unit_vectors(float(ra_deg), float(dec_deg))
+        centre = unit_vectors(float(ra_deg), float(dec_deg))
         pixels = hp.query_disc(self.params["nside"], centre, radius, inclusive=True, nest=True)
         rows = self._candidates(pixels)
         values = self._evaluate(rows, t)
         chord = np.linalg.norm(values[:, :3] - centre, axis=1)
-        inside = chord <= 2.0 * math.sin(0.5 * radius)
+        inside = chord <= chord_length(float(radius_deg))
         return self._table(rows[inside], values[inside])
 
     def query_polygon(self, vertices_ra_deg, vertices_dec_deg, mjd_tai: float) -> pd.DataFrame:
@@ -434,7 +431,7 @@ class NightlyCache:
                 f"give at least 3 finite vertices as two 1-d arrays of equal length; got shapes "
                 f"{ra.shape} and {dec.shape}"
             )
-        vertices = _unit_vectors(ra, dec)
+        vertices = unit_vectors(ra, dec)
         normals = np.cross(vertices, np.roll(vertices, -1, axis=0))
         # Convex: every vertex lies on the same side of every edge's great circle.
         sides = vertices @ normals.T
@@ -564,7 +561,7 @@ class _NightGrid:
                           np.tile(self.observer, (n, 1)), np.repeat(H, m), np.repeat(G, m))
         t2 = time.perf_counter()
         shape = (n, self.segments, 2 * self.degree + 3)
-        unit = _unit_vectors(obs["ra_deg"], obs["dec_deg"]).reshape(*shape, 3)
+        unit = unit_vectors(obs["ra_deg"], obs["dec_deg"]).reshape(*shape, 3)
         values = np.concatenate([unit] + [obs[k].reshape(*shape, 1) for k in (
             "topo_range_au", "helio_range_au", "phase_angle_deg", "elongation_deg")], axis=-1)
         n_nodes = self.degree + 1

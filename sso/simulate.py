@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides import ephemeris
+from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.footprint import Footprint, inverse_gnomonic, make_footprint
 
@@ -88,13 +89,6 @@ def flux_njy(mag):
     return 10.0 ** ((AB_ZERO_POINT_NJY - np.asarray(mag, dtype=np.float64)) / 2.5)
 
 
-def _unit_vectors(ra_deg, dec_deg):
-    ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
-    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=1)
-
-
-def _chord(angle_deg):
-    return 2.0 * np.sin(0.5 * np.deg2rad(np.minimum(angle_deg, 180.0)))
 
 
 def _candidates(reference, visits, midpoints, radius_deg):
@@ -103,13 +97,14 @@ def _candidates(reference, visits, midpoints, radius_deg):
     rows = np.flatnonzero(ok)
     ref = reference.iloc[rows]
     rate = np.hypot(ref["ra_rate_deg_per_day"].to_numpy(), ref["dec_rate_deg_per_day"].to_numpy())
-    tree = cKDTree(_unit_vectors(ref["ra_deg"].to_numpy(), ref["dec_deg"].to_numpy()))
-    centres = _unit_vectors(visits["fieldRA"].to_numpy(), visits["fieldDec"].to_numpy())
+    tree = cKDTree(unit_vectors(ref["ra_deg"].to_numpy(), ref["dec_deg"].to_numpy()))
+    centres = unit_vectors(visits["fieldRA"].to_numpy(), visits["fieldDec"].to_numpy())
     dt = np.abs(midpoints - reference["mjd_tai"].iloc[0])
     obj, vis = [], []
     for j in range(len(visits)):
         reach = radius_deg + _MARGIN_DEG + _MARGIN_FACTOR * rate * dt[j]
-        near = np.asarray(tree.query_ball_point(centres[j], _chord(reach.max())), dtype=np.int64)
+        near = tree.query_ball_point(centres[j], chord_length(reach.max()))
+        near = np.asarray(near, dtype=np.int64)
         if near.size == 0:
             continue
         separation = 2.0 * np.rad2deg(np.arcsin(

@@ -1,1 +1,13 @@
-"""Association of known Solar System objects with DIASources, and the nightly pipeline."""
+"""Association of known Solar System objects with DIASources, and the nightly pipeline.
+
+``sso.associate`` is :func:`sso.association.associate`, imported on first use so that the
+command line starts without loading the numerical stack.
+"""
+
+
+def __getattr__(name):
+    if name == "associate":
+        from sso.association import associate
+
+        return associate
+    raise AttributeError(f"module 'sso' has no attribute {name!r}")

@@ -124,13 +124,118 @@ def _cmd_simulate(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name in ("diasources", "truth", "visits"):
         write_table_atomic(getattr(result, name), out / f"{name}.parquet")
+    # The population simulated: the known-object catalogue for `sso associate --orbits`.
+    write_table_atomic(orbits, out / "orbits.parquet")
     print(f"sso simulate: wrote {len(result.diasources)} DIASources of {len(result.visits)} "
           f"visits to {out}", file=sys.stderr)
     return 0
 
 
+def _read_diasources(path):
+    """A DIASource table from a Parquet/CSV file, or every ``diasources*.parquet`` in a folder."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("diasources*.parquet"))
+        if not files:
+            raise ValueError(f"--diasources folder {path} holds no diasources*.parquet files")
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if not path.is_file():
+        raise ValueError(f"--diasources {path} does not exist")
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    raise ValueError(f"--diasources {path} must be .parquet, .csv or a folder")
+
+
+def _cmd_associate(args) -> int:
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from ephemerides import NightlyCache, read_orbits
+    from sso.association import associate, association_night, validate_diasources
+    from sso.cadence import night_of, read_visits, visit_midpoints
+    from sso.io import write_table_atomic
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    diasources = validate_diasources(_read_diasources(args.diasources))
+    # The visit file may hold a whole survey: keep the visits of the DIASources' night(s).
+    visits = read_visits(args.visits)
+    nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
+    visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
+    if len(visits) == 0:
+        raise ValueError(f"no visit of {args.visits} falls on the DIASources' night(s) "
+                         f"{nights.tolist()}")
+    start, end = association_night(diasources, visits)
+    if args.cache is not None:
+        cache, built = NightlyCache.load(args.cache, observatory_code=args.observatory), False
+    else:
+        print(f"sso associate: building the cache of MJD {start:.5f}-{end:.5f} (TAI)",
+              file=sys.stderr, flush=True)
+        cache = NightlyCache.build(read_orbits(args.orbits), start, end,
+                                   observatory_code=args.observatory)
+        built = True
+    reported = [0]
+
+    def report(done, total):
+        tenth = 10 * done // total
+        if tenth > reported[0]:
+            reported[0] = tenth
+            print(f"sso associate: {done}/{total} visits ({10 * tenth} %)", file=sys.stderr,
+                  flush=True)
+
+    result = associate(diasources, visits, cache, args.radius_arcsec,
+                       observatory_code=args.observatory, footprint=args.footprint,
+                       detector_corners=args.detector_corners, progress=report)
+    counts = result.visit_counts
+    summary = {
+        "n_visits": len(counts),
+        "n_diasources": int(counts["n_diasources"].sum()),
+        "n_associated": int(counts["n_associated"].sum()),
+        "n_predicted": int(counts["n_predicted"].sum()),
+        "n_unassociated_ssobjects": int(counts["n_unassociated_objects"].sum()),
+        "n_cached_objects": len(cache.objects),
+        "night_start_mjd_tai": cache.params["night_start_mjd_tai"],
+        "night_end_mjd_tai": cache.params["night_end_mjd_tai"],
+        "observatory_code": args.observatory,
+        "radius_arcsec": args.radius_arcsec,
+        "footprint": args.footprint,
+        "cache": "built" if built else str(args.cache),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if built:
+        cache.save(out / "cache.parquet")
+    write_table_atomic(result.diasources, out / "diasources.parquet")
+    write_table_atomic(result.sssources, out / "sssources.parquet")
+    write_table_atomic(result.unassociated_ssobjects, out / "unassociated_ssobjects.parquet")
+    handle, temporary = tempfile.mkstemp(dir=out, prefix=".summary.json.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(summary, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        os.replace(temporary, out / "summary.json")
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
+          f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sso", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sso",
+        description="Solar System objects: ephemerides, simulated DIASources, association.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -168,8 +273,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--detector-corners", default=None,
                      help="detector corner CSV for --footprint lsst")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sim.add_argument("--out", required=True, help="output folder for the three Parquet tables")
+    sim.add_argument("--out", required=True,
+                     help="output folder (created if missing) for the Parquet tables")
     sim.set_defaults(func=_cmd_simulate)
+
+    assoc = verbs.add_parser("associate", help="associate a night's DIASources with known "
+                             "objects")
+    assoc.add_argument("--visits", required=True,
+                       help="visit table (.parquet or .csv); the visits of the DIASources' "
+                       "night are associated")
+    assoc.add_argument("--diasources", required=True,
+                       help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+    known = assoc.add_mutually_exclusive_group(required=True)
+    known.add_argument("--orbits", help="orbit file: the night's cache is built from it and "
+                       "saved as OUT/cache.parquet")
+    known.add_argument("--cache", help="nightly cache written by NightlyCache.save")
+    assoc.add_argument("--radius-arcsec", type=float, default=1.0,
+                       help="association radius, arcsec (default 1)")
+    assoc.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
+                       help="circular 1.75 deg field (default) or the LSST detectors")
+    assoc.add_argument("--detector-corners", default=None,
+                       help="detector corner CSV for --footprint lsst")
+    assoc.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    assoc.add_argument("--out", required=True, help="output folder (created if missing)")
+    assoc.set_defaults(func=_cmd_associate)
 
     demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
     demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")

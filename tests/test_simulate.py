@@ -207,8 +207,9 @@ def test_cli_writes_three_tables(tmp_path, capsys):
     status = main(["simulate", "--synthetic", "300", "--synthetic-cadence", "--nights", "1",
                    "--noise-per-deg2", "5", "--seed", "7", "--out", str(out)])
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["diasources.parquet", "truth.parquet",
-                                                     "visits.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["diasources.parquet", "orbits.parquet",
+                                                     "truth.parquet", "visits.parquet"]
+    assert len(read_orbits(out / "orbits.parquet")) == 300
     dia = pd.read_parquet(out / "diasources.parquet")
     truth = pd.read_parquet(out / "truth.parquet")
     assert list(dia.columns) == list(DIASOURCE_COLUMNS) and len(dia) == len(truth) > 0

@@ -1,0 +1,569 @@
+"""Nightly association of known Solar System objects with a night's DIASources.
+
+For every visit, the nightly cache (:class:`ephemerides.NightlyCache`) predicts the known objects
+within the footprint's circumscribed radius plus the association radius of the boresight, at
+each DIASource's own ``midpointMjdTai`` (TAI). Unit-vector KD-trees of the predictions and of
+the visit's DIASources (chord radius :func:`ephemerides.sky.chord_length`) give every (object,
+source) pair closer than the association radius; pairs whose trail or magnitude disagrees
+with the prediction are dropped. The remaining pairs form a bipartite graph; on each connected
+component :func:`scipy.optimize.linear_sum_assignment` chooses a one-to-one assignment with the
+largest number of associations and, among those, the smallest total separation (a greedy
+nearest-neighbour pass can steal an object's only source; the optimal assignment cannot).
+
+Edges of the field: every object predicted within ``footprint radius + association radius`` is
+a candidate, and every DIASource is eligible (even one in a focal-plane gap), so an object
+predicted just outside the footprint but detected just inside is associated, and the reverse.
+Only objects predicted *on* the footprint (a detector for the LSST focal plane, the circle
+otherwise) and brighter than the magnitude limit are reported as unassociated when unmatched;
+every predicted object, however faint, is a candidate for association.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from ephemerides import NightlyCache
+from ephemerides.sky import chord_length, unit_vectors
+from sso.cadence import night_of, validate_visits, visit_midpoints
+from sso.footprint import Footprint, gnomonic, make_footprint
+from sso.simulate import AB_ZERO_POINT_NJY, BAND_MINUS_V
+
+REQUIRED_DIASOURCE_COLUMNS = ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec")
+SSSOURCE_COLUMNS = (
+    "ssObjectId", "diaSourceId", "ephRa", "ephDec", "ephOffset", "ephOffsetRa", "ephOffsetDec",
+    "ephOffsetAlongTrack", "ephOffsetCrossTrack", "ephRateRa", "ephRateDec", "ephVmag",
+    "phaseAngle", "elongation", "helioRange", "topoRange", "diaDistanceRank",
+)
+UNASSOCIATED_COLUMNS = (
+    "visit", "ssObjectId", "object_id", "midpointMjdTai", "ephRa", "ephDec", "ephRateRa",
+    "ephRateDec", "ephVmag", "detector",
+)
+VISIT_COUNT_COLUMNS = (
+    "visit", "n_diasources", "n_predicted", "n_associated", "n_unassociated_objects",
+)
+DEFAULT_DEPTH_MARGIN_MAG = 0.5
+# The night of a cache built from orbits extends this far beyond the first and last time.
+NIGHT_MARGIN_DAYS = 60.0 / 86400.0
+_ARCSEC_PER_DEG = 3600.0
+
+
+@dataclass(frozen=True)
+class AssociationResult:
+    """Output of :func:`associate`.
+
+    Attributes
+    ----------
+    diasources : pandas.DataFrame
+        The input DIASources in their input order, with ``ssObjectId`` (nullable ``Int64``)
+        set on associated rows and null elsewhere.
+    sssources : pandas.DataFrame
+        One row per association, sorted by ``diaSourceId``, columns :data:`SSSOURCE_COLUMNS`:
+        predicted position ``ephRa, ephDec`` (deg); offsets of the DIASource from the prediction
+        ``ephOffset`` (angular distance), ``ephOffsetRa`` (East, includes cos Dec),
+        ``ephOffsetDec`` (North), ``ephOffsetAlongTrack`` (along the predicted motion) and
+        ``ephOffsetCrossTrack`` (perpendicular: the motion direction turned by +90° in the
+        (East, North) plane, so towards North for an eastward mover), all arcsec, in the
+        tangent plane of the prediction; ``ephRateRa`` (dRA/dt·cos Dec) and ``ephRateDec``
+        (deg/day); ``ephVmag`` (V, mag); ``phaseAngle``, ``elongation`` (deg); ``helioRange``,
+        ``topoRange`` (AU);
+        ``diaDistanceRank``: rank of this source's distance among the object's candidate
+        sources in the visit (1 = nearest).
+    unassociated_ssobjects : pandas.DataFrame
+        Objects predicted on the footprint and brighter than the magnitude limit that no
+        DIASource of the visit was associated with, columns :data:`UNASSOCIATED_COLUMNS`
+        (positions deg, rates deg/day, V mag, ``detector`` the detector they fall on),
+        sorted by ``(visit, ssObjectId)``.
+    visit_counts : pandas.DataFrame
+        One row per visit, columns :data:`VISIT_COUNT_COLUMNS`: DIASources, objects predicted
+        on the footprint and brighter than the limit, associations, and unmatched predictions.
+    """
+
+    diasources: pd.DataFrame
+    sssources: pd.DataFrame
+    unassociated_ssobjects: pd.DataFrame
+    visit_counts: pd.DataFrame
+
+
+def validate_diasources(diasources: pd.DataFrame, need_flux: bool = False) -> pd.DataFrame:
+    """Check the DIASource columns association needs; returns the table unchanged.
+
+    Raises
+    ------
+    ValueError
+        Naming missing columns, rows with NaN/infinite times or coordinates, or repeated ids.
+    """
+    if not isinstance(diasources, pd.DataFrame):
+        raise ValueError(f"diasources must be a pandas DataFrame; got {type(diasources).__name__}")
+    required = list(REQUIRED_DIASOURCE_COLUMNS) + (["psfFlux"] if need_flux else [])
+    missing = [c for c in required if c not in diasources.columns]
+    if missing:
+        raise ValueError(f"DIASource table lacks columns {missing}; association needs "
+                         f"{required} (DiaSource schema, see sso.simulate)")
+    numbers = diasources[["midpointMjdTai", "ra", "dec"]].to_numpy(np.float64)
+    bad = ~np.isfinite(numbers).all(axis=1) | (np.abs(numbers[:, 2]) > 90.0)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(f"DIASource rows {rows} have NaN/infinite midpointMjdTai, ra or dec, "
+                         "or |dec| > 90 deg; drop or fix them before association")
+    if diasources["diaSourceId"].duplicated().any():
+        raise ValueError("DIASource table repeats diaSourceId values; each needs its own id")
+    return diasources
+
+
+def _object_radius_deg(cache, radius_arcsec, uncertainty_arcsec) -> np.ndarray:
+    """Association radius (deg) of every cached object: ``hypot(radius, uncertainty)``."""
+    n = len(cache.objects)
+    radius = np.full(n, float(radius_arcsec))
+    if uncertainty_arcsec is not None:
+        if not isinstance(uncertainty_arcsec, Mapping | pd.Series):
+            raise ValueError("uncertainty_arcsec must map ssObjectId to a 1-sigma position "
+                             "uncertainty in arcsec (a dict or a pandas Series)")
+        extra = pd.Series(uncertainty_arcsec, dtype=np.float64)
+        values = extra.reindex(cache.objects["ssObjectId"].to_numpy()).fillna(0.0).to_numpy()
+        if not (np.isfinite(values).all() and (values >= 0).all()):
+            raise ValueError("uncertainty_arcsec values must be finite and >= 0 arcsec")
+        radius = np.hypot(radius, values)
+    return radius / _ARCSEC_PER_DEG
+
+
+def association_night(diasources: pd.DataFrame, visits: pd.DataFrame) -> tuple[float, float]:
+    """Night (MJD TAI) a cache must cover to associate these DIASources and visits.
+
+    From the earliest to the latest DIASource time or visit midpoint, widened by
+    :data:`NIGHT_MARGIN_DAYS` each side. The tables must already be validated.
+
+    Raises
+    ------
+    ValueError
+        When the times fall on more than one night (:func:`sso.cadence.night_of`).
+    """
+    times = _association_times(diasources, visits)
+    nights = np.unique(night_of(times))
+    if nights.size > 1:
+        raise ValueError(
+            f"the DIASource and visit times span nights {nights.tolist()} (noon-to-noon UTC, "
+            f"MJD {times.min():.5f} to {times.max():.5f} TAI); associate one night at a time"
+        )
+    return float(times.min()) - NIGHT_MARGIN_DAYS, float(times.max()) + NIGHT_MARGIN_DAYS
+
+
+def _association_times(diasources, visits) -> np.ndarray:
+    return np.concatenate([diasources["midpointMjdTai"].to_numpy(np.float64),
+                           visit_midpoints(visits)])
+
+
+def _cache_for(cache_or_orbits, diasources, visits, observatory_code) -> NightlyCache:
+    if isinstance(cache_or_orbits, NightlyCache):
+        cache = cache_or_orbits
+        if cache.params["observatory_code"] != str(observatory_code):
+            raise ValueError(f"the cache was built for observatory "
+                             f"{cache.params['observatory_code']!r}, not {observatory_code!r}; "
+                             "build one for this observatory")
+        times_tai = _association_times(diasources, visits)
+        start, end = cache.params["night_start_mjd_tai"], cache.params["night_end_mjd_tai"]
+        outside = (times_tai < start - 1e-8) | (times_tai > end + 1e-8)
+        if outside.any():
+            raise ValueError(
+                f"{int(outside.sum())} DIASource/visit time(s) lie outside the cached night "
+                f"{start!r} to {end!r} (MJD TAI), e.g. {times_tai[outside][0]!r}; build or "
+                "load the cache of that night"
+            )
+        return cache
+    if isinstance(cache_or_orbits, pd.DataFrame):
+        start, end = association_night(diasources, visits)
+        return NightlyCache.build(cache_or_orbits, start, end, observatory_code=observatory_code)
+    raise ValueError("cache_or_orbits must be an ephemerides.NightlyCache or an orbit table "
+                     f"(pandas DataFrame); got {type(cache_or_orbits).__name__}")
+
+
+def optimal_assignment(pair_object, pair_source, cost):
+    """One-to-one assignment of a bipartite candidate graph: most pairs, then least total cost.
+
+    Parameters
+    ----------
+    pair_object, pair_source : ndarray of int
+        Candidate pairs as (object index, source index); indices need not be contiguous.
+    cost : ndarray of float
+        Cost of each pair (e.g. separation, arcsec), finite and >= 0.
+
+    Returns
+    -------
+    ndarray of int
+        Indices into the pair arrays of the chosen pairs, sorted. Each connected component of
+        the graph is solved with :func:`scipy.optimize.linear_sum_assignment` on its dense cost
+        matrix, absent edges costing more than every present one together, so that the number
+        of pairs is maximised first and their total cost second.
+    """
+    pair_object = np.asarray(pair_object, dtype=np.int64)
+    pair_source = np.asarray(pair_source, dtype=np.int64)
+    cost = np.asarray(cost, dtype=np.float64)
+    if pair_object.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    objects, obj = np.unique(pair_object, return_inverse=True)
+    sources, src = np.unique(pair_source, return_inverse=True)
+    n_obj = objects.size
+    graph = coo_matrix((np.ones(obj.size), (obj, n_obj + src)),
+                       shape=(n_obj + sources.size,) * 2)
+    _, labels = connected_components(graph, directed=False)
+    component = labels[obj]
+    degree_obj = np.bincount(obj, minlength=n_obj)
+    degree_src = np.bincount(src, minlength=sources.size)
+    isolated = (degree_obj[obj] == 1) & (degree_src[src] == 1)
+    chosen = [np.flatnonzero(isolated)]
+    rest = np.flatnonzero(~isolated)
+    order = rest[np.argsort(component[rest], kind="stable")]
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    for edges in np.split(order, bounds) if order.size else []:
+        rows, r = np.unique(obj[edges], return_inverse=True)
+        cols, c = np.unique(src[edges], return_inverse=True)
+        absent = cost[edges].sum() + 1.0
+        matrix = np.full((rows.size, cols.size), absent)
+        matrix[r, c] = cost[edges]
+        lookup = np.full((rows.size, cols.size), -1, dtype=np.int64)
+        lookup[r, c] = edges
+        row_pick, col_pick = linear_sum_assignment(matrix)
+        picked = lookup[row_pick, col_pick]
+        chosen.append(picked[picked >= 0])
+    return np.sort(np.concatenate(chosen))
+
+
+def _angle_deg(a, b) -> np.ndarray:
+    """Angle (deg) between unit vectors along the last axis, accurate for tiny angles."""
+    return np.rad2deg(2.0 * np.arcsin(np.clip(0.5 * np.linalg.norm(a - b, axis=-1), 0.0, 1.0)))
+
+
+def candidate_pairs(pred_ra_deg, pred_dec_deg, radius_deg, source_xyz):
+    """Every (prediction, source) pair closer than the prediction's radius.
+
+    Parameters
+    ----------
+    pred_ra_deg, pred_dec_deg : ndarray
+        Predicted positions (deg).
+    radius_deg : ndarray
+        Association radius of each prediction (deg).
+    source_xyz : ndarray (n, 3)
+        Unit vectors of the sources (:func:`ephemerides.sky.unit_vectors`).
+
+    Returns
+    -------
+    pred_index, source_index : ndarray of int64
+        The pairs, sorted by prediction then source.
+    separation_arcsec : ndarray of float64
+        Angular distance of each pair (arcsec).
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if np.size(pred_ra_deg) == 0 or len(source_xyz) == 0:
+        return empty, empty, np.zeros(0)
+    pred_xyz = unit_vectors(pred_ra_deg, pred_dec_deg)
+    found = cKDTree(pred_xyz).sparse_distance_matrix(
+        cKDTree(source_xyz), float(chord_length(np.max(radius_deg))), output_type="ndarray")
+    p, s = found["i"].astype(np.int64), found["j"].astype(np.int64)
+    separation = _angle_deg(pred_xyz[p], source_xyz[s])
+    keep = separation <= np.asarray(radius_deg)[p]
+    order = np.lexsort((s[keep], p[keep]))
+    return p[keep][order], s[keep][order], separation[keep][order] * _ARCSEC_PER_DEG
+
+
+def _trail_agrees(pred, src_rows, sources, exposure_s, trailed_min_arcsec, length_tol_arcsec,
+                  angle_tol_deg) -> np.ndarray:
+    """Whether each pair's trail (if the source is trailed) matches the predicted motion."""
+    if "trailLength" not in sources or "trailAngle" not in sources:
+        return np.ones(src_rows.size, dtype=bool)
+    length = sources["trailLength"][src_rows]
+    trailed = np.isfinite(length) & (length > trailed_min_arcsec)
+    rate_ra, rate_dec = pred["ra_rate"], pred["dec_rate"]
+    predicted = np.hypot(rate_ra, rate_dec) * exposure_s / 86400.0 * _ARCSEC_PER_DEG
+    angle_pred = np.rad2deg(np.arctan2(rate_ra, rate_dec))
+    difference = np.abs((sources["trailAngle"][src_rows] - angle_pred + 90.0) % 180.0 - 90.0)
+    good = (np.abs(length - predicted) <= length_tol_arcsec) & (difference <= angle_tol_deg)
+    return ~trailed | good
+
+
+def _predict(cache, visit, t, cone_deg):
+    """Cache predictions around the visit's boresight at time ``t`` as arrays."""
+    table = cache.query(visit["fieldRA"], visit["fieldDec"], cone_deg, t)
+    return {
+        "object_id": table["object_id"].to_numpy(dtype=object),
+        "ssObjectId": table["ssObjectId"].to_numpy(np.int64),
+        "ra": table["ra_deg"].to_numpy(), "dec": table["dec_deg"].to_numpy(),
+        "ra_rate": table["ra_rate_deg_per_day"].to_numpy(),
+        "dec_rate": table["dec_rate_deg_per_day"].to_numpy(),
+        "v_mag": table["v_mag"].to_numpy(), "phase": table["phase_angle_deg"].to_numpy(),
+        "elongation": table["elongation_deg"].to_numpy(),
+        "helio": table["helio_range_au"].to_numpy(), "topo": table["topo_range_au"].to_numpy(),
+    }
+
+
+def _subset(pred, rows):
+    return {k: v[rows] for k, v in pred.items()}
+
+
+class _Settings:
+    """Values the per-visit matcher needs, resolved once."""
+
+    def __init__(self, cache, footprint, radius_arcsec, uncertainty_arcsec, magnitude_limit,
+                 magnitude_window, trailed_min_arcsec, trail_length_tolerance_arcsec,
+                 trail_angle_tolerance_deg):
+        self.cache, self.footprint = cache, footprint
+        self.radius_deg = _object_radius_deg(cache, radius_arcsec, uncertainty_arcsec)
+        self.radius_of = None if uncertainty_arcsec is None else dict(
+            zip(cache.objects["ssObjectId"].to_numpy(np.int64), self.radius_deg, strict=True))
+        self.cone_deg = footprint.radius_deg + float(self.radius_deg.max())
+        self.magnitude_limit = magnitude_limit
+        self.magnitude_window = magnitude_window
+        self.trailed_min_arcsec = trailed_min_arcsec
+        self.length_tol = trail_length_tolerance_arcsec
+        self.angle_tol = trail_angle_tolerance_deg
+
+    def radius_for(self, ss_object_ids) -> np.ndarray:
+        """Association radius (deg) of each object."""
+        if self.radius_of is None:
+            return np.full(len(ss_object_ids), self.radius_deg[0])
+        return np.array([self.radius_of[i] for i in ss_object_ids], dtype=np.float64)
+
+    def bright(self, v_mag, visit) -> np.ndarray:
+        """Predictions that pass the magnitude limit (band magnitude vs depth, or V)."""
+        if self.magnitude_limit is not None:
+            return v_mag <= self.magnitude_limit
+        band = v_mag + BAND_MINUS_V[visit["filter"]]
+        return band <= visit["fiveSigmaDepth"] + DEFAULT_DEPTH_MARGIN_MAG
+
+
+def _match_time(settings, visit, pred, sources, src_rows, xyz):
+    """Candidate pairs (prediction row, source row, separation arcsec) at one time."""
+    radius = settings.radius_for(pred["ssObjectId"])
+    p, s, separation = candidate_pairs(pred["ra"], pred["dec"], radius, xyz[src_rows])
+    s = src_rows[s]
+    keep = np.ones(p.size, dtype=bool)
+    if settings.trailed_min_arcsec is not None:
+        trailed_min = max(1.0, 2.0 * visit["seeingFwhmGeom"]) \
+            if settings.trailed_min_arcsec == "auto" else settings.trailed_min_arcsec
+        keep &= _trail_agrees(_subset(pred, p), s, sources, visit["visitExposureTime"],
+                              trailed_min, settings.length_tol, settings.angle_tol)
+    if settings.magnitude_window is not None:
+        flux = sources["psfFlux"][s]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            observed = AB_ZERO_POINT_NJY - 2.5 * np.log10(flux)
+        predicted = pred["v_mag"][p] + BAND_MINUS_V[visit["filter"]]
+        keep &= np.abs(observed - predicted) <= settings.magnitude_window
+    return p[keep], s[keep], separation[keep]
+
+
+def _sssource_rows(pred, p, s, separation, rank, sources):
+    """SSSource columns for chosen pairs (prediction rows ``p``, source rows ``s``)."""
+    xi, eta, _ = gnomonic(sources["ra"][s], sources["dec"][s], pred["ra"][p], pred["dec"][p])
+    east, north = np.rad2deg(xi) * _ARCSEC_PER_DEG, np.rad2deg(eta) * _ARCSEC_PER_DEG
+    rate_ra, rate_dec = pred["ra_rate"][p], pred["dec_rate"][p]
+    speed = np.hypot(rate_ra, rate_dec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u_e, u_n = rate_ra / speed, rate_dec / speed
+    return {
+        "ssObjectId": pred["ssObjectId"][p], "diaSourceId": sources["diaSourceId"][s],
+        "ephRa": pred["ra"][p], "ephDec": pred["dec"][p], "ephOffset": separation,
+        "ephOffsetRa": east, "ephOffsetDec": north,
+        "ephOffsetAlongTrack": east * u_e + north * u_n,
+        "ephOffsetCrossTrack": north * u_e - east * u_n,
+        "ephRateRa": rate_ra, "ephRateDec": rate_dec, "ephVmag": pred["v_mag"][p],
+        "phaseAngle": pred["phase"][p], "elongation": pred["elongation"][p],
+        "helioRange": pred["helio"][p], "topoRange": pred["topo"][p],
+        "diaDistanceRank": rank,
+    }
+
+
+def _associate_visit(settings, visit, midpoint, sources, rows, xyz):
+    """SSSource columns, unassociated-object columns and counts of one visit."""
+    times = sources["midpointMjdTai"][rows]
+    distinct = np.unique(np.concatenate([times, [midpoint]]))
+    preds, pair_obj, pair_src, pair_sep, pair_pred = [], [], [], [], []
+    for t in distinct:
+        pred = _predict(settings.cache, visit, t, settings.cone_deg)
+        at_t = rows[times == t]
+        p, s, sep = _match_time(settings, visit, pred, sources, at_t, xyz)
+        preds.append(pred)
+        pair_obj.append(pred["ssObjectId"][p])
+        pair_src.append(s)
+        pair_sep.append(sep)
+        pair_pred.append(np.stack([np.full(p.size, len(preds) - 1), p], axis=1))
+    pair_obj, pair_src = np.concatenate(pair_obj), np.concatenate(pair_src)
+    pair_sep, pair_pred = np.concatenate(pair_sep), np.concatenate(pair_pred)
+    chosen = optimal_assignment(pair_obj, pair_src, pair_sep)
+    # Rank of each chosen pair's separation among its object's candidate pairs (1 = nearest).
+    rank = pd.Series(pair_sep).groupby(pair_obj).rank(method="min").to_numpy()
+    rank = rank[chosen].astype(np.int64)
+    blocks = []
+    for i, pred in enumerate(preds):
+        mine = pair_pred[chosen, 0] == i
+        k = chosen[mine]
+        blocks.append(_sssource_rows(pred, pair_pred[k, 1], pair_src[k], pair_sep[k],
+                                     rank[mine], sources))
+    sssources = {c: np.concatenate([b[c] for b in blocks]) for c in SSSOURCE_COLUMNS}
+
+    reference = preds[int(np.searchsorted(distinct, midpoint))]
+    detector = settings.footprint.detector_of(reference["ra"], reference["dec"], visit)
+    seen = (detector >= 0) & settings.bright(reference["v_mag"], visit)
+    missed = seen & ~np.isin(reference["ssObjectId"], pair_obj[chosen])
+    m = np.flatnonzero(missed)
+    unassociated = {
+        "visit": np.full(m.size, int(visit["observationId"]), dtype=np.int64),
+        "ssObjectId": reference["ssObjectId"][m], "object_id": reference["object_id"][m],
+        "midpointMjdTai": np.full(m.size, midpoint),
+        "ephRa": reference["ra"][m], "ephDec": reference["dec"][m],
+        "ephRateRa": reference["ra_rate"][m], "ephRateDec": reference["dec_rate"][m],
+        "ephVmag": reference["v_mag"][m], "detector": detector[m],
+    }
+    counts = (int(visit["observationId"]), rows.size, int(seen.sum()), chosen.size, m.size)
+    return sssources, unassociated, counts
+
+
+def associate(
+    diasources: pd.DataFrame,
+    visits: pd.DataFrame,
+    cache_or_orbits,
+    radius_arcsec: float = 1.0,
+    *,
+    observatory_code: str = "X05",
+    magnitude_limit: float | None = None,
+    magnitude_window: float | None = None,
+    uncertainty_arcsec=None,
+    trailed_min_arcsec: float | str | None = "auto",
+    trail_length_tolerance_arcsec: float = 1.0,
+    trail_angle_tolerance_deg: float = 10.0,
+    footprint: str | Footprint = "circle",
+    detector_corners=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AssociationResult:
+    """Associate a night's DIASources with the known objects predicted in their visits.
+
+    Parameters
+    ----------
+    diasources : pandas.DataFrame
+        DiaSource table (:data:`sso.simulate.DIASOURCE_COLUMNS`): at least ``diaSourceId``,
+        ``visit`` (the visit's ``observationId``), ``midpointMjdTai`` (MJD TAI, the time at
+        which predictions are evaluated), ``ra``, ``dec`` (deg); ``trailLength`` (arcsec) and
+        ``trailAngle`` (deg, North through East) enable the trail check, ``psfFlux`` (nJy) the
+        magnitude window.
+    visits : pandas.DataFrame
+        Visit table (:mod:`sso.cadence` schema, OpSim names). Every visit is processed (one
+        night's visits: all must lie in the cache's night); every DIASource's visit must be in it.
+    cache_or_orbits : ephemerides.NightlyCache or pandas.DataFrame
+        The night's cache, or an orbit table from which the cache of the night spanned by the
+        DIASource and visit times (plus :data:`NIGHT_MARGIN_DAYS` each side) is built.
+    radius_arcsec : float
+        Association radius (arcsec).
+    observatory_code : str
+        MPC code of the observatory; must match a given cache's.
+    magnitude_limit : float, optional
+        V magnitude limit of the objects expected to be detected: an unmatched object is
+        reported in ``unassociated_ssobjects`` (and counted in ``n_predicted``) only if
+        brighter. Default: per visit, band magnitude (``V + BAND_MINUS_V[filter]``) at most
+        ``fiveSigmaDepth + 0.5``. Every predicted object, however faint (or without H), is a
+        candidate for association: detection near the limit is probabilistic, and a
+        detection of a fainter object is still that object.
+    magnitude_window : float, optional
+        If given, a pair also needs ``|m_obs - m_pred| <= magnitude_window`` (mag), with
+        ``m_obs = 31.4 - 2.5 log10(psfFlux / nJy)`` (AB) and ``m_pred`` the band magnitude.
+    uncertainty_arcsec : mapping or pandas.Series, optional
+        ``ssObjectId -> 1-sigma position uncertainty`` (arcsec); an object's radius becomes
+        ``hypot(radius_arcsec, uncertainty)``.
+    trailed_min_arcsec : float, "auto" or None
+        A DIASource with ``trailLength`` above this (arcsec) is trailed; "auto" uses
+        ``max(1, 2 × seeingFwhmGeom)`` of the visit; None disables the trail check.
+    trail_length_tolerance_arcsec : float
+        Largest ``|trailLength - rate × visitExposureTime|`` (arcsec) of a trailed pair.
+    trail_angle_tolerance_deg : float
+        Largest difference (deg, modulo 180: a trail has no head) between ``trailAngle`` and the
+        position angle of the predicted motion.
+    footprint : {"circle", "lsst"} or Footprint
+        Field of view (see :mod:`sso.footprint`); ``"lsst"`` needs ``detector_corners``.
+    detector_corners : str or Path, optional
+        Detector corner CSV for ``footprint="lsst"``.
+    progress : callable, optional
+        Called after each visit as ``progress(done, total)``.
+
+    Returns
+    -------
+    AssociationResult
+        ``diasources`` with ``ssObjectId``, ``sssources``, ``unassociated_ssobjects`` and
+        ``visit_counts`` (see :class:`AssociationResult`).
+
+    Raises
+    ------
+    ValueError
+        On a missing column, NaN coordinates or times, a DIASource whose visit is not in
+        ``visits``, times outside a given cache's night, or an unknown observatory.
+    """
+    if not (np.isfinite(radius_arcsec) and radius_arcsec > 0):
+        raise ValueError(f"radius_arcsec must be a positive number of arcsec; got "
+                         f"{radius_arcsec!r}")
+    for name, value in (("magnitude_window", magnitude_window),
+                        ("trail_length_tolerance_arcsec", trail_length_tolerance_arcsec),
+                        ("trail_angle_tolerance_deg", trail_angle_tolerance_deg)):
+        if value is not None and not value >= 0:
+            raise ValueError(f"{name} must be >= 0; got {value!r}")
+    if not (trailed_min_arcsec is None or trailed_min_arcsec == "auto"
+            or (isinstance(trailed_min_arcsec, int | float) and trailed_min_arcsec >= 0)):
+        raise ValueError(f"trailed_min_arcsec must be 'auto', None or >= 0 arcsec; got "
+                         f"{trailed_min_arcsec!r}")
+    diasources = validate_diasources(diasources, magnitude_window is not None)
+    visits = validate_visits(visits)
+    footprint = make_footprint(footprint, detector_corners)
+    unknown = ~diasources["visit"].isin(visits["observationId"]).to_numpy()
+    if unknown.any():
+        raise ValueError(f"{int(unknown.sum())} DIASource(s) belong to visits missing from the "
+                         f"visit table, e.g. visit {diasources['visit'].to_numpy()[unknown][0]}")
+    midpoints = visit_midpoints(visits)
+    cache = _cache_for(cache_or_orbits, diasources, visits, observatory_code)
+    settings = _Settings(cache, footprint, radius_arcsec, uncertainty_arcsec, magnitude_limit,
+                         magnitude_window, trailed_min_arcsec, trail_length_tolerance_arcsec,
+                         trail_angle_tolerance_deg)
+
+    columns = [c for c in ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec", "psfFlux",
+                           "trailLength", "trailAngle") if c in diasources.columns]
+    sources = {c: diasources[c].to_numpy() for c in columns}
+    sources["diaSourceId"] = sources["diaSourceId"].astype(np.int64)
+    xyz = unit_vectors(sources["ra"].astype(np.float64), sources["dec"].astype(np.float64))
+    by_visit = np.argsort(sources["visit"], kind="stable")
+    visit_ids = visits["observationId"].to_numpy(np.int64)
+    first = np.searchsorted(sources["visit"][by_visit], visit_ids, side="left")
+    last = np.searchsorted(sources["visit"][by_visit], visit_ids, side="right")
+    sss, missed, counts = [], [], []
+    for j in range(len(visits)):
+        rows = by_visit[first[j]:last[j]]
+        a, b, c = _associate_visit(settings, visits.iloc[j], float(midpoints[j]), sources,
+                                   rows, xyz)
+        sss.append(a)
+        missed.append(b)
+        counts.append(c)
+        if progress is not None:
+            progress(j + 1, len(visits))
+    return _assemble(diasources, sss, missed, counts)
+
+
+def _assemble(diasources, sss, missed, counts) -> AssociationResult:
+    sssources = pd.DataFrame({c: np.concatenate([b[c] for b in sss]) for c in SSSOURCE_COLUMNS},
+                             columns=list(SSSOURCE_COLUMNS))
+    sssources = sssources.astype({"ssObjectId": np.int64, "diaSourceId": np.int64,
+                                  "diaDistanceRank": np.int64})
+    sssources = sssources.sort_values("diaSourceId", kind="stable", ignore_index=True)
+    unassociated = pd.DataFrame(
+        {c: np.concatenate([b[c] for b in missed]) for c in UNASSOCIATED_COLUMNS},
+        columns=list(UNASSOCIATED_COLUMNS))
+    unassociated = unassociated.astype({"visit": np.int64, "ssObjectId": np.int64,
+                                        "object_id": str, "detector": np.int64})
+    unassociated = unassociated.sort_values(["visit", "ssObjectId"], kind="stable",
+                                            ignore_index=True)
+    visit_counts = pd.DataFrame(counts, columns=list(VISIT_COUNT_COLUMNS)).astype(np.int64)
+    out = diasources.copy()
+    # Positional lookup: a map through a float column would round 64-bit identifiers.
+    where = pd.Index(sssources["diaSourceId"]).get_indexer(out["diaSourceId"].to_numpy(np.int64))
+    found = where >= 0
+    ss_object_id = np.zeros(len(out), dtype=np.int64)
+    ss_object_id[found] = sssources["ssObjectId"].to_numpy()[where[found]]
+    out["ssObjectId"] = pd.arrays.IntegerArray(ss_object_id, ~found)
+    return AssociationResult(out, sssources, unassociated, visit_counts)

@@ -169,6 +169,18 @@ def _cmd_associate(args) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
     diasources = validate_diasources(_read_diasources(args.diasources))
+    if args.night is not None:
+        # dayObs convention: the night of date D runs from D 12:00 to D+1 12:00 UTC.
+        from astropy.time import Time
+
+        try:
+            night = int(np.floor(Time(args.night, format="iso", scale="utc").mjd))
+        except ValueError:
+            raise ValueError(f"--night {args.night!r} is not a date YYYY-MM-DD") from None
+        diasources = diasources[night_of(diasources["midpointMjdTai"].to_numpy()) == night]
+        if len(diasources) == 0:
+            raise ValueError(f"no DIASource of {args.diasources} falls on the night of "
+                             f"{args.night} (MJD {night}.5 to {night + 1}.5)")
     # The visit file may hold a whole survey: keep the visits of the DIASources' night(s).
     visits = read_visits(args.visits)
     nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
@@ -295,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     assoc.add_argument("--detector-corners", default=None,
                        help="detector corner CSV for --footprint lsst")
     assoc.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    assoc.add_argument("--night", default=None, metavar="YYYY-MM-DD",
+                       help="associate only this night (12:00 to 12:00 UTC from that date); "
+                            "default: the one night the DIASources cover")
     assoc.add_argument("--out", required=True, help="output folder (created if missing)")
     assoc.set_defaults(func=_cmd_associate)
 

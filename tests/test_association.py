@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.time import Time
 from scipy.optimize import linear_sum_assignment
 
 from ephemerides import NightlyCache, ephemeris, read_orbits
@@ -465,3 +466,27 @@ def test_source_in_focal_plane_gap_is_eligible(twins, shared_data):
     far = associate(source.assign(dec=source["dec"] + 0.01), visits, cache, footprint="lsst",
                     detector_corners=corners)
     assert a["ssObjectId"] not in set(far.unassociated_ssobjects["ssObjectId"])
+
+
+def test_cli_night_selects_one_night_of_a_longer_table(small_night, tmp_path, capsys):
+    folder, sim = small_night
+    night = int(np.floor(sim.diasources["midpointMjdTai"].min() - 0.5))
+    later = sim.diasources.assign(midpointMjdTai=sim.diasources["midpointMjdTai"] + 1.0,
+                                  diaSourceId=sim.diasources["diaSourceId"] + 10**12)
+    two_nights = tmp_path / "two_nights.parquet"
+    pd.concat([sim.diasources, later], ignore_index=True).to_parquet(two_nights)
+    args = ["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
+            str(two_nights), "--orbits", str(folder / "orbits.csv")]
+    # Without --night the two nights are refused ...
+    assert main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "night" in capsys.readouterr().err
+    # ... with it, exactly the first night's sources are associated, as from its own table.
+    date = Time(night, format="mjd", scale="utc").strftime("%Y-%m-%d")
+    assert main([*args, "--night", date, "--out", str(tmp_path / "one")]) == 0
+    assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
+                 str(folder / "diasources.parquet"), "--orbits", str(folder / "orbits.csv"),
+                 "--out", str(tmp_path / "alone")]) == 0
+    for name in ("diasources.parquet", "sssources.parquet"):
+        assert _files(tmp_path / "one")[name] == _files(tmp_path / "alone")[name]
+    assert main([*args, "--night", "1999-01-01", "--out", str(tmp_path / "none")]) == 2
+    assert "no DIASource" in capsys.readouterr().err

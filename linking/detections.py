@@ -1,0 +1,212 @@
+"""Validation of DiaSource-style detection tables before linking.
+
+:func:`prepare_detections` is the one door through which detections enter ``linking``: it checks
+the schema (column names follow Rubin's DiaSource), adds the heliocentric observer position of
+each detection and the local night it belongs to, and sorts the rows so that every later step
+is independent of the caller's row order.
+"""
+
+import numpy as np
+import pandas as pd
+
+from ephemerides.observers import observatory, observer_states
+from ephemerides.timescales import convert_mjd
+
+REQUIRED_COLUMNS = ("diaSourceId", "midpointMjdTai", "ra", "dec")
+OPTIONAL_FLOAT_COLUMNS = ("raErr", "decErr", "psfFlux", "trailLength", "trailAngle")
+OBSERVER_COLUMNS = ("observer_x_au", "observer_y_au", "observer_z_au")
+
+
+def _fail_rows(column: str, bad: np.ndarray, frame: pd.DataFrame, allowed: str) -> None:
+    """Raise a ValueError naming ``column``, the first offending rows and what is allowed."""
+    rows = np.flatnonzero(bad)
+    if rows.size:
+        shown = ", ".join(
+            f"row {r} (diaSourceId={frame['diaSourceId'].iloc[r]}): {frame[column].iloc[r]!r}"
+            for r in rows[:3]
+        )
+        more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+        raise ValueError(f"column {column!r}: {allowed}; found {shown}{more}")
+
+
+def local_night(mjd_utc, longitude_deg: float) -> np.ndarray:
+    """Night number of each time: the MJD of the local date on which that night's evening falls.
+
+    Parameters
+    ----------
+    mjd_utc : array_like
+        Times, MJD in UTC (UT1 − UTC < 1 s is irrelevant here).
+    longitude_deg : float
+        East longitude of the site, degrees (any branch; wrapped to [−180°, 180°)).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``floor(mjd_utc + λ/360 − 0.5)`` with λ the wrapped longitude: nights change at local
+        mean noon, so a whole observing night gets one number even where it spans an integer
+        MJD (Chile: UTC 00:00 is 20:17 local).
+    """
+    longitude = (float(longitude_deg) + 180.0) % 360.0 - 180.0
+    local_mjd = np.asarray(mjd_utc, dtype=np.float64) + longitude / 360.0
+    return np.floor(local_mjd - 0.5).astype(np.int64)
+
+
+def _check_columns(frame: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"detections lack the required column(s) {missing}; a DiaSource table needs "
+            f"{list(REQUIRED_COLUMNS)} (id int64, MJD TAI, RA and Dec in degrees)"
+        )
+    ids = frame["diaSourceId"]
+    if not pd.api.types.is_integer_dtype(ids.dtype):
+        raise ValueError(
+            f"column 'diaSourceId' must hold integers (int64); got dtype {ids.dtype}"
+        )
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        values = sorted(set(ids[duplicated].tolist()))[:5]
+        raise ValueError(
+            f"column 'diaSourceId' must be unique; {int(duplicated.sum())} rows share the id(s) "
+            f"{values} — drop or renumber the duplicates"
+        )
+    for column in ("midpointMjdTai", "ra", "dec"):
+        if not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            raise ValueError(
+                f"column {column!r} must be numeric (float64); got dtype {frame[column].dtype}"
+            )
+        _fail_rows(column, ~np.isfinite(frame[column].to_numpy(np.float64)), frame,
+                   "must be finite, NaN and infinity are not allowed")
+    dec = frame["dec"].to_numpy(np.float64)
+    _fail_rows("dec", np.abs(dec) > 90.0, frame, "Dec must lie in [-90, 90] degrees")
+    for column in OPTIONAL_FLOAT_COLUMNS:
+        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            raise ValueError(
+                f"column {column!r} must be numeric (NaN allowed for 'not measured'); got dtype "
+                f"{frame[column].dtype}"
+            )
+    if "trailLength" in frame.columns:
+        length = frame["trailLength"].to_numpy(np.float64)
+        _fail_rows("trailLength", length < 0.0, frame, "trail lengths (arcsec) must be >= 0")
+
+
+def _add_observer(frame: pd.DataFrame, mjd_tdb: np.ndarray, codes: np.ndarray) -> None:
+    positions = np.empty((len(frame), 3))
+    for code in np.unique(codes):
+        rows = codes == code
+        positions[rows] = observer_states(code, mjd_tdb[rows], origin="sun",
+                                          frame="equatorial")[:, :3]
+    for k, column in enumerate(OBSERVER_COLUMNS):
+        frame[column] = positions[:, k]
+
+
+def prepare_detections(
+    detections: pd.DataFrame,
+    observatory_code: str | None = "X05",
+    observatory_longitude_deg: float | None = None,
+) -> pd.DataFrame:
+    """Validate a DiaSource-style table and add the observer position and night of each row.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        One row per detection. Required: ``diaSourceId`` (int64, unique), ``midpointMjdTai``
+        (MJD, TAI), ``ra`` and ``dec`` (astrometric ICRF, degrees). Optional: ``raErr``,
+        ``decErr`` (degrees), ``band``, ``psfFlux`` (nJy), ``trailLength`` (arcsec),
+        ``trailAngle`` (degrees, North through East), ``visitExposureTime_s`` (seconds),
+        ``observatoryCode`` (MPC code per row, overrides ``observatory_code``), the heliocentric
+        ICRF observer position ``observer_x_au, observer_y_au, observer_z_au`` (used as given
+        when present) and ``night`` (int, used as given when present).
+    observatory_code : str or None
+        MPC code of the site for rows without an ``observatoryCode``; default ``"X05"`` (Rubin).
+        ``None`` when the observer positions are given explicitly.
+    observatory_longitude_deg : float, optional
+        East longitude (degrees) used for the night boundaries when no observatory code is known
+        and the table has no ``night`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``observer_x_au, observer_y_au, observer_z_au`` (heliocentric ICRF, AU, at
+        the TDB equivalent of ``midpointMjdTai``) and ``night`` (int64: the MJD of the local date
+        of the evening, nights changing at local mean noon, see :func:`local_night`), sorted by
+        (``midpointMjdTai``, ``diaSourceId``) with a fresh RangeIndex.
+
+    Raises
+    ------
+    ValueError
+        Naming the column and offending rows: a missing required column, non-integer or
+        duplicated ``diaSourceId``, NaN or infinite times or coordinates, Dec outside ±90°,
+        negative trail lengths, partial observer-position columns, or no way to place the night
+        boundaries.
+    """
+    if not isinstance(detections, pd.DataFrame):
+        raise TypeError(
+            f"detections must be a pandas DataFrame; got {type(detections).__name__}"
+        )
+    frame = detections.copy()
+    _check_columns(frame)
+    frame["diaSourceId"] = frame["diaSourceId"].astype(np.int64)
+    frame = frame.sort_values(["midpointMjdTai", "diaSourceId"], kind="mergesort")
+    frame = frame.reset_index(drop=True)
+
+    present = [c for c in OBSERVER_COLUMNS if c in frame.columns]
+    if present and len(present) != len(OBSERVER_COLUMNS):
+        raise ValueError(
+            f"explicit observer positions need all of {list(OBSERVER_COLUMNS)} (heliocentric "
+            f"ICRF, AU); got only {present}"
+        )
+    if "observatoryCode" in frame.columns:
+        codes = frame["observatoryCode"].astype(object).to_numpy()
+        missing_code = pd.isna(codes)
+        if missing_code.any():
+            if observatory_code is None:
+                _fail_rows("observatoryCode", missing_code, frame,
+                           "must be set on every row when observatory_code=None")
+            codes[missing_code] = observatory_code
+        codes = np.array([str(c).strip().upper() for c in codes], dtype=object)
+    elif observatory_code is not None:
+        codes = np.full(len(frame), str(observatory_code).strip().upper(), dtype=object)
+    else:
+        codes = None
+
+    if present:
+        for column in OBSERVER_COLUMNS:
+            _fail_rows(column, ~np.isfinite(frame[column].to_numpy(np.float64)), frame,
+                       "explicit observer positions must be finite (AU)")
+    elif codes is None:
+        raise ValueError(
+            "no observer: give observatory_code (an MPC code such as 'X05'), an "
+            "'observatoryCode' column, or explicit heliocentric ICRF positions in "
+            f"{list(OBSERVER_COLUMNS)}"
+        )
+    else:
+        mjd_tdb = convert_mjd(frame["midpointMjdTai"].to_numpy(np.float64), "tai", "tdb")
+        _add_observer(frame, mjd_tdb, codes)
+
+    if "night" in frame.columns:
+        night = frame["night"].to_numpy()
+        if not pd.api.types.is_integer_dtype(night.dtype):
+            raise ValueError(
+                f"column 'night' must hold integers (local date of the evening, MJD); got dtype "
+                f"{night.dtype}"
+            )
+        frame["night"] = night.astype(np.int64)
+    else:
+        mjd_utc = convert_mjd(frame["midpointMjdTai"].to_numpy(np.float64), "tai", "utc")
+        if codes is not None:
+            night = np.empty(len(frame), dtype=np.int64)
+            for code in np.unique(codes):
+                rows = codes == code
+                night[rows] = local_night(mjd_utc[rows], observatory(code).longitude_deg)
+        elif observatory_longitude_deg is not None:
+            night = local_night(mjd_utc, observatory_longitude_deg)
+        else:
+            raise ValueError(
+                "with explicit observer positions and no observatory code the night boundaries "
+                "are unknown: add a 'night' column (int, MJD of the local evening) or pass "
+                "observatory_longitude_deg (east longitude of the site, degrees) so that nights "
+                "change at local noon"
+            )
+        frame["night"] = night
+    return frame

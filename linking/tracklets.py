@@ -1,0 +1,321 @@
+"""Intra-night tracklets: pairs and longer chains of detections of one moving object.
+
+Rules
+-----
+* **Pairs.** Two detections of the same night form a pair when their time difference lies in
+  [``min_dt_s``, ``max_dt_h``], their angular rate (great-circle separation / time difference)
+  is at most ``max_rate_deg_per_day``, they moved by at least ``min_motion_arcsec`` (stationary
+  sources are not asteroids) and any trail they carry agrees with the motion (below). Candidates
+  come from a KD-tree on unit vectors queried with the chord of the largest possible motion,
+  ``chord_length(max_rate × max_dt)``, so the search is near-linear in the number of detections
+  for survey densities rather than all-pairs.
+* **Trails.** When a detection has a finite ``trailAngle`` (degrees, North through East) its
+  angle must agree, modulo 180°, with the position angle of the pair's motion at that detection
+  within ``trail_angle_tolerance_deg``. The angle is ignored when ``trailLength`` is present and
+  shorter than ``trail_length_tolerance_arcsec`` (an unresolved trail has no direction). The
+  trail length is checked only when the table has ``visitExposureTime_s``: it must equal the
+  pair's rate × exposure time within ``trail_length_tolerance_arcsec``.
+* **Chains.** Every pair seeds a greedy growth: among the detections paired with a current
+  member (and at least ``min_dt_s`` from every member), the one whose addition gives the
+  smallest largest residual from a constant-velocity straight line in the tangent plane (a great
+  circle at constant rate, see ``_tracklet_kernels``) is added while that residual is within
+  ``max_great_circle_residual_arcsec``. Chains of three or more are kept; identical chains and
+  chains contained in a longer chain are dropped, and so are pairs both of whose detections lie
+  in one chain. A detection may belong to several tracklets.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from ephemerides.sky import chord_length, unit_vectors
+from linking._tracklet_kernels import fit_tracklets, grow_chains
+from linking.detections import prepare_detections
+
+SECONDS_PER_DAY = 86400.0
+ARCSEC_PER_RAD = np.rad2deg(1.0) * 3600.0
+
+
+@dataclass(frozen=True)
+class TrackletConfig:
+    """Thresholds of the tracklet builder (validated when used).
+
+    Attributes
+    ----------
+    min_dt_s : float
+        Shortest time between two detections of a tracklet, seconds: 1 s separates distinct
+        exposures while rejecting two detections from one exposure (e.g. a split source).
+    max_dt_h : float
+        Longest time between the two detections of a pair, hours: 1.5 h covers Rubin's
+        same-night revisit (typically 15–60 min) with margin.
+    max_rate_deg_per_day : float
+        Fastest angular rate, degrees/day: 1.5°/day keeps main-belt objects, Jupiter Trojans and
+        most NEOs, as HelioLinC3D's default does; raise it for fast NEOs.
+    min_motion_arcsec : float
+        Smallest motion between two detections, arcsec: ~5× a typical astrometric error, so that
+        a stationary transient detected twice is not a tracklet.
+    max_great_circle_residual_arcsec : float
+        Largest residual of a member of a chain of 3+ from its constant-rate great circle,
+        arcsec: a few times LSST's ~0.1″ astrometric error for bright sources.
+    trail_length_tolerance_arcsec : float
+        Trails shorter than this have no usable angle; also the tolerance of the trail-length
+        check when exposure times are known, arcsec (≈ the seeing).
+    trail_angle_tolerance_deg : float
+        Allowed difference between a trail's angle and the pair's direction of motion, degrees.
+    """
+
+    min_dt_s: float = 1.0
+    max_dt_h: float = 1.5
+    max_rate_deg_per_day: float = 1.5
+    min_motion_arcsec: float = 1.0
+    max_great_circle_residual_arcsec: float = 0.5
+    trail_length_tolerance_arcsec: float = 1.0
+    trail_angle_tolerance_deg: float = 15.0
+
+    def validate(self) -> None:
+        """Raise ValueError if a threshold is not a finite, positive number or the times clash."""
+        for name, value in self.__dict__.items():
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"TrackletConfig.{name} must be finite and > 0; got {value!r}")
+        if self.min_dt_s >= self.max_dt_h * 3600.0:
+            raise ValueError(
+                f"TrackletConfig.min_dt_s={self.min_dt_s} s must be below max_dt_h="
+                f"{self.max_dt_h} h"
+            )
+
+
+@dataclass
+class Tracklets:
+    """Tracklets found in one batch of detections.
+
+    Attributes
+    ----------
+    tracklets : pandas.DataFrame
+        One row per tracklet, sorted by ``tracklet_id``: ``tracklet_id`` (int64, the rank of the
+        tracklet's time-ordered member list among all, so it depends only on the detections, not
+        on their row order), ``night``, ``n_detections``, ``mjd_tai_start``, ``mjd_tai_end``,
+        ``ra_start_deg, dec_start_deg, ra_end_deg, dec_end_deg`` (the fitted track at the first
+        and last times for chains of 3+, the detections themselves for pairs),
+        ``ra_rate_deg_per_day`` (dRA/dt·cos Dec) and ``dec_rate_deg_per_day`` at the mean
+        position, ``obs_start_x_au … obs_end_z_au`` (heliocentric ICRF observer positions at the
+        first and last detections).
+    members : pandas.DataFrame
+        ``tracklet_id, diaSourceId``, one row per membership, in tracklet then time order.
+    """
+
+    tracklets: pd.DataFrame
+    members: pd.DataFrame
+
+
+def _position_angle_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
+    """Position angle (degrees East of North, in [0, 360)) at point 1 of the arc to point 2."""
+    ra1, dec1, ra2, dec2 = (np.deg2rad(a) for a in (ra1, dec1, ra2, dec2))
+    dra = ra2 - ra1
+    angle = np.arctan2(
+        np.sin(dra) * np.cos(dec2),
+        np.cos(dec1) * np.sin(dec2) - np.sin(dec1) * np.cos(dec2) * np.cos(dra),
+    )
+    return np.rad2deg(angle) % 360.0
+
+
+def _trail_consistent(frame, i, j, rate_deg_per_day, config) -> np.ndarray:
+    """Boolean mask of pairs whose detections' trails (where measured) agree with the motion."""
+    ok = np.ones(i.size, dtype=bool)
+    if "trailAngle" not in frame.columns:
+        return ok
+    ra = frame["ra"].to_numpy(np.float64)
+    dec = frame["dec"].to_numpy(np.float64)
+    angle = frame["trailAngle"].to_numpy(np.float64)
+    length = (
+        frame["trailLength"].to_numpy(np.float64)
+        if "trailLength" in frame.columns
+        else np.full(len(frame), np.nan)
+    )
+    exposure = (
+        frame["visitExposureTime_s"].to_numpy(np.float64)
+        if "visitExposureTime_s" in frame.columns
+        else None
+    )
+    for this, other in ((i, j), (j, i)):
+        motion = _position_angle_deg(ra[this], dec[this], ra[other], dec[other])
+        resolved = ~(length[this] < config.trail_length_tolerance_arcsec)
+        check = np.isfinite(angle[this]) & resolved
+        difference = np.abs((angle[this] - motion + 90.0) % 180.0 - 90.0)
+        ok &= ~check | (difference <= config.trail_angle_tolerance_deg)
+        if exposure is not None:
+            expected = rate_deg_per_day * 3600.0 * exposure[this] / SECONDS_PER_DAY
+            measured = np.isfinite(length[this]) & np.isfinite(expected)
+            ok &= ~measured | (
+                np.abs(length[this] - expected) <= config.trail_length_tolerance_arcsec
+            )
+    return ok
+
+
+def find_pairs(frame: pd.DataFrame, config: TrackletConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (i, j), i < j, of all valid pairs in a prepared, time-sorted table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Output of :func:`linking.detections.prepare_detections`.
+    config : TrackletConfig
+
+    Returns
+    -------
+    i, j : ndarray of int64
+        Pairs sorted by (i, j); ``i`` is the earlier detection.
+    """
+    mjd = frame["midpointMjdTai"].to_numpy(np.float64)
+    uvec = unit_vectors(frame["ra"].to_numpy(np.float64), frame["dec"].to_numpy(np.float64))
+    night = frame["night"].to_numpy(np.int64)
+    max_dt_days = config.max_dt_h / 24.0
+    radius = chord_length(config.max_rate_deg_per_day * max_dt_days) * (1.0 + 1e-9) + 1e-15
+    found = []
+    for value in np.unique(night):
+        rows = np.flatnonzero(night == value)
+        local = cKDTree(uvec[rows]).query_pairs(radius, output_type="ndarray")
+        found.append(rows[local.astype(np.int64)])
+    pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+    i, j = pairs.min(axis=1), pairs.max(axis=1)
+    dt = mjd[j] - mjd[i]
+    chord = np.linalg.norm(uvec[j] - uvec[i], axis=1)
+    separation_deg = np.rad2deg(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = separation_deg / dt
+    keep = (
+        (dt >= config.min_dt_s / SECONDS_PER_DAY)
+        & (dt <= max_dt_days)
+        & (rate <= config.max_rate_deg_per_day)
+        & (separation_deg * 3600.0 >= config.min_motion_arcsec)
+    )
+    i, j, rate = i[keep], j[keep], rate[keep]
+    keep = _trail_consistent(frame, i, j, rate, config)
+    i, j = i[keep], j[keep]
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+def _pair_graph(n: int, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compressed sparse-row adjacency (indptr, neighbours) of the undirected pair graph."""
+    source = np.concatenate((i, j))
+    target = np.concatenate((j, i))
+    order = np.argsort(source, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(source, minlength=n), out=indptr[1:])
+    return indptr, target[order].astype(np.int64)
+
+
+def _unique_chains(offsets: np.ndarray, members: np.ndarray) -> list[tuple[int, ...]]:
+    """Time-ordered member tuples of the distinct chains not contained in a longer one."""
+    chains = {
+        tuple(sorted(members[offsets[k]: offsets[k + 1]].tolist()))
+        for k in range(offsets.size - 1)
+    }
+    by_member: dict[int, list[frozenset]] = {}
+    for chain in chains:
+        for d in chain:
+            by_member.setdefault(d, []).append(frozenset(chain))
+    kept = []
+    for chain in chains:
+        as_set = frozenset(chain)
+        if not any(len(other) > len(chain) and as_set < other for other in by_member[chain[0]]):
+            kept.append(chain)
+    return kept
+
+
+def make_tracklets(
+    detections: pd.DataFrame,
+    config: TrackletConfig | None = None,
+    observatory_code: str | None = "X05",
+) -> Tracklets:
+    """Build the intra-night tracklets (pairs and longer chains) of a table of detections.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        DiaSource-style table; passed through :func:`linking.detections.prepare_detections`
+        (which uses ``observatory_code``), so a table it already prepared works as well.
+    config : TrackletConfig, optional
+        Thresholds; ``TrackletConfig()`` when omitted. The rules are in this module's docstring.
+    observatory_code : str or None
+        MPC code of the site, for tables without observer positions or per-row codes.
+
+    Returns
+    -------
+    Tracklets
+        The tracklets and their members; the result does not depend on the input row order.
+    """
+    config = TrackletConfig() if config is None else config
+    config.validate()
+    frame = prepare_detections(detections, observatory_code=observatory_code)
+    n = len(frame)
+    mjd = frame["midpointMjdTai"].to_numpy(np.float64)
+    uvec = np.ascontiguousarray(
+        unit_vectors(frame["ra"].to_numpy(np.float64), frame["dec"].to_numpy(np.float64))
+    )
+    i, j = find_pairs(frame, config)
+    indptr, neighbours = _pair_graph(n, i, j)
+    chain_offsets, chain_members = grow_chains(
+        uvec, mjd, i, j, indptr, neighbours, config.min_dt_s / SECONDS_PER_DAY,
+        config.max_great_circle_residual_arcsec / ARCSEC_PER_RAD,
+    )
+    chains = _unique_chains(chain_offsets, chain_members)
+    covered = {(a, b) for chain in chains for x, a in enumerate(chain) for b in chain[x + 1:]}
+    lone = np.array([(a, b) not in covered for a, b in zip(i.tolist(), j.tolist(), strict=True)],
+                    dtype=bool)
+
+    width = max((len(c) for c in chains), default=2)
+    table = np.full((int(lone.sum()) + len(chains), width), -1, dtype=np.int64)
+    table[: lone.sum(), 0] = i[lone]
+    table[: lone.sum(), 1] = j[lone]
+    for row, chain in enumerate(chains, start=int(lone.sum())):
+        table[row, : len(chain)] = chain
+    table = table[np.lexsort(table.T[::-1])]
+    lengths = (table >= 0).sum(axis=1)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    flat = table[table >= 0]
+    start, end, rate_east, rate_north, _ = fit_tracklets(uvec, mjd, offsets, flat)
+
+    first = table[:, 0]
+    last = table[np.arange(len(table)), lengths - 1]
+    ra_dec = np.column_stack((frame["ra"].to_numpy(np.float64), frame["dec"].to_numpy(np.float64)))
+    start_radec = np.column_stack(_to_radec(start))
+    end_radec = np.column_stack(_to_radec(end))
+    pair_rows = lengths == 2
+    start_radec[pair_rows] = ra_dec[first[pair_rows]]
+    end_radec[pair_rows] = ra_dec[last[pair_rows]]
+    observer = frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(np.float64)
+    ids = np.arange(len(table), dtype=np.int64)
+    tracklets = pd.DataFrame({
+        "tracklet_id": ids,
+        "night": frame["night"].to_numpy(np.int64)[first],
+        "n_detections": lengths.astype(np.int64),
+        "mjd_tai_start": mjd[first],
+        "mjd_tai_end": mjd[last],
+        "ra_start_deg": start_radec[:, 0],
+        "dec_start_deg": start_radec[:, 1],
+        "ra_end_deg": end_radec[:, 0],
+        "dec_end_deg": end_radec[:, 1],
+        "ra_rate_deg_per_day": np.rad2deg(rate_east),
+        "dec_rate_deg_per_day": np.rad2deg(rate_north),
+        "obs_start_x_au": observer[first, 0],
+        "obs_start_y_au": observer[first, 1],
+        "obs_start_z_au": observer[first, 2],
+        "obs_end_x_au": observer[last, 0],
+        "obs_end_y_au": observer[last, 1],
+        "obs_end_z_au": observer[last, 2],
+    })
+    members = pd.DataFrame({
+        "tracklet_id": np.repeat(ids, lengths),
+        "diaSourceId": frame["diaSourceId"].to_numpy(np.int64)[flat],
+    })
+    return Tracklets(tracklets=tracklets, members=members)
+
+
+def _to_radec(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RA in [0, 360) and Dec, degrees, of unit vectors (k, 3)."""
+    ra = np.rad2deg(np.arctan2(u[:, 1], u[:, 0])) % 360.0
+    dec = np.rad2deg(np.arcsin(np.clip(u[:, 2], -1.0, 1.0)))
+    return ra, dec

@@ -1,11 +1,14 @@
 """Linking of unassociated detections into new Solar System objects.
 
 Available so far: detection input (:func:`prepare_detections`), intra-night tracklets
-(:func:`make_tracklets`) and linkage metrics in difi's conventions (:mod:`linking.metrics`).
-The HelioLinC3D-style search and orbit fitting come next.
+(:func:`make_tracklets`), the HelioLinC3D-style search over heliocentric hypotheses
+(:func:`find_candidates`, :func:`read_hypotheses`) and linkage metrics in difi's conventions
+(:mod:`linking.metrics`). Orbit fitting and purification come next.
 """
 
 from linking.detections import prepare_detections
+from linking.heliolinc import Candidates, LinkingConfig, find_candidates
+from linking.hypotheses import read_hypotheses
 from linking.metrics import (
     FindabilityRule,
     classify_linkages,
@@ -15,12 +18,16 @@ from linking.metrics import (
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 __all__ = [
+    "Candidates",
     "FindabilityRule",
+    "LinkingConfig",
     "TrackletConfig",
     "Tracklets",
     "classify_linkages",
     "completeness",
+    "find_candidates",
     "findable_objects",
     "make_tracklets",
     "prepare_detections",
+    "read_hypotheses",
 ]

@@ -1,0 +1,364 @@
+"""HelioLinC3D-style search: link tracklets across nights through heliocentric hypotheses.
+
+Method (Holman et al. 2018, AJ 156, 135; Heinze et al. 2022, AJ 163, 27 and the heliolinc C++
+code)
+-----------------------------------------------------------------------------------------------
+For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the reference epoch t_ref:
+
+1. every tracklet endpoint is placed at the heliocentric distance r(t) along its line of sight,
+   at the light-time corrected emission time (:mod:`linking._heliolinc_kernels`);
+2. the two endpoints give a heliocentric state (mean position, finite-difference velocity) that
+   is propagated to t_ref on a 2-body orbit around the Sun (universal variables,
+   :func:`ephemerides._kepler_kernels.propagate_pairs`);
+3. the states of one object's tracklets then nearly coincide when the hypothesis is close to the
+   object's true (r, ṙ). The 6-D points (x, y, z, τ·vx, τ·vy, τ·vz), AU, are grouped: two
+   tracklets are neighbours when their distance is at most the mean of their radii, a radius
+   being ``cluster_radius_au_at_1au`` times the tracklet's topocentric distance in AU, floored
+   at ``min_radius_geodist_au`` (the positional error of a projection grows with that distance;
+   heliolinc's ``clustrad`` and ``clustchangerad``). Clusters are the connected components of the
+   neighbour graph (DBSCAN in which every point is a core point; DBSCAN proper also requires a
+   core point to have ``npt`` neighbours); those with at least ``min_tracklets`` tracklets on
+   ``min_nights`` distinct nights spanning ``min_arc_days`` are candidate linkages.
+
+A linkage is the set of detections (``diaSourceId``) of its cluster's tracklets; the same set
+found under several hypotheses is reported once, with the first hypothesis that found it (file
+order) and the number of hypotheses that did.
+
+Time scales: tracklet times are TAI; the dynamics use TDB = TAI + 32.184 s (TDB − TT, below 2 ms,
+moves an object by < 0.1 km and is ignored).
+"""
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from ephemerides._kepler_kernels import propagate_pairs
+from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
+from ephemerides.sky import unit_vectors
+from linking._heliolinc_kernels import tracklet_states
+from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
+from linking.tracklets import Tracklets
+
+TT_MINUS_TAI_DAYS = 32.184 / 86400.0
+TRACKLET_COLUMNS = (
+    "tracklet_id", "night", "mjd_tai_start", "mjd_tai_end", "ra_start_deg", "dec_start_deg",
+    "ra_end_deg", "dec_end_deg", "obs_start_x_au", "obs_start_y_au", "obs_start_z_au",
+    "obs_end_x_au", "obs_end_y_au", "obs_end_z_au",
+)
+
+
+@dataclass(frozen=True)
+class LinkingConfig:
+    """Settings of the HelioLinC3D search (validated when used).
+
+    Attributes
+    ----------
+    cluster_radius_au_at_1au : float
+        Clustering radius of a tracklet 1 AU from the observer, AU; it scales linearly with the
+        tracklet's topocentric distance. 1e5 km is heliolinc's default ``clustrad`` (also the
+        Rubin pipeline's); it absorbs the spacing of the bundled main-belt grids (all ten
+        simulated LSST objects link with the 213-hypothesis grid).
+    velocity_timescale_days : float or None
+        τ, days, multiplying velocities in the clustering space, so that a velocity difference
+        counts as the position difference it makes after τ. None: a quarter of the data's time
+        span (at least 0.25 day), ~3.5 days for an LSST-like 14-night window: a velocity error
+        then weighs as much as the position error it causes a quarter-span away from t_ref.
+    reference_mjd_tdb : float or None
+        Epoch at which the hypotheses hold and states are compared, MJD TDB. None: the middle
+        of the tracklets' time span, which halves the longest propagation.
+    min_radius_geodist_au : float
+        Topocentric distance, AU, below which the radius stops shrinking: 0.5 AU, heliolinc's
+        ``clustchangerad``, so that the nearest NEOs keep a radius that absorbs the hypothesis
+        grid's spacing.
+    min_tracklets : int
+        Fewest tracklets in a cluster: 3, heliolinc's DBSCAN ``npt`` (three tracklets make an
+        orbit determinable).
+    min_nights : int
+        Fewest distinct nights in a cluster: 3, Rubin's discovery rule (tracklets on three
+        nights within 15 days).
+    min_arc_days : float
+        Shortest time from the first to the last detection of a linkage, days: 1 day,
+        heliolinc's ``mintimespan``.
+    hypotheses_per_chunk : int
+        Hypotheses projected together: memory is ~ 64 bytes × chunk × tracklets, so 64 keeps a
+        chunk of a 10⁶-tracklet field within ~4 GB while amortising kernel calls.
+    light_time : bool
+        Correct the endpoint times for light time (True: up to ~25 min at 3 AU, i.e. ~10⁴ km
+        of motion, a tenth of the default radius).
+    """
+
+    cluster_radius_au_at_1au: float = 1.0e5 / AU_KM
+    velocity_timescale_days: float | None = None
+    reference_mjd_tdb: float | None = None
+    min_radius_geodist_au: float = 0.5
+    min_tracklets: int = 3
+    min_nights: int = 3
+    min_arc_days: float = 1.0
+    hypotheses_per_chunk: int = 64
+    light_time: bool = True
+
+    def validate(self) -> None:
+        """Raise ValueError naming the setting when one is out of range."""
+        checks = {
+            "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
+            "velocity_timescale_days": self.velocity_timescale_days,
+            "min_radius_geodist_au": self.min_radius_geodist_au,
+        }
+        for name, value in checks.items():
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"LinkingConfig.{name} must be finite and > 0; got {value!r}")
+        if not (np.isfinite(self.min_arc_days) and self.min_arc_days >= 0):
+            raise ValueError(
+                f"LinkingConfig.min_arc_days must be finite and >= 0; got {self.min_arc_days!r}"
+            )
+        if self.reference_mjd_tdb is not None and not np.isfinite(self.reference_mjd_tdb):
+            raise ValueError(
+                f"LinkingConfig.reference_mjd_tdb must be finite or None; got "
+                f"{self.reference_mjd_tdb!r}"
+            )
+        for name in ("min_tracklets", "min_nights", "hypotheses_per_chunk"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | np.integer) and value >= 1):
+                raise ValueError(f"LinkingConfig.{name} must be an integer >= 1; got {value!r}")
+
+
+@dataclass
+class Candidates:
+    """Candidate linkages of a HelioLinC3D search.
+
+    Attributes
+    ----------
+    linkages : pandas.DataFrame
+        One row per distinct set of detections, sorted by ``linkage_id`` (int64, the rank of
+        the linkage's sorted ``diaSourceId`` list among all, so it depends only on the input,
+        not on row order): ``n_tracklets``, ``n_detections``, ``n_nights``, ``arc_days``
+        (last minus first detection time, days), ``r_au`` and ``rdot_au_per_day`` of the first
+        hypothesis (in the given order) that found it, ``n_hypotheses`` (how many found it).
+    members : pandas.DataFrame
+        ``linkage_id, diaSourceId``, one row per membership, sorted by both.
+    """
+
+    linkages: pd.DataFrame
+    members: pd.DataFrame
+
+
+def neighbour_clusters(points: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Connected components of the graph joining points closer than their mean radius.
+
+    Parameters
+    ----------
+    points : (n, d) float64
+        Finite coordinates.
+    radius : (n,) float64
+        Radius of each point; i and j are neighbours when |pᵢ − pⱼ| ≤ (rᵢ + rⱼ)/2.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        Component label of each point (labels numbered from 0 in order of first appearance).
+    """
+    n = points.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    pairs = cKDTree(points).query_pairs(float(radius.max()), output_type="ndarray")
+    i, j = pairs[:, 0], pairs[:, 1]
+    distance = np.linalg.norm(points[i] - points[j], axis=1)
+    keep = distance <= 0.5 * (radius[i] + radius[j])
+    graph = coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _check_inputs(tracklets: Tracklets, hypotheses: pd.DataFrame) -> None:
+    missing = [c for c in TRACKLET_COLUMNS if c not in tracklets.tracklets.columns]
+    if missing:
+        raise ValueError(
+            f"tracklets table lacks columns {missing}; build it with linking.make_tracklets"
+        )
+    missing = [c for c in ("tracklet_id", "diaSourceId") if c not in tracklets.members.columns]
+    if missing:
+        raise ValueError(f"tracklet members lack columns {missing}")
+    missing = [c for c in HYPOTHESIS_COLUMNS if c not in hypotheses.columns]
+    if missing:
+        raise ValueError(
+            f"hypotheses lack columns {missing}; read them with linking.read_hypotheses"
+        )
+    values = hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(np.float64)
+    bad = ~np.isfinite(values).all(axis=1) | ~(values[:, 0] > 0)
+    if bad.any():
+        raise ValueError(
+            f"hypotheses must be finite with r_au > 0; bad rows (positions) "
+            f"{np.flatnonzero(bad)[:10].tolist()}"
+        )
+
+
+def find_candidates(
+    tracklets: Tracklets,
+    hypotheses: pd.DataFrame,
+    config: LinkingConfig | None = None,
+    *,
+    progress: bool = False,
+) -> Candidates:
+    """Search tracklets for multi-night linkages under each heliocentric hypothesis.
+
+    Parameters
+    ----------
+    tracklets : Tracklets
+        Output of :func:`linking.make_tracklets`.
+    hypotheses : pandas.DataFrame
+        ``r_au, rdot_au_per_day, mean_accel`` (see :func:`linking.read_hypotheses`); the
+        radial acceleration is r̈ = −mean_accel · GM☉ / r².
+    config : LinkingConfig, optional
+        Search settings; ``LinkingConfig()`` when omitted. The method is in this module's
+        docstring.
+    progress : bool
+        Print a progress line to stderr every ~10 % of the hypotheses.
+
+    Returns
+    -------
+    Candidates
+        Distinct candidate linkages and their detections.
+
+    Raises
+    ------
+    ValueError
+        When a column is missing, a hypothesis is not finite, or a setting is out of range.
+    """
+    config = LinkingConfig() if config is None else config
+    config.validate()
+    _check_inputs(tracklets, hypotheses)
+    table = tracklets.tracklets.sort_values("tracklet_id").reset_index(drop=True)
+    if table["tracklet_id"].duplicated().any():
+        raise ValueError("tracklet_id must be unique in the tracklets table")
+    n = len(table)
+    t_start = table["mjd_tai_start"].to_numpy(np.float64) + TT_MINUS_TAI_DAYS
+    t_end = table["mjd_tai_end"].to_numpy(np.float64) + TT_MINUS_TAI_DAYS
+
+    def vectors(prefix_ra, prefix_dec):
+        return np.ascontiguousarray(unit_vectors(table[prefix_ra].to_numpy(np.float64),
+                                                 table[prefix_dec].to_numpy(np.float64)))
+
+    u_start = vectors("ra_start_deg", "dec_start_deg")
+    u_end = vectors("ra_end_deg", "dec_end_deg")
+    o_start = np.ascontiguousarray(
+        table[["obs_start_x_au", "obs_start_y_au", "obs_start_z_au"]].to_numpy(np.float64))
+    o_end = np.ascontiguousarray(
+        table[["obs_end_x_au", "obs_end_y_au", "obs_end_z_au"]].to_numpy(np.float64))
+    nights = table["night"].to_numpy(np.int64)
+
+    if n == 0:
+        return _empty_candidates()
+    members = tracklets.members.sort_values(["tracklet_id", "diaSourceId"])
+    unknown = ~members["tracklet_id"].isin(table["tracklet_id"])
+    if unknown.any() or members["tracklet_id"].nunique() != n:
+        raise ValueError(
+            "tracklet members must name every tracklet, and only those in the tracklets table; "
+            "pass the Tracklets that linking.make_tracklets returned unchanged"
+        )
+    position = pd.Series(np.arange(n), index=table["tracklet_id"].to_numpy())
+    member_rows = position.loc[members["tracklet_id"].to_numpy()].to_numpy()
+    detections_of = np.split(members["diaSourceId"].to_numpy(np.int64),
+                             np.flatnonzero(np.diff(member_rows)) + 1)
+
+    span = float(t_end.max() - t_start.min())
+    t_ref = (0.5 * float(t_end.max() + t_start.min()) if config.reference_mjd_tdb is None
+             else float(config.reference_mjd_tdb))
+    tau = (config.velocity_timescale_days if config.velocity_timescale_days is not None
+           else max(span, 1.0) / 4.0)
+
+    hyp = hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(np.float64)
+    hyp_rows = np.column_stack((hyp[:, 0], hyp[:, 1],
+                                -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
+    found: dict[tuple[int, ...], list] = {}
+    n_hyp = len(hyp_rows)
+    chunk = config.hypotheses_per_chunk
+    tenths_reported = 0
+    for first in range(0, n_hyp, chunk):
+        block = np.ascontiguousarray(hyp_rows[first: first + chunk])
+        m = block.shape[0]
+        states = np.empty((m * n, 6))
+        dt = np.empty(m * n)
+        geodist = np.empty(m * n)
+        tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, block, t_ref,
+                        C_AU_PER_DAY, config.light_time, states, dt, geodist)
+        propagate_pairs(states, dt, GM_SUN_AU3_PER_DAY2, states)
+        states[:, 3:] *= tau
+        for k in range(m):
+            rows = slice(k * n, (k + 1) * n)
+            _cluster_one(first + k, states[rows], geodist[rows], nights, t_start, t_end,
+                         detections_of, config, found)
+        tenths = (first + m) * 10 // n_hyp
+        if progress and tenths > tenths_reported:
+            print(f"heliolinc: {first + m}/{n_hyp} hypotheses, {len(found)} distinct linkages",
+                  file=sys.stderr)
+            tenths_reported = tenths
+    return _assemble(found, hyp)
+
+
+def _cluster_one(h, points, geodist, nights, t_start, t_end, detections_of, config, found):
+    """Add the qualifying clusters of hypothesis ``h`` to ``found`` (keyed by detections)."""
+    valid = np.flatnonzero(np.isfinite(points).all(axis=1) & np.isfinite(geodist))
+    if valid.size < config.min_tracklets:
+        return
+    scale = np.maximum(geodist[valid], config.min_radius_geodist_au)
+    labels = neighbour_clusters(points[valid], config.cluster_radius_au_at_1au * scale)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for group in np.split(valid[order], bounds):
+        if group.size < config.min_tracklets:
+            continue
+        n_nights = np.unique(nights[group]).size
+        if n_nights < config.min_nights:
+            continue
+        arc = float(t_end[group].max() - t_start[group].min())
+        if arc < config.min_arc_days:
+            continue
+        key = tuple(np.unique(np.concatenate([detections_of[g] for g in group])).tolist())
+        if key in found:
+            found[key][-1] += 1
+            continue
+        found[key] = [group.size, len(key), n_nights, arc, h, 1]
+
+
+def _empty_candidates() -> Candidates:
+    linkages = pd.DataFrame({
+        "linkage_id": np.empty(0, np.int64), "n_tracklets": np.empty(0, np.int64),
+        "n_detections": np.empty(0, np.int64), "n_nights": np.empty(0, np.int64),
+        "arc_days": np.empty(0), "r_au": np.empty(0), "rdot_au_per_day": np.empty(0),
+        "n_hypotheses": np.empty(0, np.int64),
+    })
+    members = pd.DataFrame({"linkage_id": np.empty(0, np.int64),
+                            "diaSourceId": np.empty(0, np.int64)})
+    return Candidates(linkages, members)
+
+
+def _assemble(found: dict, hyp: np.ndarray) -> Candidates:
+    """Tables from the distinct member sets, with ids ranked by the sorted member lists."""
+    if not found:
+        return _empty_candidates()
+    keys = sorted(found)
+    info = np.array([found[k] for k in keys], dtype=np.float64)
+    ids = np.arange(len(keys), dtype=np.int64)
+    first_hyp = info[:, 4].astype(np.int64)
+    linkages = pd.DataFrame({
+        "linkage_id": ids,
+        "n_tracklets": info[:, 0].astype(np.int64),
+        "n_detections": info[:, 1].astype(np.int64),
+        "n_nights": info[:, 2].astype(np.int64),
+        "arc_days": info[:, 3],
+        "r_au": hyp[first_hyp, 0],
+        "rdot_au_per_day": hyp[first_hyp, 1],
+        "n_hypotheses": info[:, 5].astype(np.int64),
+    })
+    lengths = np.array([len(k) for k in keys], dtype=np.int64)
+    members = pd.DataFrame({
+        "linkage_id": np.repeat(ids, lengths),
+        "diaSourceId": np.fromiter((d for k in keys for d in k), dtype=np.int64,
+                                   count=int(lengths.sum())),
+    })
+    return Candidates(linkages, members)

@@ -1,0 +1,269 @@
+"""HelioLinC3D search: hypothesis files, projection and clustering kernels against slow
+references, an exact-hypothesis single-object case and the ten simulated LSST objects."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ephemerides._kepler_kernels import propagate_pairs
+from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, GM_SUN_AU3_PER_DAY2
+from ephemerides.elements import keplerian_to_cartesian
+from ephemerides.observers import observer_states
+from linking import classify_linkages, make_tracklets
+from linking._heliolinc_kernels import project_endpoints
+from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters
+from linking.hypotheses import read_hypotheses
+from linking.tracklets import Tracklets
+
+TT_MINUS_TAI_DAYS = 32.184 / 86400.0
+
+
+# --- hypothesis files ------------------------------------------------------------------------
+
+def test_read_hypotheses(tmp_path):
+    path = tmp_path / "h.txt"
+    path.write_text("#r(AU) rdot(AU/day) mean_accel\n1.5 -0.01 0.5\n\n2.0 0.002 0.03\n")
+    hyp = read_hypotheses(path)
+    assert list(hyp.columns) == ["r_au", "rdot_au_per_day", "mean_accel"]
+    np.testing.assert_array_equal(hyp.to_numpy(), [[1.5, -0.01, 0.5], [2.0, 0.002, 0.03]])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("#h\n1.5 -0.01\n", r"h\.txt, line 2: expected 3 columns"),
+        ("#h\n1.5 -0.01 0.5\n1.5 x 0.5\n", r"line 3, column 'rdot_au_per_day': 'x' is not"),
+        ("#h\n1.5 -0.01 nan\n", r"line 2, column 'mean_accel'.*not finite"),
+        ("#h\n-1 0 0\n", r"line 2, column 'r_au'.*> 0 AU"),
+        ("#h\n", r"no hypotheses"),
+    ],
+)
+def test_read_hypotheses_errors_name_file_line_and_column(tmp_path, text, message):
+    path = tmp_path / "h.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_hypotheses(path)
+
+
+def test_missing_hypothesis_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_hypotheses(tmp_path / "absent.txt")
+
+
+# --- projection kernel vs a NumPy reference --------------------------------------------------
+
+def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes):
+    """ρ from np.roots of ρ² + 2(o·u)ρ + |o|² − r² at the (iterated) emission time."""
+    rho = np.full(t.size, np.nan)
+    t_emit = np.full(t.size, np.nan)
+    for i in range(t.size):
+        te = t[i]
+        for _ in range(passes):
+            dt = te - t_ref
+            r = r0 + rdot * dt + 0.5 * rddot * dt * dt
+            roots = np.roots([1.0, 2.0 * (o[i] @ u[i]), o[i] @ o[i] - r * r])
+            real = roots[np.abs(roots.imag) == 0].real
+            positive = real[real > 0]
+            if r <= 0 or positive.size == 0:
+                te = np.nan
+                break
+            rho[i] = positive.max()
+            if passes > 1:
+                te = t[i] - rho[i] / C_AU_PER_DAY
+        if np.isnan(te):
+            rho[i] = np.nan
+        t_emit[i] = te
+    return rho, t_emit
+
+
+@pytest.mark.parametrize("light_time", [False, True])
+def test_projection_matches_quadratic_reference(light_time):
+    rng = np.random.default_rng(1)
+    n = 400
+    u = rng.normal(size=(n, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    o = rng.normal(size=(n, 3))
+    o *= rng.uniform(0.9, 1.1, n)[:, None] / np.linalg.norm(o, axis=1)[:, None]
+    t = rng.uniform(60000.0, 60015.0, n)
+    rho = np.empty(n)
+    t_emit = np.empty(n)
+    for r0, rdot, rddot in [(2.5, 0.004, -2e-5), (0.7, -0.01, 1e-4), (1.05, 0.0, 0.0)]:
+        project_endpoints(t, u, o, r0, rdot, rddot, 60007.5, C_AU_PER_DAY, light_time, rho,
+                          t_emit)
+        ref_rho, ref_t = _reference_projection(t, u, o, r0, rdot, rddot, 60007.5,
+                                               3 if light_time else 1)
+        np.testing.assert_array_equal(np.isnan(rho), np.isnan(ref_rho))
+        np.testing.assert_allclose(rho, ref_rho, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(t_emit, ref_t, rtol=0, atol=1e-12)
+        assert np.isfinite(rho).any()
+    # r = 0.7 AU inside the observer's ~1 AU: some lines of sight miss the sphere.
+    project_endpoints(t, u, o, 0.7, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, rho, t_emit)
+    assert np.isnan(rho).any()
+
+
+# --- clustering vs brute force ---------------------------------------------------------------
+
+def _canonical(labels):
+    """Relabel components by order of first appearance, so partitions compare equal."""
+    mapping = {}
+    return np.array([mapping.setdefault(x, len(mapping)) for x in labels.tolist()])
+
+
+def _brute_force_clusters(points, radius):
+    n = len(points)
+    parent = list(range(n))
+
+    def root(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if np.linalg.norm(points[i] - points[j]) <= 0.5 * (radius[i] + radius[j]):
+                parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(n)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clustering_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0.0, 1.0, size=(300, 6))
+    radius = rng.uniform(0.05, 0.4, 300)
+    got = neighbour_clusters(points, radius)
+    expected = _brute_force_clusters(points, radius)
+    np.testing.assert_array_equal(_canonical(got), _canonical(expected))
+    assert 1 < np.unique(got).size < 300
+
+
+# --- one object on a known orbit with its exact hypothesis -----------------------------------
+
+def _single_object_tracklets():
+    """Pairs 30 min apart on 4 nights over 10 days of a main-belt orbit seen from X05."""
+    elements = keplerian_to_cartesian(2.6, 0.18, 9.0, 40.0, 120.0, 30.0).reshape(6)
+    epoch = 61000.0
+    state = np.concatenate((ECLIPTIC_TO_EQUATORIAL @ elements[:3],
+                            ECLIPTIC_TO_EQUATORIAL @ elements[3:]))
+    nights = np.array([0.0, 3.0, 7.0, 10.0])
+    t_tdb = (epoch + 0.1 + nights[:, None] + np.array([0.0, 0.5 / 24.0])).ravel()
+    observer = observer_states("X05", t_tdb, origin="sun")[:, :3]
+    t_emit = t_tdb.copy()
+    for _ in range(4):  # light time: the object where it was when the light left it
+        position = np.empty((t_tdb.size, 6))
+        propagate_pairs(np.repeat(state[None], t_tdb.size, axis=0), t_emit - epoch,
+                        GM_SUN_AU3_PER_DAY2, position)
+        line = position[:, :3] - observer
+        t_emit = t_tdb - np.linalg.norm(line, axis=1) / C_AU_PER_DAY
+    u = line / np.linalg.norm(line, axis=1)[:, None]
+    ra = np.rad2deg(np.arctan2(u[:, 1], u[:, 0])) % 360.0
+    dec = np.rad2deg(np.arcsin(u[:, 2]))
+    s, e = np.arange(0, 8, 2), np.arange(1, 8, 2)
+    t_tai = t_tdb - TT_MINUS_TAI_DAYS
+    table = pd.DataFrame({
+        "tracklet_id": np.arange(4), "night": np.arange(4), "n_detections": 2,
+        "mjd_tai_start": t_tai[s], "mjd_tai_end": t_tai[e],
+        "ra_start_deg": ra[s], "dec_start_deg": dec[s], "ra_end_deg": ra[e],
+        "dec_end_deg": dec[e], "ra_rate_deg_per_day": 0.0, "dec_rate_deg_per_day": 0.0,
+        "obs_start_x_au": observer[s, 0], "obs_start_y_au": observer[s, 1],
+        "obs_start_z_au": observer[s, 2], "obs_end_x_au": observer[e, 0],
+        "obs_end_y_au": observer[e, 1], "obs_end_z_au": observer[e, 2],
+    })
+    members = pd.DataFrame({"tracklet_id": np.repeat(np.arange(4), 2),
+                            "diaSourceId": np.arange(100, 108)})
+    t_ref = epoch + 5.1
+    at_ref = np.empty((1, 6))
+    propagate_pairs(state[None].copy(), np.array([t_ref - epoch]), GM_SUN_AU3_PER_DAY2, at_ref)
+    x, v = at_ref[0, :3], at_ref[0, 3:]
+    r = np.linalg.norm(x)
+    rdot = x @ v / r
+    rddot = (v @ v - rdot**2) / r - GM_SUN_AU3_PER_DAY2 / r**2
+    exact = pd.DataFrame({"r_au": [r], "rdot_au_per_day": [rdot],
+                          "mean_accel": [-rddot * r**2 / GM_SUN_AU3_PER_DAY2]})
+    return Tracklets(table, members), exact, t_ref
+
+
+def test_exact_hypothesis_links_the_object():
+    tracklets, exact, t_ref = _single_object_tracklets()
+    config = LinkingConfig(reference_mjd_tdb=t_ref)
+    result = find_candidates(tracklets, exact, config)
+    assert len(result.linkages) == 1
+    row = result.linkages.iloc[0]
+    assert (row.n_tracklets, row.n_detections, row.n_nights, row.n_hypotheses) == (4, 8, 4, 1)
+    assert row.arc_days == pytest.approx(10.0 + 0.5 / 24.0)
+    assert row.r_au == exact.r_au[0]
+    assert result.members["diaSourceId"].tolist() == list(range(100, 108))
+    # The exact hypothesis agrees to well within 1000 km at 1 AU (100 times tighter than the
+    # default; what is left is the cubic term r(t) omits); 0.05 AU off it no longer does.
+    tight = LinkingConfig(reference_mjd_tdb=t_ref, cluster_radius_au_at_1au=1e3 / AU_KM)
+    assert len(find_candidates(tracklets, exact, tight).linkages) == 1
+    wrong = exact.assign(r_au=exact.r_au + 0.05)
+    assert len(find_candidates(tracklets, wrong, tight).linkages) == 0
+
+
+def test_progress_lines_go_to_stderr(capsys):
+    tracklets, exact, t_ref = _single_object_tracklets()
+    grid = pd.concat([exact] * 20, ignore_index=True)
+    result = find_candidates(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref,
+                                                            hypotheses_per_chunk=2),
+                             progress=True)
+    assert result.linkages["n_hypotheses"].tolist() == [20]  # one linkage, found 20 times
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10
+    assert lines[-1] == "heliolinc: 20/20 hypotheses, 1 distinct linkages"
+
+
+def test_settings_and_inputs_are_validated():
+    tracklets, exact, _ = _single_object_tracklets()
+    with pytest.raises(ValueError, match="cluster_radius_au_at_1au must be finite and > 0"):
+        find_candidates(tracklets, exact, LinkingConfig(cluster_radius_au_at_1au=-1.0))
+    with pytest.raises(ValueError, match="min_nights must be an integer >= 1"):
+        find_candidates(tracklets, exact, LinkingConfig(min_nights=0))
+    with pytest.raises(ValueError, match=r"hypotheses lack columns \['mean_accel'\]"):
+        find_candidates(tracklets, exact.drop(columns="mean_accel"))
+    broken = Tracklets(tracklets.tracklets.drop(columns="night"), tracklets.members)
+    with pytest.raises(ValueError, match=r"lacks columns \['night'\]"):
+        find_candidates(broken, exact)
+
+
+# --- ten simulated LSST objects --------------------------------------------------------------
+
+def _ten_objects(shared_data):
+    path = shared_data / "linking" / "ten_objects_lsst.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    sim = pd.read_csv(path)
+    table = pd.DataFrame({
+        "diaSourceId": sim["#index"].to_numpy(np.int64),
+        "midpointMjdTai": sim["FieldMJD_TAI"],
+        "ra": sim["AstRA(deg)"],
+        "dec": sim["AstDec(deg)"],
+        "observatoryCode": sim["OBSCODE"],
+    })
+    truth = pd.DataFrame({"diaSourceId": sim["#index"], "object_id": sim["ObjID"]})
+    return table, truth
+
+
+def test_ten_objects_are_all_found_in_pure_linkages(shared_data):
+    table, truth = _ten_objects(shared_data)
+    path = shared_data / "linking" / "hypotheses" / "mb_213.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    hypotheses = read_hypotheses(path)
+    result = find_candidates(make_tracklets(table, observatory_code="X05"), hypotheses)
+    classified = classify_linkages(result.members, truth)
+    assert (classified["linkage_class"] == "pure").all()
+    pure_objects = set(classified.loc[classified["found_pure"], "linked_object_id"])
+    assert pure_objects == set(truth["object_id"])
+    assert len(pure_objects) == 10
+    assert (result.linkages["n_nights"] >= 3).all()
+    assert (result.linkages["n_hypotheses"] >= 1).all()
+
+    chunked = find_candidates(make_tracklets(table, observatory_code="X05"), hypotheses,
+                              LinkingConfig(hypotheses_per_chunk=7))
+    pd.testing.assert_frame_equal(chunked.linkages, result.linkages)
+    pd.testing.assert_frame_equal(chunked.members, result.members)
+
+    shuffled = table.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    again = find_candidates(make_tracklets(shuffled, observatory_code="X05"), hypotheses)
+    pd.testing.assert_frame_equal(again.linkages, result.linkages)
+    pd.testing.assert_frame_equal(again.members, result.members)

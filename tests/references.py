@@ -31,3 +31,25 @@ def mjd_tdb_to_et(mjd_tdb):
     import numpy as np
 
     return (np.asarray(mjd_tdb, dtype=np.float64) - 51_544.5) * 86_400.0
+
+
+def ten_objects_detections(shared_data):
+    """``linking/ten_objects_lsst.csv`` as a DiaSource-style table, and its truth
+    (``diaSourceId, object_id``); skips the calling test when the file is absent."""
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    path = shared_data / "linking" / "ten_objects_lsst.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    sim = pd.read_csv(path)
+    table = pd.DataFrame({
+        "diaSourceId": sim["#index"].to_numpy(np.int64),
+        "midpointMjdTai": sim["FieldMJD_TAI"],
+        "ra": sim["AstRA(deg)"],
+        "dec": sim["AstDec(deg)"],
+        "observatoryCode": sim["OBSCODE"],
+    })
+    truth = pd.DataFrame({"diaSourceId": table["diaSourceId"], "object_id": sim["ObjID"]})
+    return table, truth

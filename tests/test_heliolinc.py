@@ -4,6 +4,7 @@ references, an exact-hypothesis single-object case and the ten simulated LSST ob
 import numpy as np
 import pandas as pd
 import pytest
+from references import ten_objects_detections
 
 from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, GM_SUN_AU3_PER_DAY2
@@ -227,24 +228,8 @@ def test_settings_and_inputs_are_validated():
 
 # --- ten simulated LSST objects --------------------------------------------------------------
 
-def _ten_objects(shared_data):
-    path = shared_data / "linking" / "ten_objects_lsst.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    sim = pd.read_csv(path)
-    table = pd.DataFrame({
-        "diaSourceId": sim["#index"].to_numpy(np.int64),
-        "midpointMjdTai": sim["FieldMJD_TAI"],
-        "ra": sim["AstRA(deg)"],
-        "dec": sim["AstDec(deg)"],
-        "observatoryCode": sim["OBSCODE"],
-    })
-    truth = pd.DataFrame({"diaSourceId": sim["#index"], "object_id": sim["ObjID"]})
-    return table, truth
-
-
 def test_ten_objects_are_all_found_in_pure_linkages(shared_data):
-    table, truth = _ten_objects(shared_data)
+    table, truth = ten_objects_detections(shared_data)
     path = shared_data / "linking" / "hypotheses" / "mb_213.txt"
     if not path.is_file():
         pytest.skip(f"{path} not found")

@@ -4,6 +4,7 @@ validation of detection tables."""
 import numpy as np
 import pandas as pd
 import pytest
+from references import ten_objects_detections
 
 from ephemerides.observers import observatory
 from linking.detections import local_night, prepare_detections
@@ -291,21 +292,11 @@ def test_config_is_validated():
 
 
 def test_every_simulated_object_gets_tracklets_on_its_nights(shared_data):
-    path = shared_data / "linking" / "ten_objects_lsst.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    sim = pd.read_csv(path)
-    table = pd.DataFrame({
-        "diaSourceId": sim["#index"].to_numpy(np.int64),
-        "midpointMjdTai": sim["FieldMJD_TAI"],
-        "ra": sim["AstRA(deg)"],
-        "dec": sim["AstDec(deg)"],
-        "observatoryCode": sim["OBSCODE"],
-    })
+    table, truth_table = ten_objects_detections(shared_data)
     config = TrackletConfig()
     result = make_tracklets(table, config)
     prepared = prepare_detections(table)
-    truth = dict(zip(sim["#index"], sim["ObjID"], strict=True))
+    truth = dict(zip(truth_table["diaSourceId"], truth_table["object_id"], strict=True))
     members = result.members.assign(obj=result.members["diaSourceId"].map(truth))
     pure = members.groupby("tracklet_id")["obj"].agg(lambda s: s.iloc[0] if s.nunique() == 1
                                                      else None)

@@ -76,6 +76,21 @@ def _project(u, c, east, north):
 
 
 @njit
+def _add_neighbours(d, seed, indptr, neighbours, stamp, candidates, n_candidates):
+    """Append the pair-graph neighbours of detection ``d`` not yet stamped for ``seed`` to
+    ``candidates`` (grown by doubling); returns the array and the new count."""
+    for q in range(indptr[d], indptr[d + 1]):
+        k = neighbours[q]
+        if stamp[k] != seed:
+            stamp[k] = seed
+            if n_candidates == candidates.shape[0]:
+                candidates = np.concatenate((candidates, np.empty_like(candidates)))
+            candidates[n_candidates] = k
+            n_candidates += 1
+    return candidates, n_candidates
+
+
+@njit
 def grow_chains(uvec, mjd, pair_i, pair_j, indptr, neighbours, min_dt_days, tolerance_rad):
     """Greedily extend every pair into a longer chain of detections on one straight track.
 
@@ -131,14 +146,8 @@ def grow_chains(uvec, mjd, pair_i, pair_j, indptr, neighbours, min_dt_days, tole
         stamp[j] = s
         n_candidates = 0
         for d in (i, j):
-            for q in range(indptr[d], indptr[d + 1]):
-                k = neighbours[q]
-                if stamp[k] != s:
-                    stamp[k] = s
-                    if n_candidates == candidates.shape[0]:
-                        candidates = np.concatenate((candidates, np.empty_like(candidates)))
-                    candidates[n_candidates] = k
-                    n_candidates += 1
+            candidates, n_candidates = _add_neighbours(d, s, indptr, neighbours, stamp,
+                                                       candidates, n_candidates)
         used = np.zeros(n_candidates, dtype=np.bool_)
         while True:
             best = -1
@@ -176,15 +185,10 @@ def grow_chains(uvec, mjd, pair_i, pair_j, indptr, neighbours, min_dt_days, tole
             k = candidates[best]
             members[n_members] = k
             n_members += 1
-            for q in range(indptr[k], indptr[k + 1]):
-                extra = neighbours[q]
-                if stamp[extra] != s:
-                    stamp[extra] = s
-                    if n_candidates == candidates.shape[0]:
-                        candidates = np.concatenate((candidates, np.empty_like(candidates)))
-                    candidates[n_candidates] = extra
-                    n_candidates += 1
-                    used = np.concatenate((used, np.zeros(1, dtype=np.bool_)))
+            before = n_candidates
+            candidates, n_candidates = _add_neighbours(k, s, indptr, neighbours, stamp,
+                                                       candidates, n_candidates)
+            used = np.concatenate((used, np.zeros(n_candidates - before, dtype=np.bool_)))
         if n_members >= 3:
             for b in range(n_members):
                 out.append(members[b])

@@ -2,13 +2,14 @@
 
 Available so far: detection input (:func:`prepare_detections`), intra-night tracklets
 (:func:`make_tracklets`), the HelioLinC3D-style search over heliocentric hypotheses
-(:func:`find_candidates`, :func:`read_hypotheses`) and linkage metrics in difi's conventions
-(:mod:`linking.metrics`). Orbit fitting and purification come next.
+(:func:`find_candidates` from detections, :func:`search_tracklets` from tracklets; hypotheses
+from :func:`hypothesis_grid` or :func:`read_hypotheses`) and linkage metrics in difi's
+conventions (:mod:`linking.metrics`). Orbit fitting and purification come next.
 """
 
 from linking.detections import prepare_detections
-from linking.heliolinc import Candidates, LinkingConfig, find_candidates
-from linking.hypotheses import read_hypotheses
+from linking.heliolinc import Candidates, LinkingConfig, find_candidates, search_tracklets
+from linking.hypotheses import hypothesis_grid, load_hypotheses, read_hypotheses
 from linking.metrics import (
     FindabilityRule,
     classify_linkages,
@@ -27,7 +28,10 @@ __all__ = [
     "completeness",
     "find_candidates",
     "findable_objects",
+    "hypothesis_grid",
+    "load_hypotheses",
     "make_tracklets",
     "prepare_detections",
     "read_hypotheses",
+    "search_tracklets",
 ]

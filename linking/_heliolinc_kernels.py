@@ -8,9 +8,12 @@ Method
 For a hypothesis (r₀, ṙ₀, r̈) defined at the reference epoch t_ref, the heliocentric distance at
 time t is r(t) = r₀ + ṙ₀ (t − t_ref) + ½ r̈ (t − t_ref)². A detection seen from the heliocentric
 observer position o in the direction u (astrometric, so light-time corrected) lies at
-P = o + ρ u, and |P| = r(t) gives ρ² + 2ρ (o·u) + |o|² − r² = 0. The larger root is taken (the
-only positive one when r > |o|, the case of every object outside the observer's orbit); when it
-is not positive, or the discriminant is negative, the endpoint is invalid (NaN).
+P = o + ρ u, and |P| = r(t) gives ρ² + 2ρ (o·u) + |o|² − r² = 0. When r > |o| (every object
+outside the observer's orbit) one root is positive. When r < |o| (an NEO inside the Earth's
+orbit) the line of sight crosses the sphere twice where it points sunward enough, and both roots
+are positive: the object may be at either distance. The *far* pass takes the larger root, the
+*near* pass the smaller one and only where both are positive (elsewhere the far pass already
+has the only solution); an endpoint without the requested root is invalid (NaN).
 
 **Light time is corrected**: P is the position at the emission time t_emit = t − ρ/c, so ρ is
 solved again with r(t_emit); ``LIGHT_TIME_PASSES`` passes change ρ by ≪ 1 km thereafter (the
@@ -28,8 +31,9 @@ LIGHT_TIME_PASSES = 3
 
 
 @njit
-def _topocentric_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref):
-    """Positive root ρ of |o + ρu| = r(t), or NaN when none exists."""
+def _topocentric_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref, near):
+    """Root ρ > 0 of |o + ρu| = r(t): the larger one, or with ``near`` the smaller of two
+    positive roots; NaN when there is no such root."""
     dt = t - t_ref
     r = r0 + rdot * dt + 0.5 * rddot * dt * dt
     if not r > 0.0:
@@ -40,6 +44,12 @@ def _topocentric_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref):
     if disc < 0.0:
         return np.nan
     root = math.sqrt(disc)
+    if near:
+        # Two positive roots need c > 0 (r < |o|) and b < 0; the smaller, without
+        # cancellation, is c / (root - b).
+        if not (c > 0.0 and b < 0.0):
+            return np.nan
+        return c / (root - b)
     # -b + root without cancellation: when b > 0 write it as -c / (b + root).
     rho = -c / (b + root) if b > 0.0 else root - b
     if not rho > 0.0:
@@ -48,7 +58,8 @@ def _topocentric_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref):
 
 
 @njit
-def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time, rho, t_emit):
+def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time, near, rho,
+                      t_emit):
     """Topocentric distance and emission time of each detection under one hypothesis.
 
     Parameters
@@ -67,6 +78,8 @@ def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time,
         Speed of light, AU/day.
     light_time : bool
         Solve at the emission time (True) or at the observation time (False).
+    near : bool
+        Take the smaller of two positive roots (NaN where there are not two); else the larger.
     rho : (n,) float64
         Receives ρ, AU (NaN where the hypothesis has no solution).
     t_emit : (n,) float64
@@ -78,7 +91,8 @@ def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time,
         d = np.nan
         for _ in range(passes):
             d = _topocentric_distance(
-                te, u[i, 0], u[i, 1], u[i, 2], o[i, 0], o[i, 1], o[i, 2], r0, rdot, rddot, t_ref
+                te, u[i, 0], u[i, 1], u[i, 2], o[i, 0], o[i, 1], o[i, 2], r0, rdot, rddot, t_ref,
+                near,
             )
             if not math.isfinite(d):
                 break
@@ -90,7 +104,7 @@ def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time,
 
 @njit
 def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, t_ref,
-                    c_au_per_day, light_time, states, dt, geodist):
+                    c_au_per_day, light_time, near, states, dt, geodist):
     """Heliocentric states of every tracklet under every hypothesis, before propagation.
 
     Parameters
@@ -106,6 +120,8 @@ def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, 
         Speed of light, AU/day.
     light_time : bool
         Correct the endpoint times for light time.
+    near : bool
+        Use the near roots of both endpoints (see the module docstring); else the far roots.
     states : (m·n, 6) float64
         Receives, in row ``k·n + i`` (hypothesis k, tracklet i), the position at the midpoint of
         the two emission times (mean of the endpoint positions, AU) and the velocity
@@ -123,9 +139,9 @@ def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, 
     for k in range(hypotheses.shape[0]):
         r0, rdot, rddot = hypotheses[k, 0], hypotheses[k, 1], hypotheses[k, 2]
         project_endpoints(t_start, u_start, o_start, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, rho_s, te_s)
+                          light_time, near, rho_s, te_s)
         project_endpoints(t_end, u_end, o_end, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, rho_e, te_e)
+                          light_time, near, rho_e, te_e)
         for i in range(n):
             row = k * n + i
             span = te_e[i] - te_s[i]

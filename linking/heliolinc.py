@@ -6,7 +6,10 @@ code)
 For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the reference epoch t_ref:
 
 1. every tracklet endpoint is placed at the heliocentric distance r(t) along its line of sight,
-   at the light-time corrected emission time (:mod:`linking._heliolinc_kernels`);
+   at the light-time corrected emission time (:mod:`linking._heliolinc_kernels`); for
+   hypotheses that come inside the observer's orbit (r(t) < |observer| somewhere in the data)
+   a second point per tracklet takes the near intersection where the line of sight crosses the
+   sphere twice, so NEOs between the Earth and the Sun are found too;
 2. the two endpoints give a heliocentric state (mean position, finite-difference velocity) that
    is propagated to t_ref on a 2-body orbit around the Sun (universal variables,
    :func:`ephemerides._kepler_kernels.propagate_pairs`);
@@ -19,6 +22,8 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    neighbour graph (DBSCAN in which every point is a core point; DBSCAN proper also requires a
    core point to have ``npt`` neighbours); those with at least ``min_tracklets`` tracklets on
    ``min_nights`` distinct nights spanning ``min_arc_days`` are candidate linkages.
+   (HelioLinC3D bins tracklets by topocentric distance and clusters each bin with its own
+   radius; the per-point radius is the same scaling without bin edges that split a cluster.)
 
 A linkage is the set of detections (``diaSourceId``) of its cluster's tracklets; the same set
 found under several hypotheses is reported once, with the first hypothesis that found it (file
@@ -28,8 +33,7 @@ Time scales: tracklet times are TAI; the dynamics use TDB = TAI + 32.184 s (TDB 
 moves an object by < 0.1 km and is ignored).
 """
 
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,10 +43,12 @@ from scipy.spatial import cKDTree
 
 from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
+from ephemerides.progress import ProgressBar
 from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import tracklet_states
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
-from linking.tracklets import Tracklets
+from linking.hypotheses import load_hypotheses
+from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 TRACKLET_COLUMNS = (
@@ -54,10 +60,19 @@ TRACKLET_COLUMNS = (
 
 @dataclass(frozen=True)
 class LinkingConfig:
-    """Settings of the HelioLinC3D search (validated when used).
+    """Settings of the linking search: tracklets, hypotheses, clustering (validated when used).
+
+    The defaults serve an LSST-like main-belt + NEO search (two visits per field and night,
+    0.1″-class astrometry, 14-15 nights) without tuning.
 
     Attributes
     ----------
+    tracklets : TrackletConfig
+        Intra-night tracklet settings (:class:`linking.TrackletConfig`).
+    hypotheses : str
+        Built-in grid (population names joined by ``+``: ``neo``, ``mb``, ``trojan``,
+        ``tno``, or ``all``; see :mod:`linking.hypotheses`) or the path of a hypothesis file.
+        ``"mb+neo"``: the main belt and near-Earth objects, most of what LSST discovers.
     cluster_radius_au_at_1au : float
         Clustering radius of a tracklet 1 AU from the observer, AU; it scales linearly with the
         tracklet's topocentric distance. 1e5 km is heliolinc's default ``clustrad`` (also the
@@ -92,6 +107,8 @@ class LinkingConfig:
         of motion, a tenth of the default radius).
     """
 
+    tracklets: TrackletConfig = field(default_factory=TrackletConfig)
+    hypotheses: str = "mb+neo"
     cluster_radius_au_at_1au: float = 1.0e5 / AU_KM
     velocity_timescale_days: float | None = None
     reference_mjd_tdb: float | None = None
@@ -104,6 +121,11 @@ class LinkingConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the setting when one is out of range."""
+        if not isinstance(self.tracklets, TrackletConfig):
+            raise ValueError(
+                f"LinkingConfig.tracklets must be a TrackletConfig; got {self.tracklets!r}"
+            )
+        self.tracklets.validate()
         checks = {
             "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
             "velocity_timescale_days": self.velocity_timescale_days,
@@ -198,6 +220,59 @@ def _check_inputs(tracklets: Tracklets, hypotheses: pd.DataFrame) -> None:
 
 
 def find_candidates(
+    detections: pd.DataFrame,
+    config: LinkingConfig | None = None,
+    *,
+    observatory_code: str | None = "X05",
+    progress: bool = False,
+) -> Candidates:
+    """Find candidate multi-night linkages in a table of detections.
+
+    Builds the tracklets (:func:`linking.make_tracklets` with ``config.tracklets``), loads the
+    hypotheses (``config.hypotheses``: a built-in grid or a file) and searches them
+    (:func:`search_tracklets`).
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        DiaSource-style table (``diaSourceId, midpointMjdTai, ra, dec``, optional columns and
+        observer as :func:`linking.prepare_detections` describes).
+    config : LinkingConfig, optional
+        ``LinkingConfig()`` when omitted.
+    observatory_code : str or None
+        MPC code of the site for rows without ``observatoryCode`` or observer positions.
+    progress : bool
+        Draw a progress bar over the hypotheses on stderr.
+
+    Returns
+    -------
+    Candidates
+        Distinct candidate linkages and their detections.
+    """
+    config = LinkingConfig() if config is None else config
+    config.validate()
+    tracklets = make_tracklets(detections, config.tracklets, observatory_code=observatory_code)
+    return search_tracklets(tracklets, load_hypotheses(config.hypotheses), config,
+                            progress=progress)
+
+
+def _inside_observer(hyp_rows: np.ndarray, dt_lo: float, dt_hi: float, max_obs: float):
+    """Rows whose r(t) falls below ``max_obs`` somewhere in [t_ref + dt_lo, t_ref + dt_hi]."""
+    r0, rdot, rddot = hyp_rows[:, 0], hyp_rows[:, 1], hyp_rows[:, 2]
+
+    def r_at(dt):
+        return r0 + rdot * dt + 0.5 * rddot * dt * dt
+
+    lowest = np.minimum(r_at(dt_lo), r_at(dt_hi))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = -rdot / rddot
+    interior = (rddot > 0) & (vertex > dt_lo) & (vertex < dt_hi)
+    lowest = np.where(interior, np.minimum(lowest, r_at(np.where(interior, vertex, 0.0))),
+                      lowest)
+    return lowest < max_obs
+
+
+def search_tracklets(
     tracklets: Tracklets,
     hypotheses: pd.DataFrame,
     config: LinkingConfig | None = None,
@@ -211,13 +286,14 @@ def find_candidates(
     tracklets : Tracklets
         Output of :func:`linking.make_tracklets`.
     hypotheses : pandas.DataFrame
-        ``r_au, rdot_au_per_day, mean_accel`` (see :func:`linking.read_hypotheses`); the
-        radial acceleration is r̈ = −mean_accel · GM☉ / r².
+        ``r_au, rdot_au_per_day, mean_accel`` (see :func:`linking.read_hypotheses`,
+        :func:`linking.hypothesis_grid`); the radial acceleration is r̈ = −mean_accel · GM☉ / r².
+        ``config.hypotheses`` and ``config.tracklets`` are not used.
     config : LinkingConfig, optional
         Search settings; ``LinkingConfig()`` when omitted. The method is in this module's
         docstring.
     progress : bool
-        Print a progress line to stderr every ~10 % of the hypotheses.
+        Draw a progress bar over the hypotheses on stderr.
 
     Returns
     -------
@@ -236,6 +312,8 @@ def find_candidates(
     if table["tracklet_id"].duplicated().any():
         raise ValueError("tracklet_id must be unique in the tracklets table")
     n = len(table)
+    if n == 0:
+        return _empty_candidates()
     t_start = table["mjd_tai_start"].to_numpy(np.float64) + TT_MINUS_TAI_DAYS
     t_end = table["mjd_tai_end"].to_numpy(np.float64) + TT_MINUS_TAI_DAYS
 
@@ -251,8 +329,6 @@ def find_candidates(
         table[["obs_end_x_au", "obs_end_y_au", "obs_end_z_au"]].to_numpy(np.float64))
     nights = table["night"].to_numpy(np.int64)
 
-    if n == 0:
-        return _empty_candidates()
     members = tracklets.members.sort_values(["tracklet_id", "diaSourceId"])
     unknown = ~members["tracklet_id"].isin(table["tracklet_id"])
     if unknown.any() or members["tracklet_id"].nunique() != n:
@@ -270,38 +346,60 @@ def find_candidates(
              else float(config.reference_mjd_tdb))
     tau = (config.velocity_timescale_days if config.velocity_timescale_days is not None
            else max(span, 1.0) / 4.0)
+    max_obs = float(np.sqrt(max((o_start**2).sum(axis=1).max(), (o_end**2).sum(axis=1).max())))
 
     hyp = hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(np.float64)
     hyp_rows = np.column_stack((hyp[:, 0], hyp[:, 1],
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
-    found: dict[tuple[int, ...], list] = {}
-    n_hyp = len(hyp_rows)
-    chunk = config.hypotheses_per_chunk
-    tenths_reported = 0
-    for first in range(0, n_hyp, chunk):
-        block = np.ascontiguousarray(hyp_rows[first: first + chunk])
+    inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
+                              float(t_end.max()) - t_ref, max_obs)
+    tracklet_of = np.arange(n)
+
+    def project(block, near):
         m = block.shape[0]
         states = np.empty((m * n, 6))
         dt = np.empty(m * n)
         geodist = np.empty(m * n)
         tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, block, t_ref,
-                        C_AU_PER_DAY, config.light_time, states, dt, geodist)
+                        C_AU_PER_DAY, config.light_time, near, states, dt, geodist)
         propagate_pairs(states, dt, GM_SUN_AU3_PER_DAY2, states)
         states[:, 3:] *= tau
-        for k in range(m):
+        return states, geodist
+
+    found: dict[tuple[int, ...], list] = {}
+    n_hyp = len(hyp_rows)
+    chunk = config.hypotheses_per_chunk
+    bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
+    for first in range(0, n_hyp, chunk):
+        block = np.ascontiguousarray(hyp_rows[first: first + chunk])
+        states, geodist = project(block, False)
+        near_rows = np.flatnonzero(inside[first: first + chunk])
+        if near_rows.size:
+            near_states, near_geodist = project(np.ascontiguousarray(block[near_rows]), True)
+        for k in range(block.shape[0]):
             rows = slice(k * n, (k + 1) * n)
-            _cluster_one(first + k, states[rows], geodist[rows], nights, t_start, t_end,
+            points, distance, index = states[rows], geodist[rows], tracklet_of
+            if near_rows.size and inside[first + k]:
+                j = int(np.searchsorted(near_rows, k))
+                near = slice(j * n, (j + 1) * n)
+                points = np.concatenate((points, near_states[near]))
+                distance = np.concatenate((distance, near_geodist[near]))
+                index = np.concatenate((tracklet_of, tracklet_of))
+            _cluster_one(first + k, points, distance, index, nights, t_start, t_end,
                          detections_of, config, found)
-        tenths = (first + m) * 10 // n_hyp
-        if progress and tenths > tenths_reported:
-            print(f"heliolinc: {first + m}/{n_hyp} hypotheses, {len(found)} distinct linkages",
-                  file=sys.stderr)
-            tenths_reported = tenths
+        if bar is not None:
+            bar.update(first + block.shape[0], f"{len(found)} linkages")
+    if bar is not None:
+        bar.close()
     return _assemble(found, hyp)
 
 
-def _cluster_one(h, points, geodist, nights, t_start, t_end, detections_of, config, found):
-    """Add the qualifying clusters of hypothesis ``h`` to ``found`` (keyed by detections)."""
+def _cluster_one(h, points, geodist, tracklet_of, nights, t_start, t_end, detections_of,
+                 config, found):
+    """Add the qualifying clusters of hypothesis ``h`` to ``found`` (keyed by detections).
+
+    Row i of ``points`` and ``geodist`` is a projection of tracklet ``tracklet_of[i]``.
+    """
     valid = np.flatnonzero(np.isfinite(points).all(axis=1) & np.isfinite(geodist))
     if valid.size < config.min_tracklets:
         return
@@ -309,7 +407,10 @@ def _cluster_one(h, points, geodist, nights, t_start, t_end, detections_of, conf
     labels = neighbour_clusters(points[valid], config.cluster_radius_au_at_1au * scale)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for group in np.split(valid[order], bounds):
+    for rows in np.split(valid[order], bounds):
+        if rows.size < config.min_tracklets:
+            continue
+        group = np.unique(tracklet_of[rows])
         if group.size < config.min_tracklets:
             continue
         n_nights = np.unique(nights[group]).size

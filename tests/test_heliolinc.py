@@ -1,6 +1,9 @@
 """HelioLinC3D search: hypothesis files, projection and clustering kernels against slow
 references, an exact-hypothesis single-object case and the ten simulated LSST objects."""
 
+import re
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,11 +13,18 @@ from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import keplerian_to_cartesian
 from ephemerides.observers import observer_states
-from linking import classify_linkages, make_tracklets
+from linking import classify_linkages, heliolinc, make_tracklets
 from linking._heliolinc_kernels import project_endpoints
-from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters
-from linking.hypotheses import read_hypotheses
-from linking.tracklets import Tracklets
+from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters, search_tracklets
+from linking.hypotheses import (
+    POPULATIONS,
+    RDDOT_STEP_PER_DAY2,
+    RDOT_STEP_PER_DAY,
+    hypothesis_grid,
+    load_hypotheses,
+    read_hypotheses,
+)
+from linking.tracklets import TrackletConfig, Tracklets
 
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 
@@ -53,8 +63,9 @@ def test_missing_hypothesis_file(tmp_path):
 
 # --- projection kernel vs a NumPy reference --------------------------------------------------
 
-def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes):
-    """ρ from np.roots of ρ² + 2(o·u)ρ + |o|² − r² at the (iterated) emission time."""
+def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes, near):
+    """ρ from np.roots of ρ² + 2(o·u)ρ + |o|² − r² at the (iterated) emission time: the largest
+    positive root, or with ``near`` the smaller of two positive roots."""
     rho = np.full(t.size, np.nan)
     t_emit = np.full(t.size, np.nan)
     for i in range(t.size):
@@ -65,10 +76,10 @@ def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes):
             roots = np.roots([1.0, 2.0 * (o[i] @ u[i]), o[i] @ o[i] - r * r])
             real = roots[np.abs(roots.imag) == 0].real
             positive = real[real > 0]
-            if r <= 0 or positive.size == 0:
+            if r <= 0 or positive.size == 0 or (near and positive.size < 2):
                 te = np.nan
                 break
-            rho[i] = positive.max()
+            rho[i] = positive.min() if near else positive.max()
             if passes > 1:
                 te = t[i] - rho[i] / C_AU_PER_DAY
         if np.isnan(te):
@@ -77,8 +88,9 @@ def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes):
     return rho, t_emit
 
 
+@pytest.mark.parametrize("near", [False, True])
 @pytest.mark.parametrize("light_time", [False, True])
-def test_projection_matches_quadratic_reference(light_time):
+def test_projection_matches_quadratic_reference(light_time, near):
     rng = np.random.default_rng(1)
     n = 400
     u = rng.normal(size=(n, 3))
@@ -88,18 +100,26 @@ def test_projection_matches_quadratic_reference(light_time):
     t = rng.uniform(60000.0, 60015.0, n)
     rho = np.empty(n)
     t_emit = np.empty(n)
-    for r0, rdot, rddot in [(2.5, 0.004, -2e-5), (0.7, -0.01, 1e-4), (1.05, 0.0, 0.0)]:
-        project_endpoints(t, u, o, r0, rdot, rddot, 60007.5, C_AU_PER_DAY, light_time, rho,
-                          t_emit)
+    cases = [(0.7, -0.01, 1e-4), (0.95, 0.0, 0.0)]
+    if not near:
+        cases += [(2.5, 0.004, -2e-5), (1.05, 0.0, 0.0)]
+    for r0, rdot, rddot in cases:
+        project_endpoints(t, u, o, r0, rdot, rddot, 60007.5, C_AU_PER_DAY, light_time, near,
+                          rho, t_emit)
         ref_rho, ref_t = _reference_projection(t, u, o, r0, rdot, rddot, 60007.5,
-                                               3 if light_time else 1)
+                                               3 if light_time else 1, near)
         np.testing.assert_array_equal(np.isnan(rho), np.isnan(ref_rho))
         np.testing.assert_allclose(rho, ref_rho, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(t_emit, ref_t, rtol=0, atol=1e-12)
         assert np.isfinite(rho).any()
     # r = 0.7 AU inside the observer's ~1 AU: some lines of sight miss the sphere.
-    project_endpoints(t, u, o, 0.7, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, rho, t_emit)
+    project_endpoints(t, u, o, 0.7, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, near, rho,
+                      t_emit)
     assert np.isnan(rho).any()
+    # r = 2.5 AU outside it: never two positive roots.
+    project_endpoints(t, u, o, 2.5, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, near, rho,
+                      t_emit)
+    assert np.isnan(rho).all() == near
 
 
 # --- clustering vs brute force ---------------------------------------------------------------
@@ -139,9 +159,16 @@ def test_clustering_matches_brute_force(seed):
 
 # --- one object on a known orbit with its exact hypothesis -----------------------------------
 
-def _single_object_tracklets():
-    """Pairs 30 min apart on 4 nights over 10 days of a main-belt orbit seen from X05."""
-    elements = keplerian_to_cartesian(2.6, 0.18, 9.0, 40.0, 120.0, 30.0).reshape(6)
+MAIN_BELT = (2.6, 0.18, 9.0, 40.0, 120.0, 30.0)
+# An Aten 0.86-0.89 AU from the Sun and 0.27 AU from the observer, 53-62 deg from the Sun: its
+# lines of sight cross the sphere r(t) twice and it is at the near crossing.
+INNER_NEO = (0.85, 0.2, 8.0, 270.0, 60.0, 80.0)
+
+
+def _single_object_tracklets(kepler=MAIN_BELT):
+    """Pairs 30 min apart on 4 nights over 10 days of one orbit (a, e, i, Ω, ω, M at MJD
+    61000 TDB, ecliptic) seen from X05, with the exact hypothesis and its epoch t_ref."""
+    elements = keplerian_to_cartesian(*kepler).reshape(6)
     epoch = 61000.0
     state = np.concatenate((ECLIPTIC_TO_EQUATORIAL @ elements[:3],
                             ECLIPTIC_TO_EQUATORIAL @ elements[3:]))
@@ -186,7 +213,7 @@ def _single_object_tracklets():
 def test_exact_hypothesis_links_the_object():
     tracklets, exact, t_ref = _single_object_tracklets()
     config = LinkingConfig(reference_mjd_tdb=t_ref)
-    result = find_candidates(tracklets, exact, config)
+    result = search_tracklets(tracklets, exact, config)
     assert len(result.linkages) == 1
     row = result.linkages.iloc[0]
     assert (row.n_tracklets, row.n_detections, row.n_nights, row.n_hypotheses) == (4, 8, 4, 1)
@@ -196,45 +223,72 @@ def test_exact_hypothesis_links_the_object():
     # The exact hypothesis agrees to well within 1000 km at 1 AU (100 times tighter than the
     # default; what is left is the cubic term r(t) omits); 0.05 AU off it no longer does.
     tight = LinkingConfig(reference_mjd_tdb=t_ref, cluster_radius_au_at_1au=1e3 / AU_KM)
-    assert len(find_candidates(tracklets, exact, tight).linkages) == 1
+    assert len(search_tracklets(tracklets, exact, tight).linkages) == 1
     wrong = exact.assign(r_au=exact.r_au + 0.05)
-    assert len(find_candidates(tracklets, wrong, tight).linkages) == 0
+    assert len(search_tracklets(tracklets, wrong, tight).linkages) == 0
+
+
+def test_object_inside_the_earths_orbit_is_found_at_the_near_root(monkeypatch):
+    tracklets, exact, t_ref = _single_object_tracklets(INNER_NEO)
+    table = tracklets.tracklets
+    observer = table[["obs_start_x_au", "obs_start_y_au", "obs_start_z_au"]].to_numpy()
+    u = np.column_stack([
+        np.cos(np.deg2rad(table.dec_start_deg)) * np.cos(np.deg2rad(table.ra_start_deg)),
+        np.cos(np.deg2rad(table.dec_start_deg)) * np.sin(np.deg2rad(table.ra_start_deg)),
+        np.sin(np.deg2rad(table.dec_start_deg))])
+    b = (observer * u).sum(axis=1)
+    # Two positive roots of |o + ρu| = r at every start (r < |o|, looking sunward).
+    assert (b < 0).all() and (exact.r_au[0] < np.linalg.norm(observer, axis=1)).all()
+    # The exact hypothesis links it at the default radius (the cubic term that r(t) omits is
+    # ~5,000 km for this 0.7-year orbit over ±5 days, so a 10x tighter radius would not).
+    config = LinkingConfig(reference_mjd_tdb=t_ref)
+    result = search_tracklets(tracklets, exact, config)
+    assert result.linkages["n_tracklets"].tolist() == [4]
+    # Through the near crossing only: without that pass nothing links.
+    monkeypatch.setattr(heliolinc, "_inside_observer", lambda rows, *_: np.zeros(len(rows), bool))
+    assert len(search_tracklets(tracklets, exact, config).linkages) == 0
 
 
 def test_progress_lines_go_to_stderr(capsys):
     tracklets, exact, t_ref = _single_object_tracklets()
     grid = pd.concat([exact] * 20, ignore_index=True)
-    result = find_candidates(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref,
-                                                            hypotheses_per_chunk=2),
-                             progress=True)
+    result = search_tracklets(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref,
+                                                             hypotheses_per_chunk=2),
+                              progress=True)
     assert result.linkages["n_hypotheses"].tolist() == [20]  # one linkage, found 20 times
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 10
-    assert lines[-1] == "heliolinc: 20/20 hypotheses, 1 distinct linkages"
+    assert len(lines) == 10  # not a terminal: one line per tenth
+    assert re.fullmatch(r"heliolinc \[#{30}\] 20/20 hypotheses, 1 linkages \(\d+\.\d s\)",
+                        lines[-1])
 
 
 def test_settings_and_inputs_are_validated():
     tracklets, exact, _ = _single_object_tracklets()
     with pytest.raises(ValueError, match="cluster_radius_au_at_1au must be finite and > 0"):
-        find_candidates(tracklets, exact, LinkingConfig(cluster_radius_au_at_1au=-1.0))
+        search_tracklets(tracklets, exact, LinkingConfig(cluster_radius_au_at_1au=-1.0))
     with pytest.raises(ValueError, match="min_nights must be an integer >= 1"):
-        find_candidates(tracklets, exact, LinkingConfig(min_nights=0))
+        search_tracklets(tracklets, exact, LinkingConfig(min_nights=0))
+    with pytest.raises(ValueError, match=r"TrackletConfig.max_dt_h must be finite and > 0"):
+        search_tracklets(tracklets, exact, LinkingConfig(tracklets=TrackletConfig(max_dt_h=0)))
     with pytest.raises(ValueError, match=r"hypotheses lack columns \['mean_accel'\]"):
-        find_candidates(tracklets, exact.drop(columns="mean_accel"))
+        search_tracklets(tracklets, exact.drop(columns="mean_accel"))
     broken = Tracklets(tracklets.tracklets.drop(columns="night"), tracklets.members)
     with pytest.raises(ValueError, match=r"lacks columns \['night'\]"):
-        find_candidates(broken, exact)
+        search_tracklets(broken, exact)
 
 
 # --- ten simulated LSST objects --------------------------------------------------------------
 
-def test_ten_objects_are_all_found_in_pure_linkages(shared_data):
+@pytest.mark.parametrize("grid", ["mb+neo", "mb_213.txt"])
+def test_ten_objects_are_all_found_in_pure_linkages(shared_data, grid):
     table, truth = ten_objects_detections(shared_data)
-    path = shared_data / "linking" / "hypotheses" / "mb_213.txt"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    hypotheses = read_hypotheses(path)
-    result = find_candidates(make_tracklets(table, observatory_code="X05"), hypotheses)
+    if grid.endswith(".txt"):
+        grid = shared_data / "linking" / "hypotheses" / grid
+        if not grid.is_file():
+            pytest.skip(f"{grid} not found")
+        grid = str(grid)
+    config = LinkingConfig(hypotheses=grid)
+    result = find_candidates(table, config)
     classified = classify_linkages(result.members, truth)
     assert (classified["linkage_class"] == "pure").all()
     pure_objects = set(classified.loc[classified["found_pure"], "linked_object_id"])
@@ -243,12 +297,65 @@ def test_ten_objects_are_all_found_in_pure_linkages(shared_data):
     assert (result.linkages["n_nights"] >= 3).all()
     assert (result.linkages["n_hypotheses"] >= 1).all()
 
-    chunked = find_candidates(make_tracklets(table, observatory_code="X05"), hypotheses,
-                              LinkingConfig(hypotheses_per_chunk=7))
+    tracklets = make_tracklets(table, observatory_code="X05")
+    hypotheses = load_hypotheses(grid)
+    chunked = search_tracklets(tracklets, hypotheses, replace(config, hypotheses_per_chunk=7))
     pd.testing.assert_frame_equal(chunked.linkages, result.linkages)
     pd.testing.assert_frame_equal(chunked.members, result.members)
 
     shuffled = table.sample(frac=1.0, random_state=7).reset_index(drop=True)
-    again = find_candidates(make_tracklets(shuffled, observatory_code="X05"), hypotheses)
+    again = find_candidates(shuffled, config)
     pd.testing.assert_frame_equal(again.linkages, result.linkages)
     pd.testing.assert_frame_equal(again.members, result.members)
+
+
+# --- built-in hypothesis grids ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(POPULATIONS))
+def test_grid_covers_its_population(name):
+    """Orbits drawn at random from the population (independently of the grid's lattice), each
+    at a random grid distance it reaches and either sign of ṙ, have a hypothesis within one
+    cell in ṙ and r̈."""
+    pop = POPULATIONS[name]
+    grid = hypothesis_grid(name)
+    assert grid["r_au"].min() >= pop.r_min_au
+    farthest = min(pop.r_max_au, pop.a_max_au * (1 + pop.e_max))
+    assert farthest * 0.9 < grid["r_au"].max() <= farthest * 1.1
+    rng = np.random.default_rng(3)
+    distances = np.unique(grid["r_au"])
+    checked = 0
+    while checked < 300:
+        a = np.exp(rng.uniform(np.log(pop.a_min_au), np.log(pop.a_max_au)))
+        e = rng.uniform(0.0, pop.e_max)
+        q, big_q = a * (1 - e), a * (1 + e)
+        if not pop.q_min_au <= q <= pop.q_max_au:
+            continue
+        reachable = distances[(distances >= q) & (distances <= big_q)]
+        if reachable.size == 0:
+            continue
+        r = rng.choice(reachable)
+        # Radial velocity and acceleration from the vis-viva and angular-momentum integrals.
+        p = a * (1 - e * e)
+        rdot = np.sqrt(max(GM_SUN_AU3_PER_DAY2 * (2 / r - 1 / a - p / r**2), 0.0))
+        rdot *= rng.choice([-1.0, 1.0])
+        rddot = GM_SUN_AU3_PER_DAY2 * (p / r - 1) / r**2
+        d = max(abs(r - 1.0), pop.d_min_au)
+        rows = grid[grid["r_au"] == r]
+        grid_rddot = -rows["mean_accel"] * GM_SUN_AU3_PER_DAY2 / r**2
+        near = ((np.abs(rows["rdot_au_per_day"] - rdot) < RDOT_STEP_PER_DAY * d)
+                & (np.abs(grid_rddot - rddot) < RDDOT_STEP_PER_DAY2 * d))
+        assert near.any(), (name, a, e, r, rdot, rddot)
+        checked += 1
+
+
+def test_grid_names_and_files():
+    both = hypothesis_grid("mb+neo")
+    parts = pd.concat([hypothesis_grid("mb"), hypothesis_grid("neo")]).drop_duplicates()
+    assert len(both) == len(parts)
+    assert both.equals(both.sort_values(list(both.columns), ignore_index=True))
+    assert len(hypothesis_grid("all")) > len(both)
+    pd.testing.assert_frame_equal(load_hypotheses("tno"), hypothesis_grid("tno"))
+    with pytest.raises(ValueError, match=r"unknown hypothesis grid 'mb\+nea'"):
+        hypothesis_grid("mb+nea")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_hypotheses("mb+nea")  # neither a grid nor a file

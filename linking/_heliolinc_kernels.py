@@ -1,4 +1,5 @@
-"""Numba kernels of the HelioLinC3D search: projection of tracklets to heliocentric states.
+"""Numba kernels of the HelioLinC3D search: projection of tracklets to heliocentric states,
+propagation to the reference epoch and clustering.
 
 Arrays in and out are float64 and C-contiguous; outputs are preallocated by the caller. Units:
 AU, days (MJD TDB), AU/day.
@@ -18,12 +19,19 @@ has the only solution); an endpoint without the requested root is invalid (NaN).
 **Light time is corrected**: P is the position at the emission time t_emit = t − ρ/c, so ρ is
 solved again with r(t_emit); ``LIGHT_TIME_PASSES`` passes change ρ by ≪ 1 km thereafter (the
 change per pass is ~ṙ ρ/c, a few hundred km, then its square relative to ρ).
+
+**Clustering** (:func:`cluster_points`): points i and j are neighbours when their 6-D distance
+is at most (radius_i + radius_j)/2, and clusters are the connected components (union-find).
+Candidate pairs come from a hash grid of the positions with cells as large as the largest
+radius, so only points in the same or adjacent cells are compared: linear in the number of
+points at survey densities.
 """
 
 import math
 
 import numpy as np
 
+from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides._numba import njit
 
 # Solutions of rho: the first at the observation time, the others at the emission time.
@@ -103,8 +111,8 @@ def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time,
 
 
 @njit
-def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, t_ref,
-                    c_au_per_day, light_time, near, states, dt, geodist):
+def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
+                    c_au_per_day, light_time, states, dt, geodist):
     """Heliocentric states of every tracklet under every hypothesis, before propagation.
 
     Parameters
@@ -114,14 +122,15 @@ def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, 
         positions (n, 3), AU.
     hypotheses : (m, 3) float64
         Rows (r₀ AU, ṙ₀ AU/day, r̈ AU/day²) at ``t_ref``.
+    near : (m,) bool
+        Per row: use the near roots of both endpoints (see the module docstring), else the far
+        roots.
     t_ref : float
         Reference epoch, MJD TDB.
     c_au_per_day : float
         Speed of light, AU/day.
     light_time : bool
         Correct the endpoint times for light time.
-    near : bool
-        Use the near roots of both endpoints (see the module docstring); else the far roots.
     states : (m·n, 6) float64
         Receives, in row ``k·n + i`` (hypothesis k, tracklet i), the position at the midpoint of
         the two emission times (mean of the endpoint positions, AU) and the velocity
@@ -139,9 +148,9 @@ def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, 
     for k in range(hypotheses.shape[0]):
         r0, rdot, rddot = hypotheses[k, 0], hypotheses[k, 1], hypotheses[k, 2]
         project_endpoints(t_start, u_start, o_start, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, near, rho_s, te_s)
+                          light_time, near[k], rho_s, te_s)
         project_endpoints(t_end, u_end, o_end, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, near, rho_e, te_e)
+                          light_time, near[k], rho_e, te_e)
         for i in range(n):
             row = k * n + i
             span = te_e[i] - te_s[i]
@@ -158,3 +167,147 @@ def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, 
                 states[row, 3 + j] = (pe - ps) / span
             dt[row] = t_ref - 0.5 * (te_s[i] + te_e[i])
             geodist[row] = 0.5 * (rho_s[i] + rho_e[i])
+
+
+@njit
+def _root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+# Cell indices are offset by 2**20 and packed 21 bits per axis into one int64 key.
+_CELL_OFFSET = 1 << 20
+_CELL_LIMIT = (1 << 20) - 2
+
+
+@njit
+def _slot(key, size):
+    """Hash-table slot of a cell key (Fibonacci hashing; ``size`` a power of two)."""
+    return ((key * -7046029254386353131) >> 17) & (size - 1)
+
+
+@njit
+def cluster_points(points, radius, labels):
+    """Connected components of the graph joining points within their mean radius.
+
+    Parameters
+    ----------
+    points : (n, d) float64, d ≥ 3
+        Coordinates; the hash grid uses the first three. Rows with a non-finite coordinate or
+        radius belong to no cluster.
+    radius : (n,) float64
+        Radius of each point; i and j are neighbours when |pᵢ − pⱼ| ≤ (rᵢ + rⱼ)/2.
+    labels : (n,) int64
+        Receives the smallest row index of each point's component, −1 for invalid rows.
+    """
+    n, dim = points.shape
+    valid = np.zeros(n, dtype=np.bool_)
+    cell_size = 0.0
+    extent = 0.0
+    for i in range(n):
+        ok = math.isfinite(radius[i]) and radius[i] > 0.0
+        for j in range(dim):
+            ok = ok and math.isfinite(points[i, j])
+        valid[i] = ok
+        if ok:
+            cell_size = max(cell_size, radius[i])
+            for j in range(3):
+                extent = max(extent, abs(points[i, j]))
+    # Cells at least as large as any radius, and few enough per axis to pack into the key.
+    cell_size = max(cell_size, extent / _CELL_LIMIT)
+    m = int(valid.sum())
+    # Open-addressing table from a cell's key to the list of its points (head, next).
+    size = 1
+    while size < 2 * m + 2:
+        size *= 2
+    table_keys = np.full(size, -1, dtype=np.int64)
+    head = np.empty(size, dtype=np.int64)
+    following = np.full(n, -1, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        key = 0
+        for j in range(3):
+            key = (key << 21) | (math.floor(points[i, j] / cell_size) + _CELL_OFFSET)
+        keys[i] = key
+        slot = _slot(key, size)
+        while table_keys[slot] != -1 and table_keys[slot] != key:
+            slot = (slot + 1) & (size - 1)
+        if table_keys[slot] == -1:
+            table_keys[slot] = key
+            head[slot] = -1
+        following[i] = head[slot]
+        head[slot] = i
+    parent = np.arange(n)
+    mask = (1 << 21) - 1
+    for i in range(n):
+        if not valid[i]:
+            continue
+        own = keys[i]
+        cx, cy, cz = own >> 42, (own >> 21) & mask, own & mask
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                for dz in range(-1, 2):
+                    key = ((cx + dx) << 42) | ((cy + dy) << 21) | (cz + dz)
+                    if key < own:
+                        continue  # that pair of cells is handled from the other one
+                    slot = _slot(key, size)
+                    while table_keys[slot] != -1 and table_keys[slot] != key:
+                        slot = (slot + 1) & (size - 1)
+                    if table_keys[slot] == -1:
+                        continue
+                    j = head[slot]
+                    while j != -1:
+                        if key != own or j > i:  # a pair within one cell once
+                            limit = 0.5 * (radius[i] + radius[j])
+                            d2 = 0.0
+                            for c in range(dim):
+                                diff = points[i, c] - points[j, c]
+                                d2 += diff * diff
+                            if d2 <= limit * limit:
+                                ri, rj = _root(parent, i), _root(parent, j)
+                                if ri != rj:
+                                    parent[max(ri, rj)] = min(ri, rj)
+                        j = following[j]
+    for i in range(n):
+        labels[i] = _root(parent, i) if valid[i] else -1
+
+
+@njit
+def hypothesis_clusters(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near,
+                        t_ref, c_au_per_day, light_time, mu, tau, radius_per_au,
+                        min_geodist, states, radius, labels):
+    """Project, propagate and cluster every tracklet under one hypothesis.
+
+    Parameters
+    ----------
+    t_start … o_end, hypotheses, near, t_ref, c_au_per_day, light_time
+        As :func:`tracklet_states`; the rows of ``hypotheses`` are passes of one hypothesis
+        (the far pass, and the near pass when it applies), whose points are clustered together.
+    mu : float
+        GM of the Sun, AU³/day².
+    tau : float
+        Velocity time scale, days: the clustering space is (x, y, z, τvx, τvy, τvz).
+    radius_per_au, min_geodist : float
+        A point's radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
+    states : (m·n, 6) float64
+        Receives the points clustered: (x, y, z, τvx, τvy, τvz) at t_ref (NaN: no projection).
+    radius : (m·n,) float64
+        Receives the radius of each point.
+    labels : (m·n,) int64
+        Receives the component of each (pass, tracklet) point as :func:`cluster_points`.
+    """
+    rows = hypotheses.shape[0] * t_start.shape[0]
+    dt = np.empty(rows)
+    geodist = np.empty(rows)
+    tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
+                    c_au_per_day, light_time, states, dt, geodist)
+    propagate_pairs(states, dt, mu, states)
+    for i in range(rows):
+        for j in range(3, 6):
+            states[i, j] *= tau
+        radius[i] = radius_per_au * max(geodist[i], min_geodist)
+    cluster_points(states, radius, labels)

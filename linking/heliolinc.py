@@ -21,7 +21,13 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    heliolinc's ``clustrad`` and ``clustchangerad``). Clusters are the connected components of the
    neighbour graph (DBSCAN in which every point is a core point; DBSCAN proper also requires a
    core point to have ``npt`` neighbours); those with at least ``min_tracklets`` tracklets on
-   ``min_nights`` distinct nights spanning ``min_arc_days`` are candidate linkages.
+   ``min_nights`` distinct nights spanning ``min_arc_days`` are candidate linkages;
+4. single linkage chains objects on similar orbits (and noise) into one component, so a cluster
+   is checked night by night: one object's tracklets of one night lie on one track, so every
+   tracklet of a night must pass within ``same_night_tolerance_arcsec`` of the first one's
+   linear motion. A cluster that fails is clustered again with half the radii, up to
+   ``max_splits`` times, and its qualifying parts are the candidates; parts that still fail
+   at the smallest radius are not linkages of one object and are dropped.
    (HelioLinC3D bins tracklets by topocentric distance and clusters each bin with its own
    radius; the per-point radius is the same scaling without bin edges that split a cluster.)
 
@@ -33,19 +39,17 @@ Time scales: tracklet times are TAI; the dynamics use TDB = TAI + 32.184 s (TDB 
 moves an object by < 0.1 km and is ignored).
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
-from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.progress import ProgressBar
 from ephemerides.sky import unit_vectors
-from linking._heliolinc_kernels import tracklet_states
+from linking._heliolinc_kernels import cluster_points, hypothesis_clusters
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
 from linking.hypotheses import load_hypotheses
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
@@ -99,9 +103,18 @@ class LinkingConfig:
     min_arc_days : float
         Shortest time from the first to the last detection of a linkage, days: 1 day,
         heliolinc's ``mintimespan``.
-    hypotheses_per_chunk : int
-        Hypotheses projected together: memory is ~ 64 bytes × chunk × tracklets, so 64 keeps a
-        chunk of a 10⁶-tracklet field within ~4 GB while amortising kernel calls.
+    same_night_tolerance_arcsec : float
+        Largest distance between a tracklet and the linear motion of the cluster's first
+        tracklet of that night, arcsec: 10″ covers a 30-min pair's rate error extrapolated over
+        a few hours at 0.3″ astrometry; another object within 10″ on the same night is rare
+        (0.3 % at 100 objects/deg²).
+    max_splits : int
+        How many times a cluster failing that check is re-clustered with halved radii: 3
+        (down to an eighth of the radius, where two objects' states rarely still touch).
+    threads : int or None
+        Hypotheses searched at once, each on its own thread (the kernels release the GIL);
+        None: the CPUs this process may use. Memory is ~200 bytes × tracklets per thread (a
+        10⁶-tracklet field: ~0.2 GB each). Results do not depend on it.
     light_time : bool
         Correct the endpoint times for light time (True: up to ~25 min at 3 AU, i.e. ~10⁴ km
         of motion, a tenth of the default radius).
@@ -116,7 +129,9 @@ class LinkingConfig:
     min_tracklets: int = 3
     min_nights: int = 3
     min_arc_days: float = 1.0
-    hypotheses_per_chunk: int = 64
+    same_night_tolerance_arcsec: float = 10.0
+    max_splits: int = 3
+    threads: int | None = None
     light_time: bool = True
 
     def validate(self) -> None:
@@ -130,6 +145,7 @@ class LinkingConfig:
             "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
             "velocity_timescale_days": self.velocity_timescale_days,
             "min_radius_geodist_au": self.min_radius_geodist_au,
+            "same_night_tolerance_arcsec": self.same_night_tolerance_arcsec,
         }
         for name, value in checks.items():
             if value is not None and not (np.isfinite(value) and value > 0):
@@ -143,10 +159,15 @@ class LinkingConfig:
                 f"LinkingConfig.reference_mjd_tdb must be finite or None; got "
                 f"{self.reference_mjd_tdb!r}"
             )
-        for name in ("min_tracklets", "min_nights", "hypotheses_per_chunk"):
+        for name, lowest in (("min_tracklets", 1), ("min_nights", 1), ("threads", 1),
+                             ("max_splits", 0)):
             value = getattr(self, name)
-            if not (isinstance(value, int | np.integer) and value >= 1):
-                raise ValueError(f"LinkingConfig.{name} must be an integer >= 1; got {value!r}")
+            if name == "threads" and value is None:
+                continue
+            if not (isinstance(value, int | np.integer) and value >= lowest):
+                raise ValueError(
+                    f"LinkingConfig.{name} must be an integer >= {lowest}; got {value!r}"
+                )
 
 
 @dataclass
@@ -174,26 +195,20 @@ def neighbour_clusters(points: np.ndarray, radius: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    points : (n, d) float64
+    points : (n, d) float64, d ≥ 3
         Finite coordinates.
     radius : (n,) float64
-        Radius of each point; i and j are neighbours when |pᵢ − pⱼ| ≤ (rᵢ + rⱼ)/2.
+        Positive radius of each point; i and j are neighbours when |pᵢ − pⱼ| ≤ (rᵢ + rⱼ)/2.
 
     Returns
     -------
     ndarray of int64, shape (n,)
         Component label of each point (labels numbered from 0 in order of first appearance).
     """
-    n = points.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    pairs = cKDTree(points).query_pairs(float(radius.max()), output_type="ndarray")
-    i, j = pairs[:, 0], pairs[:, 1]
-    distance = np.linalg.norm(points[i] - points[j], axis=1)
-    keep = distance <= 0.5 * (radius[i] + radius[j])
-    graph = coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=False)
-    return labels.astype(np.int64)
+    labels = np.empty(points.shape[0], dtype=np.int64)
+    cluster_points(np.ascontiguousarray(points, dtype=np.float64),
+                   np.ascontiguousarray(radius, dtype=np.float64), labels)
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
 def _check_inputs(tracklets: Tracklets, hypotheses: pd.DataFrame) -> None:
@@ -353,77 +368,115 @@ def search_tracklets(
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
     inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
                               float(t_end.max()) - t_ref, max_obs)
-    tracklet_of = np.arange(n)
+    arrays = (t_start, u_start, o_start, t_end, u_end, o_end)
+    night_check = _NightCheck(nights, t_start, t_end, u_start, u_end,
+                              np.deg2rad(config.same_night_tolerance_arcsec / 3600.0))
 
-    def project(block, near):
-        m = block.shape[0]
-        states = np.empty((m * n, 6))
-        dt = np.empty(m * n)
-        geodist = np.empty(m * n)
-        tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, block, t_ref,
-                        C_AU_PER_DAY, config.light_time, near, states, dt, geodist)
-        propagate_pairs(states, dt, GM_SUN_AU3_PER_DAY2, states)
-        states[:, 3:] *= tau
-        return states, geodist
+    def clusters(h):
+        """Qualifying clusters of hypothesis h: (detections, info) per cluster."""
+        passes = 2 if inside[h] else 1
+        states = np.empty((passes * n, 6))
+        radius = np.empty(passes * n)
+        labels = np.empty(passes * n, dtype=np.int64)
+        hypothesis_clusters(*arrays, np.ascontiguousarray(np.repeat(hyp_rows[h: h + 1], passes,
+                                                                    axis=0)),
+                            np.arange(passes) == 1, t_ref, C_AU_PER_DAY, config.light_time,
+                            GM_SUN_AU3_PER_DAY2, tau, config.cluster_radius_au_at_1au,
+                            config.min_radius_geodist_au, states, radius, labels)
+        out = []
+        tracklet_of = np.arange(passes * n) % n
+        for rows in _components(labels, config.min_tracklets):
+            _split(rows, tracklet_of, states, radius, night_check, t_start, t_end,
+                   detections_of, config, 1.0, out)
+        return out
 
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
-    chunk = config.hypotheses_per_chunk
+    threads = config.threads or len(os.sched_getaffinity(0))
     bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
-    for first in range(0, n_hyp, chunk):
-        block = np.ascontiguousarray(hyp_rows[first: first + chunk])
-        states, geodist = project(block, False)
-        near_rows = np.flatnonzero(inside[first: first + chunk])
-        if near_rows.size:
-            near_states, near_geodist = project(np.ascontiguousarray(block[near_rows]), True)
-        for k in range(block.shape[0]):
-            rows = slice(k * n, (k + 1) * n)
-            points, distance, index = states[rows], geodist[rows], tracklet_of
-            if near_rows.size and inside[first + k]:
-                j = int(np.searchsorted(near_rows, k))
-                near = slice(j * n, (j + 1) * n)
-                points = np.concatenate((points, near_states[near]))
-                distance = np.concatenate((distance, near_geodist[near]))
-                index = np.concatenate((tracklet_of, tracklet_of))
-            _cluster_one(first + k, points, distance, index, nights, t_start, t_end,
-                         detections_of, config, found)
-        if bar is not None:
-            bar.update(first + block.shape[0], f"{len(found)} linkages")
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for first in range(0, n_hyp, 4 * threads):
+            batch = range(first, min(first + 4 * threads, n_hyp))
+            for h, result in zip(batch, pool.map(clusters, batch), strict=True):
+                for key, info in result:
+                    if key in found:
+                        found[key][-1] += 1
+                    else:
+                        found[key] = [*info, h, 1]
+            if bar is not None:
+                bar.update(batch.stop, f"{len(found)} linkages")
     if bar is not None:
         bar.close()
     return _assemble(found, hyp)
 
 
-def _cluster_one(h, points, geodist, tracklet_of, nights, t_start, t_end, detections_of,
-                 config, found):
-    """Add the qualifying clusters of hypothesis ``h`` to ``found`` (keyed by detections).
+class _NightCheck:
+    """Whether a set of tracklets can be one object night by night (see the module docstring)."""
 
-    Row i of ``points`` and ``geodist`` is a projection of tracklet ``tracklet_of[i]``.
+    def __init__(self, nights, t_start, t_end, u_start, u_end, tolerance_rad):
+        self.nights = nights
+        self.t_start = t_start
+        self.duration = t_end - t_start
+        self.u_start = u_start
+        self.velocity = (u_end - u_start) / self.duration[:, None]
+        self.cos_tolerance = np.cos(tolerance_rad)
+
+    def consistent(self, group: np.ndarray) -> bool:
+        """True when every tracklet of ``group`` (indices, sorted) passes within the tolerance
+        of the linear motion of the first tracklet of its night."""
+        order = group[np.argsort(self.nights[group], kind="stable")]
+        _, first_index = np.unique(self.nights[order], return_index=True)
+        if first_index.size == order.size:
+            return True  # one tracklet per night
+        counts = np.diff(np.append(first_index, order.size))
+        first = np.repeat(order[first_index], counts)
+        predicted = (self.u_start[first] + self.velocity[first]
+                     * (self.t_start[order] - self.t_start[first])[:, None])
+        cosine = (np.einsum("ij,ij->i", predicted, self.u_start[order])
+                  / np.linalg.norm(predicted, axis=1))
+        return bool((cosine >= self.cos_tolerance).all())
+
+
+def _components(labels: np.ndarray, min_size: int) -> list[np.ndarray]:
+    """Row indices of each component with at least ``min_size`` points (labels −1: none)."""
+    ok = labels >= 0
+    counts = np.bincount(labels[ok], minlength=labels.size)
+    rows = np.flatnonzero(ok & (counts[np.where(ok, labels, 0)] >= min_size))
+    if rows.size == 0:
+        return []
+    rows = rows[np.argsort(labels[rows], kind="stable")]
+    return np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
+
+
+def _split(rows, tracklet_of, states, radius, night_check, t_start, t_end, detections_of,
+           config, scale, out):
+    """Append to ``out`` the candidate linkages of one component (rows of the points), found
+    with the radii ``radius · scale``.
+
+    A component that qualifies (tracklets, nights, arc) and passes the night check is one
+    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days))``; one that
+    fails the check is re-clustered with half the radii, at most ``config.max_splits`` times.
     """
-    valid = np.flatnonzero(np.isfinite(points).all(axis=1) & np.isfinite(geodist))
-    if valid.size < config.min_tracklets:
+    group = np.unique(tracklet_of[rows])
+    if group.size < config.min_tracklets:
         return
-    scale = np.maximum(geodist[valid], config.min_radius_geodist_au)
-    labels = neighbour_clusters(points[valid], config.cluster_radius_au_at_1au * scale)
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for rows in np.split(valid[order], bounds):
-        if rows.size < config.min_tracklets:
-            continue
-        group = np.unique(tracklet_of[rows])
-        if group.size < config.min_tracklets:
-            continue
-        n_nights = np.unique(nights[group]).size
-        if n_nights < config.min_nights:
-            continue
-        arc = float(t_end[group].max() - t_start[group].min())
-        if arc < config.min_arc_days:
-            continue
-        key = tuple(np.unique(np.concatenate([detections_of[g] for g in group])).tolist())
-        if key in found:
-            found[key][-1] += 1
-            continue
-        found[key] = [group.size, len(key), n_nights, arc, h, 1]
+    n_nights = np.unique(night_check.nights[group]).size
+    if n_nights < config.min_nights:
+        return
+    arc = float(t_end[group].max() - t_start[group].min())
+    if arc < config.min_arc_days:
+        return
+    if not night_check.consistent(group):
+        if scale <= 0.5**config.max_splits:
+            return
+        labels = np.empty(rows.size, dtype=np.int64)
+        cluster_points(np.ascontiguousarray(states[rows]), 0.5 * scale * radius[rows], labels)
+        for part in _components(labels, config.min_tracklets):
+            _split(rows[part], tracklet_of, states, radius, night_check, t_start, t_end,
+                   detections_of, config, 0.5 * scale, out)
+        return
+    key = tuple(np.unique(np.concatenate([detections_of[g] for g in group])).tolist())
+    out.append((key, (group.size, len(key), n_nights, arc)))
 
 
 def _empty_candidates() -> Candidates:

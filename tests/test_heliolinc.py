@@ -14,7 +14,7 @@ from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, G
 from ephemerides.elements import keplerian_to_cartesian
 from ephemerides.observers import observer_states
 from linking import classify_linkages, heliolinc, make_tracklets
-from linking._heliolinc_kernels import project_endpoints
+from linking._heliolinc_kernels import cluster_points, project_endpoints
 from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters, search_tracklets
 from linking.hypotheses import (
     POPULATIONS,
@@ -155,6 +155,15 @@ def test_clustering_matches_brute_force(seed):
     expected = _brute_force_clusters(points, radius)
     np.testing.assert_array_equal(_canonical(got), _canonical(expected))
     assert 1 < np.unique(got).size < 300
+    # Rows without a projection (NaN) belong to no cluster; the others are unaffected.
+    points[::7, 2] = np.nan
+    labels = np.empty(300, dtype=np.int64)
+    cluster_points(points, radius, labels)
+    assert (labels[::7] == -1).all()
+    keep = np.isfinite(points).all(axis=1)
+    np.testing.assert_array_equal(
+        _canonical(labels[keep]),
+        _canonical(_brute_force_clusters(points[keep], radius[keep])))
 
 
 # --- one object on a known orbit with its exact hypothesis -----------------------------------
@@ -249,15 +258,39 @@ def test_object_inside_the_earths_orbit_is_found_at_the_near_root(monkeypatch):
     assert len(search_tracklets(tracklets, exact, config).linkages) == 0
 
 
+def test_two_objects_chained_together_are_split_night_by_night():
+    """Two main-belt objects 0.03 deg apart on the sky, on nearly the same orbit: under the
+    exact hypothesis of one their states are within the clustering radius, so single linkage
+    joins them; each night then holds two tracklets ~100" apart, and the halved radius
+    separates them into two linkages of one object each."""
+    first, exact, t_ref = _single_object_tracklets()
+    other, _, _ = _single_object_tracklets((*MAIN_BELT[:5], MAIN_BELT[5] + 0.02))
+    table = pd.concat([first.tracklets, other.tracklets.assign(
+        tracklet_id=other.tracklets.tracklet_id + 4)], ignore_index=True)
+    members = pd.concat([first.members, other.members.assign(
+        tracklet_id=other.members.tracklet_id + 4, diaSourceId=other.members.diaSourceId + 8)],
+        ignore_index=True)
+    both = Tracklets(table, members)
+    config = LinkingConfig(reference_mjd_tdb=t_ref)
+    result = search_tracklets(both, exact, config)
+    assert sorted(result.members.groupby("linkage_id")["diaSourceId"].apply(list).tolist()) == [
+        list(range(100, 108)), list(range(108, 116))]
+    # Without splitting the chained cluster is not one object's: nothing is reported.
+    assert len(search_tracklets(both, exact, replace(config, max_splits=0)).linkages) == 0
+    # Without the night check (a tolerance wider than their separation) they stay together.
+    merged = search_tracklets(both, exact, replace(config, same_night_tolerance_arcsec=3600.0))
+    assert merged.linkages["n_detections"].tolist() == [16]
+
+
 def test_progress_lines_go_to_stderr(capsys):
     tracklets, exact, t_ref = _single_object_tracklets()
     grid = pd.concat([exact] * 20, ignore_index=True)
-    result = search_tracklets(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref,
-                                                             hypotheses_per_chunk=2),
+    result = search_tracklets(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref, threads=1),
                               progress=True)
     assert result.linkages["n_hypotheses"].tolist() == [20]  # one linkage, found 20 times
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 10  # not a terminal: one line per tenth
+    # Not a terminal: a line when a tenth is passed, after each batch of 4 hypotheses per thread.
+    assert len(lines) == 5
     assert re.fullmatch(r"heliolinc \[#{30}\] 20/20 hypotheses, 1 linkages \(\d+\.\d s\)",
                         lines[-1])
 
@@ -299,9 +332,10 @@ def test_ten_objects_are_all_found_in_pure_linkages(shared_data, grid):
 
     tracklets = make_tracklets(table, observatory_code="X05")
     hypotheses = load_hypotheses(grid)
-    chunked = search_tracklets(tracklets, hypotheses, replace(config, hypotheses_per_chunk=7))
-    pd.testing.assert_frame_equal(chunked.linkages, result.linkages)
-    pd.testing.assert_frame_equal(chunked.members, result.members)
+    for threads in (1, 3):
+        other = search_tracklets(tracklets, hypotheses, replace(config, threads=threads))
+        pd.testing.assert_frame_equal(other.linkages, result.linkages)
+        pd.testing.assert_frame_equal(other.members, result.members)
 
     shuffled = table.sample(frac=1.0, random_state=7).reset_index(drop=True)
     again = find_candidates(shuffled, config)

@@ -180,8 +180,11 @@ class Candidates:
         One row per distinct set of detections, sorted by ``linkage_id`` (int64, the rank of
         the linkage's sorted ``diaSourceId`` list among all, so it depends only on the input,
         not on row order): ``n_tracklets``, ``n_detections``, ``n_nights``, ``arc_days``
-        (last minus first detection time, days), ``r_au`` and ``rdot_au_per_day`` of the first
-        hypothesis (in the given order) that found it, ``n_hypotheses`` (how many found it).
+        (last minus first detection time, days), ``r_au``, ``rdot_au_per_day`` and
+        ``mean_accel`` of the first hypothesis (in the given order) that found it,
+        ``n_hypotheses`` (how many found it), and under that hypothesis the mean heliocentric
+        ICRF state of the cluster at the reference epoch ``epoch_mjd_tdb`` (TDB): ``x_au,
+        y_au, z_au, vx_au_per_day, vy_au_per_day, vz_au_per_day`` — an initial orbit.
     members : pandas.DataFrame
         ``linkage_id, diaSourceId``, one row per membership, sorted by both.
     """
@@ -407,7 +410,7 @@ def search_tracklets(
                 bar.update(batch.stop, f"{len(found)} linkages")
     if bar is not None:
         bar.close()
-    return _assemble(found, hyp)
+    return _assemble(found, hyp, t_ref, tau)
 
 
 class _NightCheck:
@@ -454,7 +457,8 @@ def _split(rows, tracklet_of, states, radius, night_check, t_start, t_end, detec
     with the radii ``radius · scale``.
 
     A component that qualifies (tracklets, nights, arc) and passes the night check is one
-    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days))``; one that
+    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days, *mean point))``;
+    one that
     fails the check is re-clustered with half the radii, at most ``config.max_splits`` times.
     """
     group = np.unique(tracklet_of[rows])
@@ -476,29 +480,27 @@ def _split(rows, tracklet_of, states, radius, night_check, t_start, t_end, detec
                    detections_of, config, 0.5 * scale, out)
         return
     key = tuple(np.unique(np.concatenate([detections_of[g] for g in group])).tolist())
-    out.append((key, (group.size, len(key), n_nights, arc)))
+    out.append((key, (group.size, len(key), n_nights, arc, *states[rows].mean(axis=0))))
+
+
+STATE_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
 
 
 def _empty_candidates() -> Candidates:
-    linkages = pd.DataFrame({
-        "linkage_id": np.empty(0, np.int64), "n_tracklets": np.empty(0, np.int64),
-        "n_detections": np.empty(0, np.int64), "n_nights": np.empty(0, np.int64),
-        "arc_days": np.empty(0), "r_au": np.empty(0), "rdot_au_per_day": np.empty(0),
-        "n_hypotheses": np.empty(0, np.int64),
-    })
-    members = pd.DataFrame({"linkage_id": np.empty(0, np.int64),
-                            "diaSourceId": np.empty(0, np.int64)})
-    return Candidates(linkages, members)
+    return _assemble({}, np.empty((0, 3)), np.nan, 1.0)
 
 
-def _assemble(found: dict, hyp: np.ndarray) -> Candidates:
-    """Tables from the distinct member sets, with ids ranked by the sorted member lists."""
-    if not found:
-        return _empty_candidates()
+def _assemble(found: dict, hyp: np.ndarray, t_ref: float, tau: float) -> Candidates:
+    """Tables from the distinct member sets, with ids ranked by the sorted member lists.
+
+    ``found`` maps each member tuple to ``[n_tracklets, n_detections, n_nights, arc_days,
+    x, y, z, τvx, τvy, τvz, first hypothesis, hypotheses that found it]``.
+    """
     keys = sorted(found)
-    info = np.array([found[k] for k in keys], dtype=np.float64)
+    info = np.array([found[k] for k in keys], dtype=np.float64).reshape(len(keys), 12)
     ids = np.arange(len(keys), dtype=np.int64)
-    first_hyp = info[:, 4].astype(np.int64)
+    first_hyp = info[:, 10].astype(np.int64)
+    state = info[:, 4:10] / np.array([1.0, 1.0, 1.0, tau, tau, tau])
     linkages = pd.DataFrame({
         "linkage_id": ids,
         "n_tracklets": info[:, 0].astype(np.int64),
@@ -507,7 +509,10 @@ def _assemble(found: dict, hyp: np.ndarray) -> Candidates:
         "arc_days": info[:, 3],
         "r_au": hyp[first_hyp, 0],
         "rdot_au_per_day": hyp[first_hyp, 1],
-        "n_hypotheses": info[:, 5].astype(np.int64),
+        "mean_accel": hyp[first_hyp, 2],
+        "n_hypotheses": info[:, 11].astype(np.int64),
+        "epoch_mjd_tdb": np.full(len(keys), t_ref),
+        **{name: state[:, k] for k, name in enumerate(STATE_COLUMNS)},
     })
     lengths = np.array([len(k) for k in keys], dtype=np.int64)
     members = pd.DataFrame({

@@ -228,6 +228,12 @@ def test_exact_hypothesis_links_the_object():
     assert (row.n_tracklets, row.n_detections, row.n_nights, row.n_hypotheses) == (4, 8, 4, 1)
     assert row.arc_days == pytest.approx(10.0 + 0.5 / 24.0)
     assert row.r_au == exact.r_au[0]
+    # The cluster's mean state is the object's state at t_ref: at the hypothesis' r and ṙ.
+    assert row.epoch_mjd_tdb == t_ref
+    x = row[["x_au", "y_au", "z_au"]].to_numpy(np.float64)
+    v = row[["vx_au_per_day", "vy_au_per_day", "vz_au_per_day"]].to_numpy(np.float64)
+    assert np.linalg.norm(x) == pytest.approx(exact.r_au[0], abs=1e-7)
+    assert x @ v / np.linalg.norm(x) == pytest.approx(exact.rdot_au_per_day[0], abs=2e-6)
     assert result.members["diaSourceId"].tolist() == list(range(100, 108))
     # The exact hypothesis agrees to well within 1000 km at 1 AU (100 times tighter than the
     # default; what is left is the cubic term r(t) omits); 0.05 AU off it no longer does.

@@ -52,6 +52,7 @@ from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import cluster_points, hypothesis_clusters
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
 from linking.hypotheses import load_hypotheses
+from linking.orbitfit import FitConfig
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
@@ -73,6 +74,8 @@ class LinkingConfig:
     ----------
     tracklets : TrackletConfig
         Intra-night tracklet settings (:class:`linking.TrackletConfig`).
+    fit : FitConfig
+        Orbit-fit settings of :func:`linking.link` (:class:`linking.FitConfig`).
     hypotheses : str
         Built-in grid (population names joined by ``+``: ``neo``, ``mb``, ``trojan``,
         ``tno``, or ``all``; see :mod:`linking.hypotheses`) or the path of a hypothesis file.
@@ -121,6 +124,7 @@ class LinkingConfig:
     """
 
     tracklets: TrackletConfig = field(default_factory=TrackletConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
     hypotheses: str = "mb+neo"
     cluster_radius_au_at_1au: float = 1.0e5 / AU_KM
     velocity_timescale_days: float | None = None
@@ -141,6 +145,9 @@ class LinkingConfig:
                 f"LinkingConfig.tracklets must be a TrackletConfig; got {self.tracklets!r}"
             )
         self.tracklets.validate()
+        if not isinstance(self.fit, FitConfig):
+            raise ValueError(f"LinkingConfig.fit must be a FitConfig; got {self.fit!r}")
+        self.fit.validate()
         checks = {
             "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
             "velocity_timescale_days": self.velocity_timescale_days,

@@ -402,7 +402,8 @@ def search_tracklets(
 
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
-    threads = config.threads or len(os.sched_getaffinity(0))
+    threads = config.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                 else os.cpu_count() or 1)
     bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for first in range(0, n_hyp, 4 * threads):

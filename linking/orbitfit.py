@@ -19,8 +19,10 @@ corrected by Levenberg–Marquardt steps on the normal equations with a central-
 Jacobian (steps 1e-8 AU and 1e-10 AU/day, far above rounding and far below the solution's
 precision); the covariance of the state is the inverse of the weighted normal matrix at the
 solution. Outliers: while the RMS exceeds ``max_rms_arcsec`` or a residual exceeds
-``outlier_sigma`` times its σ, the detection with the largest normalised residual is dropped and
-the orbit refitted, as long as ``min_detections`` on ``min_nights`` nights remain.
+``outlier_sigma`` times its σ, the detection with the largest normalised residual is dropped
+(with every other one beyond both half its normalised residual and ``outlier_sigma``, so that a
+foreign tracklet goes in one refit) and the orbit refitted, as long as ``min_detections`` on
+``min_nights`` nights remain.
 """
 
 from dataclasses import dataclass
@@ -230,6 +232,12 @@ def differential_correction(state, epoch, obs, used, max_iterations):
     return state, covariance, res, chi2
 
 
+def _enough(used, nights, config) -> bool:
+    """Whether the kept detections meet ``min_detections`` and ``min_nights``."""
+    return (used.sum() >= config.min_detections
+            and np.unique(nights[used]).size >= config.min_nights)
+
+
 def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
               config: FitConfig | None = None) -> OrbitFit:
     """Fit a heliocentric orbit to detections, dropping outliers (method in the module docstring).
@@ -265,10 +273,14 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
         if rms <= config.max_rms_arcsec and score[worst] <= config.outlier_sigma:
             status = "ok"
             break
-        trial = used.copy()
-        trial[worst] = False
-        if (trial.sum() < config.min_detections
-                or np.unique(obs.nights[trial]).size < config.min_nights):
+        # Drop the worst detection, and with it every other one at least half as far off
+        # (several wild points, e.g. a foreign tracklet, go in one refit); only the worst when
+        # that would leave too few.
+        single = used.copy()
+        single[worst] = False
+        batch = single & (score < max(0.5 * score[worst], config.outlier_sigma))
+        trial = next((t for t in (batch, single) if _enough(t, obs.nights, config)), None)
+        if trial is None:
             status = "ok" if rms <= config.max_rms_arcsec else "rms_too_high"
             break
         used = trial

@@ -22,10 +22,8 @@ from ephemerides.constants import GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import cartesian_to_keplerian
 from ephemerides.progress import ProgressBar
 from linking.detections import prepare_detections
-from linking.heliolinc import STATE_COLUMNS, LinkingConfig, search_tracklets
-from linking.hypotheses import load_hypotheses
+from linking.heliolinc import STATE_COLUMNS, LinkingConfig, find_candidates
 from linking.orbitfit import Observations, fit_orbit
-from linking.tracklets import make_tracklets
 
 ARCSEC_PER_DEG = 3600.0
 
@@ -94,9 +92,8 @@ def link(
     config = LinkingConfig() if config is None else config
     config.validate()
     frame = prepare_detections(detections, observatory_code=observatory_code)
-    tracklets = make_tracklets(frame, config.tracklets, observatory_code=observatory_code)
-    candidates = search_tracklets(tracklets, load_hypotheses(config.hypotheses), config,
-                                  progress=progress)
+    candidates = find_candidates(frame, config, observatory_code=observatory_code,
+                                 progress=progress)
     return purify(frame, candidates, config, progress=progress)
 
 

@@ -47,7 +47,7 @@ _SURVEY_FOR = {v: k for k, v in _SURVEYS.items()}
 
 MAX_NUMBER = 620_000 + 62**4 - 1  # 15396335, the largest number the ``~xxxx`` form holds
 _EXTENDED_CYCLE = 620  # first cycle count that needs the extended ``_`` form
-_MJD_EPOCH_ORDINAL = date(1858, 11, 17).toordinal()
+MJD_EPOCH_ORDINAL = date(1858, 11, 17).toordinal()
 
 _H = "[A-HJ-Y]"  # half-month letter
 _L = "[A-HJ-Z]"  # order letter
@@ -83,7 +83,8 @@ _PACKED_FORMS = (
 )
 
 
-def _base62(value: int, width: int) -> str:
+def base62(value: int, width: int) -> str:
+    """``value`` (>= 0) as ``width`` base-62 digits (0-9, A-Z, a-z), most significant first."""
     digits = []
     for _ in range(width):
         value, digit = divmod(value, 62)
@@ -103,7 +104,7 @@ def _pack_number(number: int) -> str:
         return f"{number:05d}"
     if number < 620_000:
         return _BASE62[number // 10_000] + f"{number % 10_000:04d}"
-    return "~" + _base62(number - 620_000, 4)
+    return "~" + base62(number - 620_000, 4)
 
 
 def _pack_year(year: int, given: str) -> str:
@@ -131,7 +132,7 @@ def _pack_provisional(year: int, half: str, letter: str, cycle: int, given: str)
     sequence = (cycle - _EXTENDED_CYCLE) * 25 + _SECOND_LETTERS.index(letter)
     if sequence >= 62**4:
         raise ValueError(f"{given!r}: cycle count {cycle} is beyond the extended packed form")
-    return f"_{_BASE62[year - 2000]}{half}{_base62(sequence, 4)}"
+    return f"_{_BASE62[year - 2000]}{half}{base62(sequence, 4)}"
 
 
 def _normalise(identifier) -> str:
@@ -402,4 +403,4 @@ def unpack_packed_epoch(packed: str) -> float:
         day_ordinal = date(year, _BASE62_VALUE[month], _BASE62_VALUE[day]).toordinal()
     except ValueError as error:
         raise ValueError(f"packed date {packed!r} is not a calendar date: {error}") from None
-    return float(day_ordinal - _MJD_EPOCH_ORDINAL) + (float("0." + fraction) if fraction else 0.0)
+    return float(day_ordinal - MJD_EPOCH_ORDINAL) + (float("0." + fraction) if fraction else 0.0)

@@ -29,10 +29,10 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ephemerides import NightlyCache
+from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.footprint import Footprint, gnomonic, make_footprint
-from sso.simulate import AB_ZERO_POINT_NJY, BAND_MINUS_V
 
 REQUIRED_DIASOURCE_COLUMNS = ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec")
 SSSOURCE_COLUMNS = (
@@ -347,9 +347,7 @@ def _match_time(settings, visit, pred, sources, src_rows, xyz):
         keep &= _trail_agrees(_subset(pred, p), s, sources, visit["visitExposureTime"],
                               trailed_min, settings.length_tol, settings.angle_tol)
     if settings.magnitude_window is not None:
-        flux = sources["psfFlux"][s]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            observed = AB_ZERO_POINT_NJY - 2.5 * np.log10(flux)
+        observed = ab_magnitude(sources["psfFlux"][s])
         predicted = pred["v_mag"][p] + BAND_MINUS_V[visit["filter"]]
         keep &= np.abs(observed - predicted) <= settings.magnitude_window
     return p[keep], s[keep], separation[keep]

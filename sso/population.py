@@ -159,3 +159,109 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     table.insert(1, "ssObjectId", ss_object_ids(table["object_id"].to_numpy()))
     validate_orbits(table)
     return table
+
+
+def field_population(counts: dict, center_radec_deg, half_width_deg: float,
+                     epoch_mjd_tdb: float, seed: int, templates: dict | None = None,
+                     observatory_code: str = "X05",
+                     batch: int = 200_000) -> tuple[pd.DataFrame, dict]:
+    """Objects that lie in one sky box at one epoch: a population for a survey field.
+
+    Each object keeps the orbit shape (a, e, i, argument of perihelion) of its class — drawn as
+    in :func:`synthetic_population`, or picked from ``templates`` — with the node and the mean
+    anomaly drawn uniformly until its 2-body astrometric position seen from the site at
+    ``epoch_mjd_tdb`` falls in the box (gnomonic coordinates within ±tan(``half_width_deg``) of
+    the centre). Trojans re-phased this way lose their L4/L5 clustering.
+
+    Parameters
+    ----------
+    counts : dict
+        Objects per class of :data:`POPULATION_CLASSES`.
+    center_radec_deg : (float, float)
+        Centre of the box, ICRF RA and Dec (deg).
+    half_width_deg : float
+        Half-width of the box (deg).
+    epoch_mjd_tdb : float
+        Epoch of the placement and of the orbits (MJD TDB).
+    seed : int
+        Seed; each class draws from its own child generator.
+    templates : dict, optional
+        Per class, an (n, 4) array of (a AU, e, inc deg, argperi deg) to pick shapes from
+        (e.g. a real catalogue's); classes absent use the synthetic shapes.
+    observatory_code : str
+        Site the box is seen from.
+    batch : int
+        Orbits drawn per trial batch.
+
+    Returns
+    -------
+    orbits : pandas.DataFrame
+        Orbit table (format KEP) with ``object_id`` ``<letter><7 digits>`` as in
+        :func:`synthetic_population` and an H from the class's power law.
+    drawn : dict
+        Orbits drawn per class to find them (the box's share of the class is count / drawn).
+    """
+    from ephemerides import ephemeris, observer_states
+    from ephemerides.elements import ecliptic_to_equatorial, keplerian_to_cartesian
+    from sso.footprint import gnomonic
+
+    unknown = set(counts) - set(POPULATION_CLASSES)
+    if unknown:
+        raise ValueError(f"unknown population classes {sorted(unknown)}; use {POPULATION_CLASSES}")
+    ra0, dec0 = (float(v) for v in center_radec_deg)
+    limit = np.tan(np.deg2rad(half_width_deg))
+    observer = observer_states(observatory_code, [epoch_mjd_tdb], origin="sun")[0, :3]
+
+    def in_box(ra, dec, scale):
+        xi, eta, cos_c = gnomonic(ra, dec, ra0, dec0)
+        return (cos_c > 0) & (np.abs(xi) <= scale * limit) & (np.abs(eta) <= scale * limit)
+
+    # Geometric pre-cut (no light time) with a margin of 0.5 deg, then the exact ephemeris.
+    margin = np.tan(np.deg2rad(half_width_deg + 0.5)) / limit
+    children = dict(zip(POPULATION_CLASSES, np.random.default_rng(seed).spawn(
+        len(POPULATION_CLASSES)), strict=True))
+    parts, drawn = [], {}
+    for cls in POPULATION_CLASSES:
+        n, rng = int(counts.get(cls, 0)), children[cls]
+        if n <= 0:
+            continue
+        kept, drawn[cls] = [], 0
+        while sum(len(k) for k in kept) < n:
+            if templates is not None and cls in templates:
+                shapes = np.asarray(templates[cls], dtype=np.float64)
+                a, e, inc, argperi = shapes[rng.integers(0, len(shapes), batch)].T
+            else:
+                a, e, inc, _, argperi, _ = _elements(cls, rng, batch, epoch_mjd_tdb)
+            node = rng.uniform(0.0, 360.0, batch)
+            mean_anomaly = rng.uniform(0.0, 360.0, batch)
+            drawn[cls] += batch
+            helio = ecliptic_to_equatorial(keplerian_to_cartesian(
+                a, e, inc, node, argperi, mean_anomaly))
+            topo = helio[:, :3] - observer
+            ra = np.rad2deg(np.arctan2(topo[:, 1], topo[:, 0])) % 360.0
+            dec = np.rad2deg(np.arcsin(topo[:, 2] / np.linalg.norm(topo, axis=1)))
+            near = np.flatnonzero(in_box(ra, dec, margin))
+            if near.size == 0:
+                continue
+            trial = pd.DataFrame({
+                "object_id": [f"c{i}" for i in range(near.size)],
+                "ssObjectId": np.arange(near.size, dtype=np.int64), "format": "KEP",
+                "a_au": a[near], "e": e[near], "inc_deg": inc[near], "node_deg": node[near],
+                "argperi_deg": argperi[near], "mean_anomaly_deg": mean_anomaly[near],
+                "epoch_mjd_tdb": float(epoch_mjd_tdb), "H": 15.0, "G": 0.15,
+            })
+            eph = ephemeris(trial, [epoch_mjd_tdb], observatory_code=observatory_code,
+                            time_scale="tdb", method="2body")
+            eph = eph.set_index("object_id").loc[trial["object_id"]]
+            kept.append(trial[in_box(eph["ra_deg"].to_numpy(), eph["dec_deg"].to_numpy(), 1.0)])
+        part = pd.concat(kept, ignore_index=True).iloc[:n].copy()
+        part = part.drop(columns="ssObjectId")
+        part["object_id"] = [f"{_PREFIX[cls]}{i:07d}" for i in range(n)]
+        part["H"] = _power_law_h(rng, n, *_H_LAW[cls])
+        parts.append(part)
+    if not parts:
+        raise ValueError(f"population counts must not all be zero; got {counts}")
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(1, "ssObjectId", ss_object_ids(table["object_id"].to_numpy()))
+    validate_orbits(table)
+    return table, drawn

@@ -6,8 +6,7 @@ noise, plus false detections spread uniformly over the footprint. Models (all pe
 - Positions: ``ephemerides.ephemeris(..., time_scale="tai", method=...)`` at the exposure
   midpoint, astrometric ICRF, light-time corrected.
 - Magnitude in the visit's band: ``m = V + BAND_MINUS_V[band]`` with ``V`` the H, G magnitude of
-  the ephemeris. The offsets are the mean colours of S and C asteroids in the LSST bands
-  (approximately those adopted by Vereš & Chesley 2017, AJ 154, 12, and Sorcha's defaults).
+  the ephemeris and the mean asteroid colours of :data:`ephemerides.photometry.BAND_MINUS_V`.
 - Signal to noise: ``SNR = 5 · 10^(−0.4 (m − m5))`` with ``m5`` the visit's ``fiveSigmaDepth``
   (background-limited: the flux error ``F(m5) / 5`` is the same for every source of a visit).
   ``psfFlux`` in nJy, ``flux_nJy = 10^((31.4 − m) / 2.5)`` (AB), scattered by a Gaussian of
@@ -41,6 +40,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides import ephemeris
+from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.footprint import Footprint, inverse_gnomonic, make_footprint
@@ -52,10 +52,8 @@ DIASOURCE_COLUMNS = (
     "psfFlux", "psfFluxErr", "band", "trailLength", "trailAngle",
 )
 TRUTH_COLUMNS = ("diaSourceId", "object_id", "ra_true_deg", "dec_true_deg", "mag_true")
-BAND_MINUS_V = {"u": 1.40, "g": 0.28, "r": -0.18, "i": -0.31, "z": -0.32, "y": -0.32}
 FADING_WIDTH_MAG = 0.1
 ASTROMETRIC_FLOOR_MAS = 10.0
-AB_ZERO_POINT_NJY = 31.4
 _FAINTEST_BEYOND_M5 = 1.0
 _SOURCE_BITS = 20  # diaSourceId = visit << 20 | index within the visit
 _MARGIN_FACTOR = 1.2
@@ -82,11 +80,6 @@ class SimulationResult:
     diasources: pd.DataFrame
     truth: pd.DataFrame
     visits: pd.DataFrame
-
-
-def flux_njy(mag):
-    """AB magnitude to flux density in nJy."""
-    return 10.0 ** ((AB_ZERO_POINT_NJY - np.asarray(mag, dtype=np.float64)) / 2.5)
 
 
 

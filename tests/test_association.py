@@ -11,6 +11,7 @@ from astropy.time import Time
 from scipy.optimize import linear_sum_assignment
 
 from ephemerides import NightlyCache, ephemeris, read_orbits
+from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from ephemerides.sky import unit_vectors
 from sso.association import (
     SSSOURCE_COLUMNS,
@@ -23,7 +24,7 @@ from sso.cadence import synthetic_cadence
 from sso.cli import main
 from sso.footprint import gnomonic, inverse_gnomonic, lsst_footprint
 from sso.population import synthetic_population
-from sso.simulate import BAND_MINUS_V, flux_njy, simulate
+from sso.simulate import simulate
 
 # Near the epoch of the shared NEA catalogue (K161D, 2016 Jan 13) so propagation is short.
 START = 57400.6

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from ephemerides import ephemeris, read_orbits
+from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from sso.cadence import (
     VISIT_COLUMNS,
     night_of,
@@ -13,13 +14,11 @@ from sso.cadence import (
     visit_midpoints,
 )
 from sso.cli import main
-from sso.population import synthetic_population
+from sso.population import field_population, synthetic_population
 from sso.simulate import (
-    BAND_MINUS_V,
     DIASOURCE_COLUMNS,
     FADING_WIDTH_MAG,
     TRUTH_COLUMNS,
-    flux_njy,
     simulate,
 )
 
@@ -237,3 +236,24 @@ def test_cli_bad_input(tmp_path, capsys, args, message):
     a_file.write_text("not a folder")
     assert main(["simulate", "--synthetic", "10", "--synthetic-cadence",
                  "--out", str(a_file)]) == 2
+
+
+def test_field_population_places_every_object_in_the_box():
+    """Re-phased objects of each class are all inside the box at the epoch (checked with the
+    gnomonic projection written out here), keep their class's orbit shapes, and the same seed
+    gives the same table."""
+    center = (120.0, 20.0)
+    orbits, drawn = field_population({"mba": 40, "neo": 10}, center, 1.0, 61000.0, seed=4)
+    again, _ = field_population({"mba": 40, "neo": 10}, center, 1.0, 61000.0, seed=4)
+    pd.testing.assert_frame_equal(orbits, again)
+    assert drawn["mba"] >= 40 and len(orbits) == 50
+    eph = ephemeris(orbits, [61000.0], observatory_code="X05", time_scale="tdb")
+    ra, dec = np.deg2rad(eph["ra_deg"].to_numpy()), np.deg2rad(eph["dec_deg"].to_numpy())
+    ra0, dec0 = np.deg2rad(center[0]), np.deg2rad(center[1])
+    cos_c = np.sin(dec0) * np.sin(dec) + np.cos(dec0) * np.cos(dec) * np.cos(ra - ra0)
+    x = np.cos(dec) * np.sin(ra - ra0) / cos_c
+    y = (np.cos(dec0) * np.sin(dec) - np.sin(dec0) * np.cos(dec) * np.cos(ra - ra0)) / cos_c
+    assert (cos_c > 0).all() and (np.maximum(np.abs(x), np.abs(y)) <= np.tan(np.deg2rad(1.0))).all()
+    main_belt = orbits["object_id"].str.startswith("M")
+    assert orbits.loc[main_belt, "a_au"].between(2.1, 3.3).all()
+    assert (orbits.loc[~main_belt, "a_au"] * (1 - orbits.loc[~main_belt, "e"]) <= 1.3).all()

@@ -3,13 +3,19 @@
 Model
 -----
 The unknown is the heliocentric ICRF state (x, y, z, vx, vy, vz; AU, AU/day) at an epoch (TDB).
-For each detection, the state is carried by 2-body motion (universal variables,
-:func:`ephemerides._kepler_kernels.propagate_pairs`) to the observation time, and the
-astrometric RA/Dec is computed by the project's observation kernel
-(:func:`ephemerides._observation_kernels.observe`: barycentric light path, light time iterated
-with exact 2-body motion, the Sun's barycentric state from DE440) from the observer's position
+For each detection, the state is carried to the observation time either by 2-body motion
+(``method="2body"``: universal variables, :func:`ephemerides._kepler_kernels.propagate_pairs`)
+or by the N-body integration with the planets, Moon, Pluto, the massive asteroids and GR
+(``method="nbody"``: :func:`ephemerides.nbody.integrate`, ~0.2 ms per evaluation over two
+weeks; the partial derivatives stay those of 2-body motion), and the astrometric RA/Dec is
+computed by the project's observation kernel (:func:`ephemerides._observation_kernels.observe`:
+barycentric light path, light time iterated with exact 2-body motion from the state at the
+observation time, the Sun's barycentric state from DE440) from the observer's position
 (heliocentric, as :func:`linking.prepare_detections` adds it). Over a linking window (≤ 15 days)
-the planets' pull changes a main-belt position by ≲ 100 km (≲ 0.1″) and is absorbed by the fit.
+the planets' pull changes a main-belt position by ≲ 100 km (≲ 0.1″) and a 2-body fit absorbs
+most of it, so the many candidate fits of :func:`linking.link` use 2-body motion and its
+accepted linkages are refitted with N-body motion; arcs of months need the N-body model
+throughout.
 
 Fit
 ---
@@ -26,6 +32,7 @@ foreign tracklet goes in one refit) and the orbit refitted, as long as ``min_det
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -33,11 +40,16 @@ from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides._observation_kernels import DEC, N_COLUMNS, RA, observe
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import sun_barycentric_states
+from ephemerides.nbody import integrate
+from ephemerides.spk import load_perturbers
 
 ARCSEC_PER_RAD = np.rad2deg(1.0) * 3600.0
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 # Central-difference steps of the Jacobian: position (AU), velocity (AU/day).
 STEPS = np.array([1e-8, 1e-8, 1e-8, 1e-10, 1e-10, 1e-10])
+METHODS = ("2body", "nbody")
+# Relative decrease of chi² (absolute below chi² = 1) at which the fit has converged.
+CHI2_TOLERANCE = 1e-8
 
 
 @dataclass(frozen=True)
@@ -150,13 +162,43 @@ class Observations:
     def __len__(self) -> int:
         return self.t_tdb.size
 
+    def subset(self, rows) -> "Observations":
+        """The observations at ``rows`` (indices or a mask), sharing the computed geometry."""
+        part = object.__new__(Observations)
+        for name in ("t_tdb", "ra", "dec", "sigma", "nights", "sun", "observer"):
+            setattr(part, name, np.ascontiguousarray(getattr(self, name)[rows]))
+        return part
 
-def predict_radec(states: np.ndarray, epoch_mjd_tdb: float, obs: Observations) -> np.ndarray:
-    """Astrometric RA/Dec (rad) of each of k states at every observation: shape (k, n, 2)."""
+
+@cache
+def _perturbers():
+    """The N-body force model's bodies, loaded (and the kernels checked) once per process."""
+    return load_perturbers()
+
+
+def predict_radec(states: np.ndarray, epoch_mjd_tdb: float, obs: Observations,
+                  method: str = "2body") -> np.ndarray:
+    """Astrometric RA/Dec (rad) of each of k states at every observation: shape (k, n, 2).
+
+    ``method`` "2body" carries the states by Kepler motion, "nbody" integrates them with the
+    planets (:func:`ephemerides.nbody.integrate`); NaN where an integration failed.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     k, n = states.shape[0], len(obs)
-    at_t = np.repeat(states, n, axis=0)
-    dt = np.tile(obs.t_tdb - epoch_mjd_tdb, k)
-    propagate_pairs(at_t, dt, GM_SUN_AU3_PER_DAY2, at_t)
+    if method == "nbody":
+        at_t = np.full((k, n, 6), np.nan)
+        finite = np.isfinite(states).all(axis=1)
+        if finite.any():
+            sun = sun_barycentric_states(np.array([epoch_mjd_tdb]), frame="equatorial")
+            moved, _ = integrate(states[finite] + sun, epoch_mjd_tdb, obs.t_tdb,
+                                 perturbers=_perturbers())
+            at_t[finite] = moved - obs.sun[None]
+        at_t = at_t.reshape(k * n, 6)
+    else:
+        at_t = np.repeat(states, n, axis=0)
+        dt = np.tile(obs.t_tdb - epoch_mjd_tdb, k)
+        propagate_pairs(at_t, dt, GM_SUN_AU3_PER_DAY2, at_t)
     out = np.empty((k * n, N_COLUMNS))
     observe(at_t, np.tile(obs.sun, (k, 1)), np.tile(obs.observer, (k, 1)),
             GM_SUN_AU3_PER_DAY2, C_AU_PER_DAY, 1e-12, 10, out)
@@ -169,8 +211,13 @@ def _residuals(radec: np.ndarray, obs: Observations) -> np.ndarray:
     return np.stack((dra * np.cos(obs.dec), obs.dec - radec[..., 1]), axis=-1) * ARCSEC_PER_RAD
 
 
-def _jacobian(state, epoch, obs):
-    """Residuals at ``state`` (n, 2) and their derivatives d(residual)/d(state) (n, 2, 6)."""
+def _jacobian(state, epoch, obs, method="2body"):
+    """Residuals at ``state`` (n, 2) and their derivatives d(residual)/d(state) (n, 2, 6).
+
+    The derivatives are those of 2-body motion for either method: the planets change them by
+    a relative ~1e-4 over weeks, which slows the convergence of an N-body fit imperceptibly
+    and leaves its solution (set by the N-body residuals) unchanged.
+    """
     trial = np.repeat(state[None], 13, axis=0)
     for j in range(6):
         trial[1 + 2 * j, j] += STEPS[j]
@@ -178,24 +225,32 @@ def _jacobian(state, epoch, obs):
     res = _residuals(predict_radec(trial, epoch, obs), obs)
     jac = np.stack([(res[1 + 2 * j] - res[2 + 2 * j]) / (2.0 * STEPS[j]) for j in range(6)],
                    axis=-1)
+    if method != "2body":
+        return residuals(state, epoch, obs, method), jac
     return res[0], jac
 
 
-def _chi2(state, epoch, obs, used):
-    res = _residuals(predict_radec(state[None], epoch, obs)[0], obs)
+def residuals(state, epoch_mjd_tdb: float, obs: Observations, method: str = "2body"):
+    """Observed minus computed (Δα cos δ, Δδ) of one state at every observation, arcsec (n, 2)."""
+    return _residuals(predict_radec(np.asarray(state, np.float64)[None], epoch_mjd_tdb, obs,
+                                    method)[0], obs)
+
+
+def _chi2(state, epoch, obs, used, method):
+    res = residuals(state, epoch, obs, method)
     return float(((res[used] / obs.sigma[used, None]) ** 2).sum())
 
 
-def differential_correction(state, epoch, obs, used, max_iterations):
+def differential_correction(state, epoch, obs, used, max_iterations, method="2body"):
     """Levenberg–Marquardt least squares on the kept detections.
 
     Returns ``(state, covariance, residuals (n, 2), chi2)``; NaN state when the model fails.
     """
     weights = 1.0 / obs.sigma[used] ** 2
     damping = 1e-3
-    chi2 = _chi2(state, epoch, obs, used)
+    chi2 = _chi2(state, epoch, obs, used, method)
     for _ in range(max_iterations):
-        res, jac = _jacobian(state, epoch, obs)
+        res, jac = _jacobian(state, epoch, obs, method)
         a = jac[used].reshape(-1, 6)
         r = res[used].reshape(-1)
         w = np.repeat(weights, 2)
@@ -211,10 +266,15 @@ def differential_correction(state, epoch, obs, used, max_iterations):
             except np.linalg.LinAlgError:
                 damping *= 10.0
                 continue
+            # The step's decrease of chi² on the linear model; below the tolerance the fit has
+            # converged (trying it would only chase rounding with ever larger damping).
+            predicted = -(2.0 * gradient @ step + step @ normal @ step)
+            if predicted <= CHI2_TOLERANCE * max(chi2, 1.0):
+                break
             trial = state + step
-            trial_chi2 = _chi2(trial, epoch, obs, used)
+            trial_chi2 = _chi2(trial, epoch, obs, used, method)
             if np.isfinite(trial_chi2) and trial_chi2 <= chi2:
-                converged = chi2 - trial_chi2 <= 1e-10 * max(chi2, 1e-30)
+                converged = chi2 - trial_chi2 <= CHI2_TOLERANCE * max(chi2, 1.0)
                 state, chi2 = trial, trial_chi2
                 damping = max(damping / 10.0, 1e-12)
                 improved = not converged
@@ -222,7 +282,7 @@ def differential_correction(state, epoch, obs, used, max_iterations):
             damping *= 10.0
         if not improved:
             break
-    res, jac = _jacobian(state, epoch, obs)
+    res, jac = _jacobian(state, epoch, obs, method)
     a = jac[used].reshape(-1, 6)
     normal = a.T @ (a * np.repeat(weights, 2)[:, None])
     try:
@@ -239,7 +299,7 @@ def _enough(used, nights, config) -> bool:
 
 
 def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
-              config: FitConfig | None = None) -> OrbitFit:
+              config: FitConfig | None = None, method: str = "2body") -> OrbitFit:
     """Fit a heliocentric orbit to detections, dropping outliers (method in the module docstring).
 
     Parameters
@@ -252,6 +312,9 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
         Epoch of the state, MJD TDB.
     config : FitConfig, optional
         ``FitConfig()`` when omitted.
+    method : {"2body", "nbody"}
+        Motion model: Kepler (fast; for the many candidate fits of a linking window) or the
+        N-body integration with the planets (final fits, arcs beyond a few weeks).
 
     Returns
     -------
@@ -263,7 +326,7 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
     used = np.ones(len(obs), dtype=bool)
     while True:
         state, covariance, res, chi2 = differential_correction(
-            state, epoch_mjd_tdb, obs, used, config.max_iterations)
+            state, epoch_mjd_tdb, obs, used, config.max_iterations, method)
         if not np.isfinite(res[used]).all():
             return OrbitFit(epoch_mjd_tdb, state, covariance, res[:, 0], res[:, 1], used,
                             np.nan, np.nan, "failed")

@@ -1,0 +1,799 @@
+"""MPC astrometry formats: the 80-column observation record and ADES PSV.
+
+The 80-column optical record
+----------------------------
+One observation per line, columns numbered from 1 as in the MPC's "Format for optical
+astrometric observations of comets, minor planets and natural satellites":
+
+========  ==================================================================================
+columns   content
+========  ==================================================================================
+1-5       minor planets: packed number (``08467``, ``A0345``, ``~0000``), blank if unnumbered;
+          comets: 1-4 periodic-comet number and 5 the orbit type (``0001P``, ``    C``)
+6-12      packed provisional designation (``K21E35S``, ``_QC0000``, ``PLS2040``; comets use
+          columns 5-12, ``CJ95O010``) or an observer's temporary designation (1-7 ASCII
+          letters and digits, left-justified)
+13        discovery asterisk ``*``
+14        note 1 (publishable note or program code; read and ignored)
+15        note 2, the observation type (see :data:`SUPPORTED_OBSERVATION_TYPES`)
+16-32     date of the observation, **UTC**: ``YYYY MM DD.dddddd`` (0 to 6 decimals of a day,
+          right-padded with blanks)
+33-44     RA (J2000.0 / ICRF): ``HH MM SS.sss`` (hours, minutes, seconds of time, any number
+          of decimals that fits)
+45-56     Dec (J2000.0 / ICRF): ``sDD MM SS.ss`` (sign, degrees, arcminutes, arcseconds)
+57-65     blank
+66-70     observed magnitude (blank when not measured)
+71        magnitude band
+72-77     reference and program fields (ignored here)
+78-80     MPC observatory code
+========  ==================================================================================
+
+Tables on the Python side follow the DiaSource conventions of :mod:`linking.detections`:
+``midpointMjdTai`` (MJD, **TAI**), ``ra`` and ``dec`` (degrees), ``raErr`` and ``decErr``
+(degrees, ``raErr`` already on the sky, i.e. of RA·cos Dec). Times are converted between TAI and
+the formats' UTC with :func:`ephemerides.timescales.convert_mjd`; the MPC day fraction is the
+fraction of the UTC calendar day, i.e. the fractional part of the MJD in UTC.
+
+ADES PSV
+--------
+:func:`format_ades_psv` writes the pipe-separated form of the IAU's Astrometry Data Exchange
+Standard (version 2022): a ``# version=2022`` line, then for each observatory code (sorted) an
+obsContext header (``# observatory``/``! mpcCode``, ``# submitter``, ``# observers``,
+``# measurers``, ``# telescope``) followed by the column-header row and one data row per
+observation, with the columns of :data:`ADES_COLUMNS`: ``obsTime`` is ISO 8601 UTC with
+milliseconds and a ``Z``, ``ra`` and ``dec`` decimal degrees, ``rmsRA`` (of RA·cos Dec) and
+``rmsDec`` arcseconds, ``mag`` and ``rmsMag`` magnitudes.
+
+Designations use :mod:`ephemerides.designations` for packing and unpacking: numbered objects
+and numbered comets (``'8467'``, ``'1P'``) are permanent designations, provisional designations
+(``'2021 AB12'``, ``'C/1995 O1'``, ``'2040 P-L'``) are packed into the provisional field, and
+anything else must be a temporary designation (``trkSub`` in ADES) of 1-7 ASCII letters and
+digits, such as those :func:`temporary_designation` makes.
+"""
+
+import re
+import string
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ephemerides.designations import (
+    MJD_EPOCH_ORDINAL,
+    base62,
+    pack_designation,
+    packed_form,
+    unpack_designation,
+)
+from ephemerides.timescales import convert_mjd
+
+__all__ = [
+    "ADES_COLUMNS",
+    "ADES_MODES",
+    "ADES_VERSION",
+    "DEFAULT_TELESCOPE",
+    "SUPPORTED_OBSERVATION_TYPES",
+    "UNSUPPORTED_OBSERVATION_TYPES",
+    "format_ades_psv",
+    "format_mpc80",
+    "read_mpc80",
+    "temporary_designation",
+]
+
+#: Note-2 codes (column 15) of single-line optical observations that :func:`read_mpc80` reads.
+SUPPORTED_OBSERVATION_TYPES = {
+    " ": "unspecified (photographic by default)",
+    "P": "photographic",
+    "e": "encoder",
+    "C": "CCD",
+    "B": "CMOS",
+    "T": "meridian or transit circle",
+    "M": "micrometer",
+    "c": "corrected-without-republication CCD",
+    "E": "occultation-derived",
+    "O": "offset (natural satellites)",
+    "H": "Hipparcos geocentric",
+    "N": "normal place",
+    "n": "mini-normal place from video frames",
+    "A": "B1950.0 position rotated to J2000.0",
+    "D": "CCD, converted from an XML submission",
+    "Z": "photographic, converted from an XML submission",
+}
+#: Note-2 codes that are recognised but not read: two-line records and deleted observations.
+UNSUPPORTED_OBSERVATION_TYPES = {
+    "S": "satellite observation (two-line record)",
+    "s": "satellite observation, second line",
+    "t": "satellite observation from an XML submission, second line",
+    "V": "roving observer (two-line record)",
+    "v": "roving observer, second line",
+    "W": "roving observer from an XML submission (two-line record)",
+    "w": "roving observer from an XML submission, second line",
+    "R": "radar observation (two-line record)",
+    "r": "radar observation, second line",
+    "Q": "radar observation from an XML submission (two-line record)",
+    "q": "radar observation from an XML submission, second line",
+    "X": "deleted or replaced discovery observation",
+    "x": "deleted or replaced observation",
+}
+#: Data columns of :func:`format_ades_psv`, in order.
+ADES_COLUMNS = (
+    "permID", "provID", "trkSub", "mode", "stn", "obsTime", "ra", "dec",
+    "rmsRA", "rmsDec", "astCat", "mag", "rmsMag", "band",
+)
+ADES_VERSION = "2022"
+#: ADES ``mode`` for each note-2 type; types not listed are written as ``UNK`` (unknown).
+ADES_MODES = {"C": "CCD", "c": "CCD", "D": "CCD", "B": "CMO", " ": "PHO", "P": "PHO", "Z": "PHO",
+              "e": "ENC", "T": "MER", "M": "MIC", "n": "VID", "E": "OCC"}
+DEFAULT_TELESCOPE = {"design": "Reflector", "aperture": "1.0", "detector": "CCD"}
+_TELESCOPE_KEYS = ("name", "design", "aperture", "detector", "fRatio", "filter", "arraySize",
+                   "pixelScale")
+
+# Half-month letters of provisional designations: A-Y without I.
+_HALF_MONTH_LETTERS = "ABCDEFGHJKLMNOPQRSTUVWXY"
+_MS_PER_DAY = 86_400_000
+_MPC_COLUMNS = ("designation", "midpointMjdTai", "ra", "dec", "observatoryCode")
+_RE_TEMPORARY = re.compile(r"^[A-Za-z0-9]{1,7}$")
+_RE_DATE = re.compile(r"^(\d{4}) (\d\d) (\d\d)(\.\d{0,6})? *$")
+_RE_RA = re.compile(r"^(\d\d) (\d\d) (\d\d(?:\.\d*)?) *$")
+_RE_DEC = re.compile(r"^([+-])(\d\d) (\d\d) (\d\d(?:\.\d*)?) *$")
+_RE_CODE = re.compile(r"^[!-~]{3}$")
+
+
+# ----------------------------------------------------------------------------------------------
+# Designations
+# ----------------------------------------------------------------------------------------------
+
+
+def temporary_designation(first_mjd_utc: float, sequence: int, prefix: str = "S") -> str:
+    """A 7-character temporary designation for a new object, in provisional style.
+
+    Parameters
+    ----------
+    first_mjd_utc : float
+        Time of the object's first observation, MJD in UTC; its calendar date sets the year and
+        half-month characters.
+    sequence : int
+        Running number of the object within the submitter's numbering, 0 <= sequence < 62**3
+        (238328), written as three base-62 digits ``0-9A-Za-z``.
+    prefix : str
+        One ASCII letter other than ``I``, ``J``, ``K`` and ``L`` (which start packed
+        provisional designations, so the result could be mistaken for one). Default ``"S"``.
+
+    Returns
+    -------
+    str
+        ``prefix`` + last two digits of the UTC year + half-month letter (``A`` = Jan 1-15,
+        ``B`` = Jan 16-31, ..., ``Y`` = Dec 16-31, no ``I``) + three base-62 digits, e.g.
+        ``temporary_designation(61369.0, 0) == 'S26W000'`` (2026 Nov 25). Only letters and
+        digits, as the MPC requires of temporary designations.
+
+    Raises
+    ------
+    ValueError
+        For a bad prefix, a sequence out of range or a non-finite time.
+    """
+    if (not isinstance(prefix, str) or len(prefix) != 1 or prefix not in string.ascii_letters
+            or prefix in "IJKL"):
+        raise ValueError(
+            f"prefix={prefix!r}: the prefix must be exactly one ASCII letter other than I, J, K "
+            "and L (those start packed provisional designations); e.g. 'S'"
+        )
+    if isinstance(sequence, (bool, np.bool_)) or not isinstance(sequence, (int, np.integer)):
+        raise ValueError(f"sequence={sequence!r}: the sequence must be an integer")
+    sequence = int(sequence)
+    if not 0 <= sequence < 62**3:
+        raise ValueError(
+            f"sequence={sequence}: three base-62 digits hold 0 <= sequence < {62**3}"
+        )
+    mjd = float(first_mjd_utc)
+    if not np.isfinite(mjd):
+        raise ValueError(f"first_mjd_utc={first_mjd_utc!r}: the time must be a finite MJD (UTC)")
+    day = date.fromordinal(int(np.floor(mjd)) + MJD_EPOCH_ORDINAL)
+    half = _HALF_MONTH_LETTERS[2 * (day.month - 1) + (day.day > 15)]
+    return f"{prefix}{day.year % 100:02d}{half}{base62(sequence, 3)}"
+
+
+def _classify(designation, row: int, column: str = "designation") -> tuple[str, str, str]:
+    """Kind (``number``, ``provisional``, ``temporary``), packed form and readable form."""
+    if isinstance(designation, (bool, np.bool_)) or not isinstance(
+            designation, (str, int, np.integer)):
+        raise ValueError(
+            f"column {column!r}, row {row}: {designation!r} is not a designation; give a number "
+            "('8467'), a provisional designation ('2026 WA12') or a temporary designation of 1-7 "
+            "ASCII letters and digits"
+        )
+    text = str(designation).strip()
+    try:
+        packed = pack_designation(text)
+    except ValueError:
+        packed = None
+    if packed is not None:
+        readable = unpack_designation(packed)
+        return ("number" if len(packed) == 5 else "provisional"), packed, readable
+    if not _RE_TEMPORARY.match(text):
+        raise ValueError(
+            f"column {column!r}, row {row}: {designation!r} is neither an MPC designation "
+            "(number '8467', provisional '2026 WA12', comet '1P' or 'C/1995 O1') nor a temporary "
+            "designation of 1-7 ASCII letters and digits"
+        )
+    if packed_form(text) is not None:
+        raise ValueError(
+            f"column {column!r}, row {row}: {text!r} reads as a packed MPC designation "
+            f"({unpack_designation(packed_form(text))!r}); give the unpacked form, or a "
+            "temporary designation that does not look packed"
+        )
+    return "temporary", text, text
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading the 80-column format
+# ----------------------------------------------------------------------------------------------
+
+
+class _LineError(ValueError):
+    """A problem on one line: columns and explanation; the caller adds source and line."""
+
+
+def _read_text(path_or_text) -> tuple[str, str]:
+    if isinstance(path_or_text, Path):
+        return path_or_text.read_text(encoding="ascii", errors="replace"), str(path_or_text)
+    if isinstance(path_or_text, str):
+        if "\n" in path_or_text:
+            return path_or_text, "<text>"
+        return Path(path_or_text).read_text(encoding="ascii", errors="replace"), path_or_text
+    raise TypeError(
+        "read_mpc80 takes a path (str or pathlib.Path) or the text of the records (a str with "
+        f"newlines); got {type(path_or_text).__name__}"
+    )
+
+
+def _parse_designation(line: str) -> str:
+    number, provisional = line[0:5], line[5:12]
+    if number.strip() and not number[:4].isspace():
+        try:
+            return unpack_designation(number)
+        except ValueError:
+            raise _LineError(
+                f"columns 1-5 {number!r}: expected a packed minor-planet number ('08467', "
+                "'A0345', '~0000') or a numbered comet ('0001P')"
+            ) from None
+    if number.strip():  # comet: orbit type in column 5, provisional designation in 6-12
+        try:
+            return unpack_designation(line[4:12])
+        except ValueError:
+            raise _LineError(
+                f"columns 5-12 {line[4:12]!r}: expected a comet's orbit type and packed "
+                "provisional designation ('CJ95O010')"
+            ) from None
+    text = provisional.strip()
+    if not text:
+        raise _LineError(
+            "columns 1-12 are blank: every observation needs a number (columns 1-5) or a "
+            "provisional or temporary designation (columns 6-12)"
+        )
+    if len(text) == 7:
+        try:
+            return unpack_designation(text)
+        except ValueError:
+            pass
+    if not _RE_TEMPORARY.match(text):
+        raise _LineError(
+            f"columns 6-12 {provisional!r}: expected a packed provisional designation "
+            "('K21E35S') or a temporary designation of 1-7 ASCII letters and digits"
+        )
+    return text
+
+
+def _parse_date(field: str) -> float:
+    m = _RE_DATE.match(field)
+    if m is None:
+        raise _LineError(
+            f"columns 16-32 {field!r}: expected the UTC date as 'YYYY MM DD.dddddd' (0-6 "
+            "decimals of a day)"
+        )
+    year, month, day, fraction = m.groups()
+    try:
+        ordinal = date(int(year), int(month), int(day)).toordinal()
+    except ValueError as error:
+        raise _LineError(f"columns 16-32 {field!r}: not a calendar date ({error})") from None
+    return float(ordinal - MJD_EPOCH_ORDINAL) + float("0" + (fraction or ""))
+
+
+def _parse_ra(field: str) -> float:
+    m = _RE_RA.match(field)
+    if m is None:
+        raise _LineError(f"columns 33-44 {field!r}: expected RA as 'HH MM SS.sss'")
+    hours, minutes, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    if hours >= 24 or minutes >= 60 or seconds >= 60.0:
+        raise _LineError(
+            f"columns 33-44 {field!r}: RA needs hours 0-23, minutes 0-59 and seconds below 60"
+        )
+    return (hours + minutes / 60.0 + seconds / 3600.0) * 15.0
+
+
+def _parse_dec(field: str) -> float:
+    m = _RE_DEC.match(field)
+    if m is None:
+        raise _LineError(f"columns 45-56 {field!r}: expected Dec as 'sDD MM SS.ss' (s = + or -)")
+    sign, degrees, minutes, seconds = m.group(1), int(m.group(2)), int(m.group(3)), float(
+        m.group(4))
+    value = degrees + minutes / 60.0 + seconds / 3600.0
+    if minutes >= 60 or seconds >= 60.0 or value > 90.0:
+        raise _LineError(
+            f"columns 45-56 {field!r}: Dec needs arcminutes 0-59, arcseconds below 60 and "
+            "|Dec| <= 90 degrees"
+        )
+    return -value if sign == "-" else value
+
+
+def _parse_mag(field: str) -> float:
+    if not field.strip():
+        return np.nan
+    try:
+        value = float(field)
+    except ValueError:
+        value = np.nan
+    if not np.isfinite(value):
+        raise _LineError(f"columns 66-70 {field!r}: expected a magnitude such as '17.79' or blank")
+    return value
+
+
+def _parse_line(line: str) -> dict:
+    code = line[77:80]
+    if not _RE_CODE.match(code):
+        raise _LineError(
+            f"columns 78-80 {code!r}: expected a 3-character MPC observatory code ('F51'); is "
+            "the line shorter than 80 columns or shifted?"
+        )
+    return {
+        "designation": _parse_designation(line),
+        "mjd_utc": _parse_date(line[15:32]),
+        "ra": _parse_ra(line[32:44]),
+        "dec": _parse_dec(line[44:56]),
+        "mag": _parse_mag(line[65:70]),
+        "band": line[70].strip(),
+        "observatoryCode": code,
+        "note2": line[14],
+    }
+
+
+def read_mpc80(path_or_text, unsupported: str = "raise") -> pd.DataFrame:
+    """Read MPC 80-column optical observation records into a DiaSource-style table.
+
+    Parameters
+    ----------
+    path_or_text : str or pathlib.Path
+        A file of records, or the records themselves as one string (a ``str`` containing a
+        newline is taken as text, any other ``str`` as a path). Blank lines are ignored;
+        trailing blanks may be missing as long as columns 78-80 hold the observatory code.
+    unsupported : {"raise", "skip"}
+        What to do with records of a type listed in :data:`UNSUPPORTED_OBSERVATION_TYPES`
+        (two-line satellite, roving-observer and radar records, deleted observations):
+        ``"raise"`` (default) raises; ``"skip"`` drops them and issues one warning that counts
+        the skipped lines per type.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observation, in file order: ``diaSourceId`` (int64, 0..n-1),
+        ``designation`` (str: unpacked number such as ``'8467'`` when columns 1-5 are set, else
+        the unpacked provisional designation such as ``'2021 AB12'``, else the temporary
+        designation), ``midpointMjdTai`` (float64, MJD TAI converted from the UTC date), ``ra``,
+        ``dec`` (float64, degrees), ``mag`` (float64, NaN when blank), ``band`` (str, ``''`` when
+        blank), ``observatoryCode`` (str) and ``note2`` (str, the column-15 type code).
+
+    Raises
+    ------
+    ValueError
+        Naming the source, the line number (from 1, blank lines counted) and the columns, for
+        any malformed line: lines longer than 80 columns, a missing observatory code, an
+        unknown observation type, a bad designation, date, RA, Dec or magnitude; and, with
+        ``unsupported="raise"``, for unsupported observation types.
+    """
+    if unsupported not in ("raise", "skip"):
+        raise ValueError(f"unsupported={unsupported!r}: use 'raise' or 'skip'")
+    text, source = _read_text(path_or_text)
+    records: list[dict] = []
+    skipped: Counter = Counter()
+    allowed = "".join(SUPPORTED_OBSERVATION_TYPES)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if not line:
+            continue
+        where = f"{source}, line {number}"
+        if len(line) > 80:
+            raise ValueError(
+                f"{where}: the line has {len(line)} columns; MPC records have at most 80"
+            )
+        line = line.ljust(80)
+        kind = line[14]
+        if kind in UNSUPPORTED_OBSERVATION_TYPES:
+            if unsupported == "skip":
+                skipped[kind] += 1
+                continue
+            raise ValueError(
+                f"{where}, column 15: observation type {kind!r} "
+                f"({UNSUPPORTED_OBSERVATION_TYPES[kind]}) is not supported; read_mpc80 reads the "
+                f"single-line optical types {allowed!r}; pass unsupported='skip' to drop such "
+                "lines with a warning"
+            )
+        if kind not in SUPPORTED_OBSERVATION_TYPES:
+            raise ValueError(
+                f"{where}, column 15: {kind!r} is not an MPC observation type; allowed "
+                f"single-line optical types are {allowed!r}"
+            )
+        try:
+            records.append(_parse_line(line))
+        except _LineError as error:
+            raise ValueError(f"{where}, {error}") from None
+    if skipped:
+        detail = ", ".join(
+            f"{count} of type {kind!r} ({UNSUPPORTED_OBSERVATION_TYPES[kind]})"
+            for kind, count in sorted(skipped.items())
+        )
+        warnings.warn(
+            f"{source}: skipped {sum(skipped.values())} unsupported line(s): {detail}",
+            stacklevel=2,
+        )
+    mjd_utc = np.array([r["mjd_utc"] for r in records], dtype=np.float64)
+    mjd_tai = convert_mjd(mjd_utc, "utc", "tai") if mjd_utc.size else mjd_utc
+    return pd.DataFrame({
+        "diaSourceId": np.arange(len(records), dtype=np.int64),
+        "designation": pd.Series([r["designation"] for r in records], dtype=object),
+        "midpointMjdTai": mjd_tai,
+        "ra": np.array([r["ra"] for r in records], dtype=np.float64),
+        "dec": np.array([r["dec"] for r in records], dtype=np.float64),
+        "mag": np.array([r["mag"] for r in records], dtype=np.float64),
+        "band": pd.Series([r["band"] for r in records], dtype=object),
+        "observatoryCode": pd.Series([r["observatoryCode"] for r in records], dtype=object),
+        "note2": pd.Series([r["note2"] for r in records], dtype=object),
+    })
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation shared by the writers
+# ----------------------------------------------------------------------------------------------
+
+
+def _row_label(table: pd.DataFrame, row: int) -> str:
+    if "diaSourceId" in table.columns:
+        return f"row {row} (diaSourceId={table['diaSourceId'].iloc[row]})"
+    return f"row {row}"
+
+
+def _fail(table: pd.DataFrame, column: str, bad: np.ndarray, allowed: str) -> None:
+    rows = np.flatnonzero(bad)
+    if rows.size:
+        shown = ", ".join(
+            f"{_row_label(table, r)}: {table[column].iloc[r]!r}" for r in rows[:3]
+        )
+        more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+        raise ValueError(f"column {column!r}: {allowed}; found {shown}{more}")
+
+
+def _float_column(table: pd.DataFrame, column: str, finite: bool = True) -> np.ndarray:
+    try:
+        values = table[column].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"column {column!r} must be numeric (float64); got dtype {table[column].dtype}"
+        ) from None
+    if finite:
+        _fail(table, column, ~np.isfinite(values), "values must be finite (no NaN or infinity)")
+    else:
+        _fail(table, column, np.isinf(values), "values must be finite or NaN (not measured)")
+    return values
+
+
+def _validate(table: pd.DataFrame, function: str) -> dict:
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"{function} takes a pandas DataFrame; got {type(table).__name__}")
+    missing = [c for c in _MPC_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{function}: the table lacks the column(s) {missing}; it needs "
+            f"{list(_MPC_COLUMNS)} (designation, MJD TAI, RA and Dec in degrees, MPC code)"
+        )
+    mjd_tai = _float_column(table, "midpointMjdTai")
+    ra = _float_column(table, "ra")
+    dec = _float_column(table, "dec")
+    _fail(table, "ra", (ra < 0.0) | (ra >= 360.0), "RA must lie in [0, 360) degrees")
+    _fail(table, "dec", np.abs(dec) > 90.0, "Dec must lie in [-90, 90] degrees")
+    codes = table["observatoryCode"].to_numpy(dtype=object)
+    bad = np.array([not (isinstance(c, str) and _RE_CODE.match(c)) for c in codes], dtype=bool)
+    _fail(table, "observatoryCode", bad,
+          "MPC observatory codes are exactly 3 printable non-blank characters, e.g. 'X05'")
+    designations = [
+        _classify(value, row) for row, value in enumerate(table["designation"].to_numpy(object))
+    ]
+    mag = _float_column(table, "mag", finite=False) if "mag" in table.columns else None
+    band = None
+    if "band" in table.columns:
+        band = [("" if b is None or (isinstance(b, float) and np.isnan(b)) else b)
+                for b in table["band"].to_numpy(dtype=object)]
+        bad = np.array([not (isinstance(b, str) and len(b) <= 1 and b.strip() == b
+                             and (b == "" or b in string.ascii_letters)) for b in band],
+                       dtype=bool)
+        _fail(table, "band", bad, "bands are one ASCII letter (or '' / NaN for none)")
+    mjd_utc = convert_mjd(mjd_tai, "tai", "utc") if mjd_tai.size else mjd_tai
+    return {"mjd_utc": mjd_utc, "ra": ra, "dec": dec, "codes": codes,
+            "designations": designations, "mag": mag, "band": band}
+
+
+def _notes(table: pd.DataFrame) -> list[str]:
+    """Observation type (note 2) of each row: the ``note2`` column, else ``'C'`` (CCD)."""
+    if "note2" not in table.columns:
+        return ["C"] * len(table)
+    notes = list(table["note2"].to_numpy(dtype=object))
+    bad = np.array([not (isinstance(v, str) and v in SUPPORTED_OBSERVATION_TYPES)
+                    for v in notes], dtype=bool)
+    _fail(table, "note2", bad, "note2 is one of the single-line optical observation types "
+          f"{''.join(SUPPORTED_OBSERVATION_TYPES)!r}")
+    return notes
+
+
+def _calendar(day_number: int, table: pd.DataFrame, row: int) -> date:
+    ordinal = day_number + MJD_EPOCH_ORDINAL
+    if not date(1000, 1, 1).toordinal() <= ordinal <= date(9999, 12, 31).toordinal():
+        raise ValueError(
+            f"column 'midpointMjdTai', {_row_label(table, row)}: the UTC date falls outside "
+            "years 1000-9999, which the formats cannot write"
+        )
+    return date.fromordinal(ordinal)
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing the 80-column format
+# ----------------------------------------------------------------------------------------------
+
+
+def _mpc_date(mjd_utc: float, table: pd.DataFrame, row: int) -> str:
+    microdays = int(np.rint(mjd_utc * 1e6))  # 6 decimals of a day, rounding carries into days
+    day_number, fraction = divmod(microdays, 1_000_000)
+    day = _calendar(day_number, table, row)
+    return f"{day.year:04d} {day.month:02d} {day.day:02d}.{fraction:06d}"
+
+
+def _mpc_ra(ra_deg: float) -> str:
+    millis = int(np.rint(ra_deg / 15.0 * 3_600_000.0)) % (24 * 3_600_000)  # 24h wraps to 0h
+    minutes, millis = divmod(millis, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d} {minutes:02d} {millis // 1000:02d}.{millis % 1000:03d}"
+
+
+def _mpc_dec(dec_deg: float) -> str:
+    centis = int(np.rint(abs(dec_deg) * 360_000.0))
+    minutes, centis = divmod(centis, 6_000)
+    degrees, minutes = divmod(minutes, 60)
+    sign = "-" if dec_deg < 0.0 else "+"
+    return f"{sign}{degrees:02d} {minutes:02d} {centis // 100:02d}.{centis % 100:02d}"
+
+
+def format_mpc80(table: pd.DataFrame) -> str:
+    """Write observations as MPC 80-column optical records.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per observation. Required: ``designation`` (str: a number ``'8467'`` goes to
+        columns 1-5 packed, a provisional designation ``'2026 WA12'`` to columns 6-12 packed,
+        a comet ``'1P'`` / ``'C/1995 O1'`` to columns 1-5 / 5-12; anything else must be a
+        temporary designation of 1-7 ASCII letters and digits, left-justified in columns
+        6-12), ``midpointMjdTai`` (MJD TAI), ``ra`` in [0, 360) and ``dec`` in [-90, 90]
+        (degrees), ``observatoryCode`` (3 characters). Optional: ``mag`` (NaN = blank),
+        ``band`` (one letter), ``discovery`` (bool, ``*`` in column 13), ``note2`` (one of
+        :data:`SUPPORTED_OBSERVATION_TYPES`; ``'C'`` (CCD) when absent).
+
+    Returns
+    -------
+    str
+        One 80-character line per row, each ending in a newline, in row order: UTC date to
+        1e-6 day (0.0864 s), RA to 0.001 s of time, Dec to 0.01″, magnitude ``xx.xx``.
+        Rounding carries (``59.9995 s`` becomes the next minute, hour or day; 24h becomes 0h).
+
+    Raises
+    ------
+    ValueError
+        Naming the column and row: missing columns, non-finite times or coordinates, RA or
+        Dec out of range, bad observatory codes, designations, bands, notes or magnitudes that
+        do not fit ``xx.xx``.
+    """
+    checked = _validate(table, "format_mpc80")
+    n = len(table)
+    discovery = np.zeros(n, dtype=bool)
+    if "discovery" in table.columns:
+        values = table["discovery"].to_numpy(dtype=object)
+        bad = np.array([not isinstance(v, (bool, np.bool_)) for v in values], dtype=bool)
+        _fail(table, "discovery", bad, "discovery flags are booleans")
+        discovery = values.astype(bool)
+    notes = _notes(table)
+    lines = []
+    for row in range(n):
+        kind, packed, _ = checked["designations"][row]
+        if kind == "number":
+            ident = packed.ljust(12)
+        elif len(packed) == 8:  # comet: orbit type in column 5, designation in 6-12
+            ident = " " * 4 + packed
+        elif kind == "provisional":
+            ident = " " * 5 + packed
+        else:
+            ident = " " * 5 + packed.ljust(7)
+        mag = ""
+        if checked["mag"] is not None and np.isfinite(checked["mag"][row]):
+            mag = f"{checked['mag'][row]:5.2f}"
+            if len(mag) != 5:
+                raise ValueError(
+                    f"column 'mag', {_row_label(table, row)}: {checked['mag'][row]!r} does not "
+                    "fit columns 66-70 as 'xx.xx' (-9.99 to 99.99)"
+                )
+        band = checked["band"][row] if checked["band"] is not None else ""
+        line = (
+            f"{ident}{'*' if discovery[row] else ' '} {notes[row]}"
+            f"{_mpc_date(checked['mjd_utc'][row], table, row)}"
+            f"{_mpc_ra(checked['ra'][row])}{_mpc_dec(checked['dec'][row])}"
+            f"{'':9}{mag:>5}{band:1}{'':6}{checked['codes'][row]}"
+        )
+        lines.append(line + "\n")
+    return "".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# ADES PSV
+# ----------------------------------------------------------------------------------------------
+
+
+def _names(value, argument: str) -> list[str]:
+    if isinstance(value, str):
+        names = [value] if value.strip() else []
+    elif isinstance(value, Iterable):
+        names = [v for v in value]
+    else:
+        raise ValueError(f"{argument}={value!r}: give a name (str) or a sequence of names")
+    for name in names:
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            raise ValueError(
+                f"{argument}: {name!r} is not a name; names are non-empty printable strings"
+            )
+    return [name.strip() for name in names]
+
+
+def _ades_time(mjd_utc: float, table: pd.DataFrame, row: int) -> str:
+    millis = int(np.rint(mjd_utc * _MS_PER_DAY))
+    day_number, millis = divmod(millis, _MS_PER_DAY)
+    day = _calendar(day_number, table, row)
+    seconds, millis = divmod(millis, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{day.isoformat()}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+def _fixed(value: float, decimals: int, modulo: int | None = None) -> str:
+    """``value`` with ``decimals`` decimals by integer rounding (optionally wrapped)."""
+    scaled = int(np.rint(abs(value) * 10**decimals))
+    if modulo is not None:
+        scaled %= modulo * 10**decimals
+    whole, fraction = divmod(scaled, 10**decimals)
+    sign = "-" if value < 0.0 and scaled else ""
+    return f"{sign}{whole}.{fraction:0{decimals}d}"
+
+
+def format_ades_psv(
+    table: pd.DataFrame,
+    *,
+    submitter="",
+    observers="",
+    measurers="",
+    telescope: dict | None = None,
+    ast_cat: str = "Gaia3",
+) -> str:
+    """Write observations as ADES (version 2022) pipe-separated values.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The columns of :func:`format_mpc80` (``designation``, ``midpointMjdTai`` TAI,
+        ``ra``, ``dec`` degrees, ``observatoryCode``; optional ``mag``, ``band``, ``note2``;
+        ``discovery`` is not written) plus optional
+        ``raErr`` and ``decErr`` (degrees; ``raErr`` is taken as already on the sky, the
+        uncertainty of RA·cos Dec, as in Rubin's DiaSource) and ``magErr`` (mag). NaN errors
+        and magnitudes are written as blank fields.
+    submitter, observers, measurers : str or sequence of str
+        Names, one ``! name`` line each. An empty string leaves that block out; the MPC needs
+        all three on a real submission.
+    telescope : dict, optional
+        ``design``, ``aperture`` (metres) and ``detector``, plus optionally ``name``,
+        ``fRatio``, ``filter``, ``arraySize``, ``pixelScale``. Default
+        :data:`DEFAULT_TELESCOPE`, a generic 1-m CCD reflector: give the real one when
+        submitting.
+    ast_cat : str
+        Astrometric catalogue code (``astCat``), default ``"Gaia3"``.
+
+    Returns
+    -------
+    str
+        ``# version=2022``, then one obsContext and data section per observatory code, in
+        sorted code order and otherwise in row order. Columns are :data:`ADES_COLUMNS`:
+        ``permID`` (number, ``'8467'``) for numbered objects, ``provID`` (``'2026 WA12'``)
+        for provisional designations, ``trkSub`` for temporary designations; ``mode`` ``CCD``,
+        or from the ``note2`` column through :data:`ADES_MODES` when the table has one;
+        ``obsTime`` ISO 8601 UTC to the millisecond with a ``Z``; ``ra`` and ``dec`` in degrees
+        to 9 and 8 decimals; ``rmsRA``, ``rmsDec`` in arcsec to 4 decimals; ``mag`` to 2 and
+        ``rmsMag`` to 3 decimals; ``band``. Fields are padded so that the pipes line up;
+        lines carry no trailing blanks.
+
+    Raises
+    ------
+    ValueError
+        As :func:`format_mpc80`, and for negative or infinite errors or bad header values.
+    """
+    checked = _validate(table, "format_ades_psv")
+    n = len(table)
+    errors = {}
+    for column in ("raErr", "decErr", "magErr"):
+        if column in table.columns:
+            values = _float_column(table, column, finite=False)
+            _fail(table, column, values < 0.0, "uncertainties must be >= 0 (or NaN)")
+            errors[column] = values
+        else:
+            errors[column] = np.full(n, np.nan)
+    if not isinstance(ast_cat, str) or not re.match(r"^[!-{}~]+$", ast_cat):
+        raise ValueError(f"ast_cat={ast_cat!r}: give a catalogue code such as 'Gaia3'")
+    scope = dict(DEFAULT_TELESCOPE if telescope is None else telescope)
+    unknown = [k for k in scope if k not in _TELESCOPE_KEYS]
+    absent = [k for k in ("design", "aperture", "detector") if k not in scope]
+    if unknown or absent:
+        raise ValueError(
+            f"telescope={telescope!r}: needs 'design', 'aperture' (m) and 'detector'; optional "
+            f"keys are {['name', *_TELESCOPE_KEYS[4:]]}; missing {absent}, unknown {unknown}"
+        )
+    for key, value in scope.items():
+        if not str(value).strip() or not str(value).isprintable():
+            raise ValueError(f"telescope[{key!r}]={value!r}: give a printable, non-empty value")
+    people = [("submitter", _names(submitter, "submitter")),
+              ("observers", _names(observers, "observers")),
+              ("measurers", _names(measurers, "measurers"))]
+
+    notes = _notes(table)
+    rows = []
+    for row in range(n):
+        kind, _, readable = checked["designations"][row]
+        ra_err, dec_err, mag_err = (errors[c][row] for c in ("raErr", "decErr", "magErr"))
+        mag = checked["mag"][row] if checked["mag"] is not None else np.nan
+        rows.append({
+            "permID": readable if kind == "number" else "",
+            "provID": readable if kind == "provisional" else "",
+            "trkSub": readable if kind == "temporary" else "",
+            "mode": ADES_MODES.get(notes[row], "UNK"),
+            "stn": checked["codes"][row],
+            "obsTime": _ades_time(checked["mjd_utc"][row], table, row),
+            "ra": _fixed(checked["ra"][row], 9, modulo=360),
+            "dec": _fixed(checked["dec"][row], 8),
+            "rmsRA": _fixed(ra_err * 3600.0, 4) if np.isfinite(ra_err) else "",
+            "rmsDec": _fixed(dec_err * 3600.0, 4) if np.isfinite(dec_err) else "",
+            "astCat": ast_cat,
+            "mag": _fixed(mag, 2) if np.isfinite(mag) else "",
+            "rmsMag": _fixed(mag_err, 3) if np.isfinite(mag_err) else "",
+            "band": checked["band"][row] if checked["band"] is not None else "",
+        })
+
+    out = [f"# version={ADES_VERSION}"]
+    codes = checked["codes"]
+    for code in sorted(set(codes)):
+        section = [r for r, c in zip(rows, codes, strict=True) if c == code]
+        out += ["# observatory", f"! mpcCode {code}"]
+        for block, names in people:
+            if names:
+                out.append(f"# {block}")
+                out += [f"! name {name}" for name in names]
+        out.append("# telescope")
+        out += [f"! {key} {str(scope[key]).strip()}" for key in _TELESCOPE_KEYS if key in scope]
+        widths = [max([len(c)] + [len(r[c]) for r in section]) for c in ADES_COLUMNS]
+        out.append("|".join(c.ljust(w) for c, w in zip(ADES_COLUMNS, widths, strict=True))
+                   .rstrip())
+        out += ["|".join(r[c].ljust(w) for c, w in zip(ADES_COLUMNS, widths, strict=True))
+                .rstrip() for r in section]
+    return "\n".join(out) + "\n"

@@ -6,15 +6,13 @@ opposition point of the first night and covered by 4 fields at 3° spacing
 pairs 20–40 min apart every night); each night is kept with probability ``--night-fraction``
 (0.6, seeded: weather and cadence gaps), all of its visits together.
 
-Objects: real orbit shapes re-phased into the field. Templates are the 1,000 S3M synthetic
-main-belt orbits (``s3m_mba_1000_cart.csv``) and the 14,097 real MPCORB near-Earth orbits
-(``nea_mpcorb_epoch_2016.txt``) of the shared data. A clone keeps its template's a, e, i and
-argument of perihelion and draws the node and the mean anomaly uniformly at the middle epoch of
-the 14 days; clones are drawn in seeded batches and kept, in draw order, when their 2-body
-position (``ephemerides.ephemeris(method="2body")``) at that epoch lies in the 5°×5° box
-(gnomonic, centred on the field), until ``--n-mba`` (2,700) main-belt and ``--n-neo`` (300) NEO
-clones are in. H follows a power law, N(<H) ∝ 10^(0.3 H) (0.3 is below the main belt's
-≈0.5 slope at these sizes, to keep most objects above m5 ≈ 24.5): 14–20 main belt, 16–22 NEO.
+Objects: real orbit shapes placed in the field by ``sso.population.field_population``. Templates
+are the 1,000 S3M synthetic main-belt orbits (``s3m_mba_1000_cart.csv``) and the 14,097 real
+MPCORB near-Earth orbits (``nea_mpcorb_epoch_2016.txt``) of the shared data. A clone keeps its
+template's a, e, i and argument of perihelion and draws the node and the mean anomaly uniformly
+at the middle epoch of the 14 days, and is kept when its 2-body position at that epoch lies in
+the 5°×5° box, until ``--n-mba`` (2,700) main-belt and ``--n-neo`` (300) NEO clones are in. H
+follows the population's power laws (main belt: slope 0.30 over 14–20; NEO: 0.35 over 16–24).
 
 Detections: ``sso.simulate.simulate`` (N-body, circle footprint) with false detections at the
 density that gives ``--n-noise`` (60,000) of them in expectation over the kept visits. The
@@ -34,15 +32,15 @@ The same seed gives the same orbits, cadence and detections (the detections' che
 printed and stored).
 
 Default size, seed 1, on the 2-core development machine (2026-11-25): 80 visits on 10 of 14
-nights, 2,677 of 2,700 main-belt and 196 of 300 NEO clones detected, 105,541 detections (46,031
-real, 59,510 false), 52,774 tracklets (4.3 s), 2,747 findable objects (2,585 MBA, 162 NEO).
-Built-in ``mb+neo`` grid (7,398 hypotheses, two threads): search 172 s, 0.72 GB peak, 24,130
-candidates (12,804 pure, 989 contaminated, 10,337 mixed), completeness 100 % (2,747/2,747).
-``mb_213`` alone: 14 s, 99.96 % (one fast NEO missed). Most of the mb+neo time is the ~1,500
-NEO hypotheses at 1.0-1.5 AU, where the whole field projects within 0.5 AU of the observer.
-Orbit fits and purification (``linking.purify``) of the mb+neo candidates: 30 s, 2,979
-linkages, 2,974 pure (99.83 %), 5 mixed, no detection in two, completeness 2,746/2,747; the
-whole pipeline (tracklets, search, fits) 213 s.
+nights, 2,681 of 2,700 main-belt and 82 of 300 NEO clones detected (the NEOs' H runs to 24),
+104,911 detections (44,914 real, 59,997 false), 51,731 tracklets (4.0 s), 2,646 findable objects
+(2,593 MBA, 53 NEO). Built-in ``mb+neo`` grid (7,398 hypotheses, two threads): search 179 s,
+0.71 GB peak, 22,441 candidates (12,470 pure, 971 contaminated, 9,000 mixed), 2,645 of the 2,646
+findable objects in a pure candidate (one NEO of H 23.7 missed). Most of the search time is the
+~1,500 NEO hypotheses at 1.0-1.5 AU, where the whole field projects within 0.5 AU of the
+observer. Orbit fits, purification and merging (``linking.purify``): 47 s, 2,653 linkages, 2,645
+pure (99.70 %), 3 contaminated, 5 mixed, no detection in two, completeness 2,645/2,646
+(99.96 %); the whole pipeline (hypotheses, tracklets, search, fits) 231 s, 0.71 GB.
 
 Run: ``.venv/bin/python benchmarks/bench_linking.py [--n-mba N] [--n-neo N] [--n-noise N]
 [--seed S] [--hypotheses FILE ...] [--small]``; ``--small`` is a quick run (270 + 30 objects,
@@ -61,15 +59,13 @@ import pandas as pd
 from _common import write_results
 
 import linking
-from ephemerides import ephemeris, observer_states, read_orbits
-from ephemerides.designations import ss_object_ids
+from ephemerides import read_orbits
 from ephemerides.elements import (
     cartesian_to_keplerian,
-    ecliptic_to_equatorial,
-    keplerian_to_cartesian,
     orbits_to_states,
 )
 from sso.cadence import opposition_radec, synthetic_cadence, visit_midpoints
+from sso.population import field_population
 from sso.simulate import simulate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -80,8 +76,6 @@ NIGHTS = 14
 HALF_WIDTH_DEG = 2.5  # the 5°×5° box the clones are placed in at the middle epoch
 FOOTPRINT_RADIUS_DEG = 1.75  # sso.simulate's "circle" footprint
 TAI_TO_TDB_DAYS = 32.184 / 86400.0  # TT - TAI; TDB - TT (< 2 ms) ignored
-H_SLOPE = 0.3
-H_RANGE = {"mba": (14.0, 20.0), "neo": (16.0, 22.0)}
 SMALL = {"n_mba": 270, "n_neo": 30, "n_noise": 6_000}
 
 
@@ -147,75 +141,14 @@ def _templates(path: Path) -> np.ndarray:
     return np.ascontiguousarray(kep[:, [0, 1, 2, 4]])
 
 
-def _in_box(ra, dec, center, scale: float = 1.0) -> np.ndarray:
-    """Whether points lie in the box of half-width ``scale`` × HALF_WIDTH_DEG (gnomonic, in
-    tangent-plane units) around ``center``."""
-    ra0, dec0 = np.deg2rad(center[0]), np.deg2rad(center[1])
-    ra, dec = np.deg2rad(ra), np.deg2rad(dec)
-    cos_c = np.sin(dec0) * np.sin(dec) + np.cos(dec0) * np.cos(dec) * np.cos(ra - ra0)
-    x = np.cos(dec) * np.sin(ra - ra0) / cos_c
-    y = (np.cos(dec0) * np.sin(dec) - np.sin(dec0) * np.cos(dec) * np.cos(ra - ra0)) / cos_c
-    limit = scale * np.tan(np.deg2rad(HALF_WIDTH_DEG))
-    return (cos_c > 0) & (np.abs(x) <= limit) & (np.abs(y) <= limit)
-
-
-def _power_law_h(rng, n: int, low: float, high: float) -> np.ndarray:
-    """H drawn from N(<H) ∝ 10^(H_SLOPE·H) on [low, high] (inverse CDF)."""
-    lo, hi = 10.0 ** (H_SLOPE * low), 10.0 ** (H_SLOPE * high)
-    return np.log10(lo + rng.random(n) * (hi - lo)) / H_SLOPE
-
-
-def _clones(kind: str, n: int, center, epoch_mjd_tdb: float, seed: int,
-            batch: int = 200_000) -> tuple[pd.DataFrame, int]:
-    """``n`` clones of the ``kind`` templates in the box at ``epoch_mjd_tdb``; also the number
-    of clones drawn. A cheap geocentric pre-cut (no light time, 0.5° margin) precedes the exact
-    2-body ephemeris."""
-    templates = _templates(MBA_TEMPLATES if kind == "mba" else NEO_TEMPLATES)
-    rng = np.random.default_rng([seed, 2 if kind == "mba" else 3])
-    observer = observer_states("X05", [epoch_mjd_tdb], origin="sun")[0, :3]
-    margin = np.tan(np.deg2rad(HALF_WIDTH_DEG + 0.5)) / np.tan(np.deg2rad(HALF_WIDTH_DEG))
-    kept, drawn = [], 0
-    while sum(len(k) for k in kept) < n:
-        pick = templates[rng.integers(0, len(templates), batch)]
-        node = rng.uniform(0.0, 360.0, batch)
-        mean_anomaly = rng.uniform(0.0, 360.0, batch)
-        drawn += batch
-        helio = ecliptic_to_equatorial(keplerian_to_cartesian(
-            pick[:, 0], pick[:, 1], pick[:, 2], node, pick[:, 3], mean_anomaly))
-        topo = helio[:, :3] - observer
-        ra = np.rad2deg(np.arctan2(topo[:, 1], topo[:, 0])) % 360.0
-        dec = np.rad2deg(np.arcsin(topo[:, 2] / np.linalg.norm(topo, axis=1)))
-        near = _in_box(ra, dec, center, margin)
-        if not near.any():
-            continue
-        frame = pd.DataFrame({
-            "object_id": [f"tmp{i}" for i in range(int(near.sum()))],
-            "ssObjectId": np.arange(int(near.sum()), dtype=np.int64), "format": "KEP",
-            "a_au": pick[near, 0], "e": pick[near, 1], "inc_deg": pick[near, 2],
-            "node_deg": node[near], "argperi_deg": pick[near, 3],
-            "mean_anomaly_deg": mean_anomaly[near], "epoch_mjd_tdb": epoch_mjd_tdb,
-            "H": 15.0, "G": 0.15,
-        })
-        eph = ephemeris(frame, [epoch_mjd_tdb], time_scale="tdb", method="2body")
-        eph = eph.set_index("object_id").loc[frame["object_id"]]
-        inside = _in_box(eph["ra_deg"].to_numpy(), eph["dec_deg"].to_numpy(), center)
-        kept.append(frame[inside])
-    orbits = pd.concat(kept, ignore_index=True).iloc[:n].copy()
-    prefix = "MB" if kind == "mba" else "NE"
-    orbits["object_id"] = [f"{prefix}{i:05d}" for i in range(n)]
-    orbits["ssObjectId"] = ss_object_ids(orbits["object_id"].tolist())
-    orbits["H"] = _power_law_h(rng, n, *H_RANGE[kind])
-    orbits["kind"] = kind
-    return orbits.reset_index(drop=True), drawn
-
-
 def simulate_field(n_mba: int, n_neo: int, n_noise: int, seed: int, night_fraction: float,
                    method: str = "nbody") -> dict:
     """Visits, orbits and detections of the field; see the module docstring."""
     visits, center, epoch = _cadence(seed, night_fraction)
-    mba, drawn_mba = _clones("mba", n_mba, center, epoch, seed)
-    neo, drawn_neo = _clones("neo", n_neo, center, epoch, seed)
-    orbits = pd.concat([mba, neo], ignore_index=True)
+    orbits, drawn = field_population(
+        {"mba": n_mba, "neo": n_neo}, center, HALF_WIDTH_DEG, epoch, seed,
+        templates={"mba": _templates(MBA_TEMPLATES), "neo": _templates(NEO_TEMPLATES)})
+    orbits["kind"] = np.where(orbits["object_id"].str.startswith("M"), "mba", "neo")
     cap_deg2 = (2.0 * np.pi * (1.0 - np.cos(np.deg2rad(FOOTPRINT_RADIUS_DEG)))
                 * (180.0 / np.pi) ** 2)
     noise_per_deg2 = n_noise / (len(visits) * cap_deg2)
@@ -223,7 +156,7 @@ def simulate_field(n_mba: int, n_neo: int, n_noise: int, seed: int, night_fracti
                    footprint="circle", method=method)
     return {"visits": sim.visits, "orbits": orbits, "center": center, "epoch_mjd_tdb": epoch,
             "diasources": sim.diasources, "truth": sim.truth, "noise_per_deg2": noise_per_deg2,
-            "clones_drawn": {"mba": drawn_mba, "neo": drawn_neo}}
+            "clones_drawn": drawn}
 
 
 def _checksum(diasources: pd.DataFrame) -> str:

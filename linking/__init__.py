@@ -4,13 +4,17 @@ Available so far: detection input (:func:`prepare_detections`), intra-night trac
 (:func:`make_tracklets`), the HelioLinC3D-style search over heliocentric hypotheses
 (:func:`find_candidates` from detections, :func:`search_tracklets` from tracklets; hypotheses
 from :func:`hypothesis_grid` or :func:`read_hypotheses`) and linkage metrics in difi's
-conventions (:mod:`linking.metrics`); orbit fits (:func:`fit_orbit`) and the whole pipeline
-with purification (:func:`link`). Report formats and the ``sso link`` verb come next.
+conventions (:mod:`linking.metrics`); initial orbits by Gauss's method (:func:`gauss_orbits`,
+:func:`initial_orbits`), orbit fits with 2-body or N-body motion (:func:`fit_orbit`), the whole
+pipeline with purification and merging (:func:`link`), and the MPC astrometry formats
+(:func:`read_mpc80`, :func:`format_mpc80`, :func:`format_ades_psv`,
+:func:`temporary_designation`). The ``sso link`` verb runs it on files, stage by stage.
 """
 
 from linking.detections import prepare_detections
 from linking.heliolinc import Candidates, LinkingConfig, find_candidates, search_tracklets
 from linking.hypotheses import hypothesis_grid, load_hypotheses, read_hypotheses
+from linking.iod import gauss_orbits, initial_orbits
 from linking.link import LinkResult, link, purify
 from linking.metrics import (
     FindabilityRule,
@@ -18,7 +22,13 @@ from linking.metrics import (
     completeness,
     findable_objects,
 )
-from linking.orbitfit import FitConfig, OrbitFit, fit_orbit
+from linking.mpc_formats import (
+    format_ades_psv,
+    format_mpc80,
+    read_mpc80,
+    temporary_designation,
+)
+from linking.orbitfit import FitConfig, Observations, OrbitFit, fit_orbit
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 __all__ = [
@@ -27,6 +37,7 @@ __all__ = [
     "FitConfig",
     "LinkResult",
     "LinkingConfig",
+    "Observations",
     "OrbitFit",
     "TrackletConfig",
     "Tracklets",
@@ -35,12 +46,18 @@ __all__ = [
     "find_candidates",
     "findable_objects",
     "fit_orbit",
+    "format_ades_psv",
+    "format_mpc80",
+    "gauss_orbits",
     "hypothesis_grid",
+    "initial_orbits",
     "link",
     "load_hypotheses",
     "make_tracklets",
     "prepare_detections",
     "purify",
     "read_hypotheses",
+    "read_mpc80",
     "search_tracklets",
+    "temporary_designation",
 ]

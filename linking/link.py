@@ -5,27 +5,61 @@ Purification
 Candidates overlap (one object is found under many hypotheses, with and without noise or a
 neighbour's tracklets). They are taken in order of merit — most nights, then most detections,
 then the longest arc (ties by ``linkage_id``, so the result does not depend on row order) —
-and each is fitted (:func:`linking.orbitfit.fit_orbit`, from the candidate's cluster state)
-on its detections not yet claimed by an accepted linkage, provided at least
-``fit.min_detections`` on ``fit.min_nights`` nights remain. A fit with status ``"ok"`` is
-accepted and claims the detections it kept; so no detection belongs to two linkages, and a
-later candidate of the same object either lacks enough unclaimed detections or adds the ones
-the first did not have as a linkage of its own only if they alone make a valid orbit.
+and each is fitted on its detections not yet claimed by an accepted linkage, provided at least
+``fit.min_detections`` on ``fit.min_nights`` nights remain:
+
+1. a 2-body fit with outlier rejection (:func:`linking.orbitfit.fit_orbit`) from the
+   candidate's cluster state; when it fails, or converges to an unbound orbit, Gauss's initial
+   orbits (:func:`linking.iod.initial_orbits`) are fitted too and the best is kept — bound
+   before unbound (a short arc admits spurious hyperbolas), then most detections kept, then
+   the lowest chi²;
+2. the N-body fit of the kept detections from that solution (the final orbit).
+
+A linkage whose fits both end ``"ok"`` is accepted and claims the detections it kept; so no
+detection belongs to two linkages.
+
+Merging
+-------
+A later candidate of an object may still hold enough unclaimed detections (other nights) to
+become a second linkage. Pairs of linkages are therefore screened — each linkage's orbit is
+predicted at one time per night, and a pair qualifies when one's prediction falls within
+``MERGE_SCREEN_ARCSEC`` of the other's on a night the other was seen — and a qualifying pair is
+fitted as one (2-body from the orbit that predicts all their detections best, which must be
+within the screen; then N-body). It becomes one linkage when the joint fit keeps every detection
+within ``max_rms_arcsec`` and ``outlier_sigma``; repeated until nothing merges.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from ephemerides.constants import GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import cartesian_to_keplerian
+from ephemerides.orbits import DEFAULT_G
+from ephemerides.photometry import BAND_MINUS_V, ab_magnitude, hg_apparent_magnitude
 from ephemerides.progress import ProgressBar
+from ephemerides.sky import chord_length, unit_vectors
+from ephemerides.twobody import kepler_step
 from linking.detections import prepare_detections
 from linking.heliolinc import STATE_COLUMNS, LinkingConfig, find_candidates
-from linking.orbitfit import Observations, fit_orbit
+from linking.iod import initial_orbits
+from linking.orbitfit import (
+    TT_MINUS_TAI_DAYS,
+    Observations,
+    OrbitFit,
+    differential_correction,
+    fit_orbit,
+    predict_radec,
+    residuals,
+)
 
 ARCSEC_PER_DEG = 3600.0
+# Two linkages are tried as one object when one's orbit predicts the other's detections within
+# this (a 3-night orbit extrapolated a week errs by arcseconds to tens of arcseconds; another
+# object is that close to a given one in 0.1 % of cases at 100 per deg²); the joint fit decides.
+MERGE_SCREEN_ARCSEC = 60.0
 
 
 @dataclass
@@ -40,7 +74,9 @@ class LinkResult:
         heliocentric ICRF state ``x_au … vz_au_per_day`` at ``epoch_mjd_tdb`` (TDB),
         ``a_au`` and ``e`` of that state, ``covariance`` (the 36 entries of the state's 6×6
         covariance, row-major, AU and days), ``candidate_id`` (the HelioLinC3D candidate it came
-        from).
+        from), ``H`` (absolute magnitude for G = 0.15: the median over the detections of
+        V − 5 log10(rΔ) + the phase term at the fitted orbit, V from ``mag`` or ``psfFlux``
+        (AB, nJy) minus the mean asteroid colour of the LSST ``band``; NaN without photometry).
     members : pandas.DataFrame
         ``linkage_id, diaSourceId, residual_ra_arcsec, residual_dec_arcsec`` (Δα cos δ and Δδ,
         observed minus computed), sorted by both ids.
@@ -99,7 +135,7 @@ def link(
 
 def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
            progress: bool = False) -> LinkResult:
-    """Fit and select candidate linkages so that no detection is in two (module docstring).
+    """Fit, select and merge candidate linkages so that no detection is in two (module docstring).
 
     Parameters
     ----------
@@ -113,74 +149,237 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
         Progress bar over the candidates on stderr.
     """
     fit_config = config.fit
+    v_mag = _v_magnitudes(frame)
+    everything = Observations(
+        frame["midpointMjdTai"].to_numpy(np.float64), frame["ra"].to_numpy(np.float64),
+        frame["dec"].to_numpy(np.float64), _sigma_arcsec(frame, fit_config.default_sigma_arcsec),
+        frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(np.float64),
+        frame["night"].to_numpy(np.int64))
     row_of = pd.Series(np.arange(len(frame)), index=frame["diaSourceId"].to_numpy())
-    t_tai = frame["midpointMjdTai"].to_numpy(np.float64)
-    ra = frame["ra"].to_numpy(np.float64)
-    dec = frame["dec"].to_numpy(np.float64)
-    sigma = _sigma_arcsec(frame, fit_config.default_sigma_arcsec)
-    observer = frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(np.float64)
-    nights = frame["night"].to_numpy(np.int64)
-
     table = candidates.linkages.sort_values(
         ["n_nights", "n_detections", "arc_days", "linkage_id"],
         ascending=[False, False, False, True]).reset_index(drop=True)
     members = candidates.members.groupby("linkage_id")["diaSourceId"].apply(np.asarray)
     claimed = np.zeros(len(frame), dtype=bool)
-    accepted, member_rows = [], []
+    accepted = []
     bar = ProgressBar(len(table), "orbit fits", "candidates") if progress else None
     for k, candidate in enumerate(table.itertuples(index=False)):
         rows = np.sort(row_of.loc[members[candidate.linkage_id]].to_numpy())
         rows = rows[~claimed[rows]]
-        if (rows.size >= fit_config.min_detections
-                and np.unique(nights[rows]).size >= fit_config.min_nights):
-            obs = Observations(t_tai[rows], ra[rows], dec[rows], sigma[rows], observer[rows],
-                               nights[rows])
+        if _enough(rows, everything.nights, fit_config):
             state0 = np.array([getattr(candidate, name) for name in STATE_COLUMNS])
-            fit = fit_orbit(obs, state0, candidate.epoch_mjd_tdb, fit_config)
-            if fit.status == "ok":
-                kept = rows[fit.used]
-                claimed[kept] = True
-                linkage_id = len(accepted)
-                accepted.append((linkage_id, kept, fit, candidate.linkage_id))
-                member_rows.append(pd.DataFrame({
-                    "linkage_id": linkage_id,
-                    "diaSourceId": frame["diaSourceId"].to_numpy()[kept],
-                    "residual_ra_arcsec": fit.residual_ra_arcsec[fit.used],
-                    "residual_dec_arcsec": fit.residual_dec_arcsec[fit.used],
-                }))
+            found = _fit(everything, rows, state0, candidate.epoch_mjd_tdb, fit_config)
+            if found is not None:
+                claimed[found.rows] = True
+                found.candidate_id = candidate.linkage_id
+                accepted.append(found)
         if bar is not None and (k % 100 == 99 or k == len(table) - 1):
             bar.update(k + 1, f"{len(accepted)} linkages")
     if bar is not None:
         bar.close()
-    return LinkResult(_linkage_table(accepted, t_tai, nights), _member_table(member_rows),
-                      frame[~claimed].reset_index(drop=True))
+    accepted = _merge(accepted, everything, fit_config)
+    claimed[:] = False
+    for found in accepted:
+        claimed[found.rows] = True
+    ids = frame["diaSourceId"].to_numpy()
+    table = _linkage_table(accepted, everything)
+    table["H"] = [_absolute_magnitude(everything, found, v_mag) for found in accepted]
+    return LinkResult(table, _member_table(accepted, ids), frame[~claimed].reset_index(drop=True))
 
 
-def _linkage_table(accepted, t_tai, nights) -> pd.DataFrame:
-    states = np.array([fit.state for _, _, fit, _ in accepted]).reshape(-1, 6)
-    elements = (cartesian_to_keplerian(states, GM_SUN_AU3_PER_DAY2) if len(accepted)
+@dataclass
+class _Linkage:
+    """An accepted linkage: its detections (rows of the frame), final fit and origin."""
+
+    rows: np.ndarray
+    fit: OrbitFit
+    candidate_id: int = -1
+
+
+def _enough(rows, nights, config) -> bool:
+    return rows.size >= config.min_detections and np.unique(nights[rows]).size >= config.min_nights
+
+
+def _fit(everything: Observations, rows, state0, epoch, config) -> "_Linkage | None":
+    """2-body fit with outlier rejection from the cluster state, or from Gauss's initial orbits
+    when that fails or ends unbound; then the N-body fit of the kept detections. None unless
+    both end "ok"."""
+    part = everything.subset(rows)
+    fit = fit_orbit(part, state0, epoch, config)
+    if fit.status == "failed" or (fit.status == "ok" and _unbound(fit.state)):
+        trials = [fit] + [fit_orbit(part, state, t, config) for t, state in initial_orbits(part)]
+        trials = [t for t in trials if t.status == "ok"]
+        if not trials:
+            return None
+        # Bound orbits first (a short arc admits spurious hyperbolas), then most detections kept,
+        # then the best chi².
+        fit = min(trials, key=lambda t: (_unbound(t.state), -int(t.used.sum()), t.chi2))
+    if fit.status != "ok":
+        return None
+    rows = rows[fit.used]
+    fit = fit_orbit(everything.subset(rows), fit.state, fit.epoch_mjd_tdb, config,
+                    method="nbody")
+    if fit.status != "ok":
+        return None
+    return _Linkage(rows[fit.used], _kept(fit))
+
+
+def _unbound(state) -> bool:
+    """Whether a heliocentric state has positive 2-body energy."""
+    r = np.linalg.norm(state[:3])
+    return bool(0.5 * state[3:] @ state[3:] - GM_SUN_AU3_PER_DAY2 / r >= 0.0)
+
+
+def _kept(fit: OrbitFit) -> OrbitFit:
+    """``fit`` restricted to its kept detections."""
+    used = fit.used
+    return OrbitFit(fit.epoch_mjd_tdb, fit.state, fit.covariance, fit.residual_ra_arcsec[used],
+                    fit.residual_dec_arcsec[used], used[used], fit.rms_arcsec, fit.chi2,
+                    fit.status)
+
+
+def _merge(linkages: list, everything: Observations, config) -> list:
+    """Merge linkages of one object (module docstring). Repeated until nothing merges."""
+    while len(linkages) > 1:
+        pairs = _merge_pairs(linkages, everything)
+        gone = np.zeros(len(linkages), dtype=bool)
+        for i, j in pairs:
+            if gone[i] or gone[j]:
+                continue
+            merged = _joint_fit(everything, linkages[i], linkages[j], config)
+            if merged is not None:
+                linkages[min(i, j)] = merged
+                gone[max(i, j)] = True
+        if not gone.any():
+            break
+        linkages = [found for found, dead in zip(linkages, gone, strict=True) if not dead]
+    return linkages
+
+
+def _merge_pairs(linkages: list, everything: Observations) -> np.ndarray:
+    """Pairs (i < j) of linkages that may be one object, in a deterministic order: on a night
+    when one of them has detections, the other's orbit predicts it within
+    ``MERGE_SCREEN_ARCSEC`` (each orbit is predicted at one time per night, that of the
+    detection nearest the night's middle, with that detection's observer)."""
+    nights = np.unique(everything.nights)
+    middle = np.empty(nights.size, dtype=np.int64)
+    for k, night in enumerate(nights):
+        rows = np.flatnonzero(everything.nights == night)
+        t = everything.t_tdb[rows]
+        middle[k] = rows[np.argmin(np.abs(t - 0.5 * (t.min() + t.max())))]
+    at = everything.subset(middle)
+    epoch = float(np.median(at.t_tdb))
+    states = kepler_step(np.array([found.fit.state for found in linkages]),
+                         epoch - np.array([found.fit.epoch_mjd_tdb for found in linkages]))
+    radec = predict_radec(states, epoch, at)  # (linkages, nights, 2)
+    xyz = unit_vectors(np.degrees(radec[..., 0]), np.degrees(radec[..., 1]))
+    radius = float(chord_length(MERGE_SCREEN_ARCSEC / 3600.0))
+    found = []
+    for k, night in enumerate(nights):
+        seen = np.array([np.any(everything.nights[f.rows] == night) for f in linkages])
+        points = xyz[:, k]
+        finite = np.flatnonzero(np.isfinite(points).all(axis=1))
+        if finite.size < 2 or not seen.any():
+            continue
+        tree = cKDTree(points[finite])
+        queries = np.flatnonzero(seen & np.isfinite(points).all(axis=1))
+        for b, near in zip(queries, tree.query_ball_point(points[queries], radius),
+                           strict=True):
+            for a in finite[near]:
+                if a != b:
+                    found.append((min(a, b), max(a, b)))
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.array(found, dtype=np.int64), axis=0)
+
+
+def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config):
+    """The two linkages as one, or None: the orbit of one of them must predict all their
+    detections within ``MERGE_SCREEN_ARCSEC``, and the joint fit from it (2-body, then N-body)
+    must keep every detection within the fit's limits."""
+    rows = np.union1d(one.rows, other.rows)
+    part = everything.subset(rows)
+    offset, start = min((np.nan_to_num(np.abs(residuals(f.fit.state, f.fit.epoch_mjd_tdb, part)),
+                                       nan=np.inf).max(), k) for k, f in enumerate((one, other)))
+    if not offset <= MERGE_SCREEN_ARCSEC:
+        return None
+    start = (one, other)[start]
+    epoch = start.fit.epoch_mjd_tdb
+    used = np.ones(rows.size, dtype=bool)
+    state, _, res, _ = differential_correction(start.fit.state, epoch, part, used,
+                                               config.max_iterations)
+    if not (np.sqrt(np.mean(res**2)) <= config.max_rms_arcsec
+            and (np.hypot(res[:, 0], res[:, 1]) / part.sigma).max() <= config.outlier_sigma):
+        return None
+    fit = fit_orbit(part, state, epoch, config, method="nbody")
+    if fit.status != "ok" or not fit.used.all():
+        return None
+    return _Linkage(rows, fit, min(one.candidate_id, other.candidate_id))
+
+
+def _v_magnitudes(frame: pd.DataFrame) -> np.ndarray:
+    """V magnitude of each detection: ``mag`` (or the AB magnitude of a positive ``psfFlux``,
+    nJy) minus the mean asteroid colour of its LSST ``band``; NaN where either is missing."""
+    if "mag" in frame.columns:
+        mag = frame["mag"].to_numpy(np.float64)
+    elif "psfFlux" in frame.columns:
+        mag = ab_magnitude(frame["psfFlux"].to_numpy(np.float64))
+    else:
+        return np.full(len(frame), np.nan)
+    if "band" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    colour = frame["band"].map(BAND_MINUS_V).to_numpy(np.float64, na_value=np.nan)
+    return mag - colour
+
+
+def _absolute_magnitude(everything: Observations, found: "_Linkage", v_mag) -> float:
+    """H (G = 0.15) of a linkage: the median over its detections of V minus the H, G magnitude
+    of H = 0 at the fitted orbit's distances and phase angle; NaN without photometry."""
+    rows = found.rows[np.isfinite(v_mag[found.rows])]
+    if rows.size == 0:
+        return float("nan")
+    obs = everything.subset(rows)
+    dt = obs.t_tdb - found.fit.epoch_mjd_tdb
+    body = kepler_step(np.repeat(found.fit.state[None], rows.size, axis=0), dt)[:, :3]
+    seen = body - (obs.observer[:, :3] - obs.sun[:, :3])
+    r, delta = np.linalg.norm(body, axis=1), np.linalg.norm(seen, axis=1)
+    phase = np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", body, seen) / (r * delta),
+                                         -1.0, 1.0)))
+    return float(np.median(v_mag[rows] - hg_apparent_magnitude(0.0, DEFAULT_G, r, delta, phase)))
+
+
+def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
+    states = np.array([a.fit.state for a in accepted]).reshape(-1, 6)
+    elements = (cartesian_to_keplerian(states, GM_SUN_AU3_PER_DAY2) if accepted
                 else np.empty((0, 6)))
+    t_tai = everything.t_tdb - TT_MINUS_TAI_DAYS
     return pd.DataFrame({
-        "linkage_id": np.array([a[0] for a in accepted], dtype=np.int64),
-        "n_detections": np.array([a[1].size for a in accepted], dtype=np.int64),
-        "n_nights": np.array([np.unique(nights[a[1]]).size for a in accepted], dtype=np.int64),
-        "arc_days": np.array([np.ptp(t_tai[a[1]]) for a in accepted], dtype=np.float64),
-        "rms_arcsec": np.array([a[2].rms_arcsec for a in accepted], dtype=np.float64),
-        "chi2": np.array([a[2].chi2 for a in accepted], dtype=np.float64),
-        "epoch_mjd_tdb": np.array([a[2].epoch_mjd_tdb for a in accepted], dtype=np.float64),
+        "linkage_id": np.arange(len(accepted), dtype=np.int64),
+        "n_detections": np.array([a.rows.size for a in accepted], dtype=np.int64),
+        "n_nights": np.array([np.unique(everything.nights[a.rows]).size for a in accepted],
+                             dtype=np.int64),
+        "arc_days": np.array([np.ptp(t_tai[a.rows]) for a in accepted], dtype=np.float64),
+        "rms_arcsec": np.array([a.fit.rms_arcsec for a in accepted], dtype=np.float64),
+        "chi2": np.array([a.fit.chi2 for a in accepted], dtype=np.float64),
+        "epoch_mjd_tdb": np.array([a.fit.epoch_mjd_tdb for a in accepted], dtype=np.float64),
         **{name: states[:, k] for k, name in enumerate(STATE_COLUMNS)},
         "a_au": elements[:, 0],
         "e": elements[:, 1],
-        "covariance": [a[2].covariance.ravel() for a in accepted],
-        "candidate_id": np.array([a[3] for a in accepted], dtype=np.int64),
+        "covariance": [a.fit.covariance.ravel() for a in accepted],
+        "candidate_id": np.array([a.candidate_id for a in accepted], dtype=np.int64),
     })
 
 
-def _member_table(parts) -> pd.DataFrame:
-    if not parts:
+def _member_table(accepted: list, ids: np.ndarray) -> pd.DataFrame:
+    if not accepted:
         return pd.DataFrame({"linkage_id": np.empty(0, np.int64),
-                             "diaSourceId": np.empty(0, np.int64),
+                             "diaSourceId": np.empty(0, ids.dtype),
                              "residual_ra_arcsec": np.empty(0),
                              "residual_dec_arcsec": np.empty(0)})
-    return pd.concat(parts, ignore_index=True).sort_values(
-        ["linkage_id", "diaSourceId"], ignore_index=True)
+    return pd.DataFrame({
+        "linkage_id": np.repeat(np.arange(len(accepted), dtype=np.int64),
+                                [a.rows.size for a in accepted]),
+        "diaSourceId": np.concatenate([ids[a.rows] for a in accepted]),
+        "residual_ra_arcsec": np.concatenate([a.fit.residual_ra_arcsec for a in accepted]),
+        "residual_dec_arcsec": np.concatenate([a.fit.residual_dec_arcsec for a in accepted]),
+    }).sort_values(["linkage_id", "diaSourceId"], ignore_index=True)

@@ -3,6 +3,8 @@
 Verbs:
 - ``ephemeris``: predict topocentric positions of the orbits in a catalogue at given times.
 - ``simulate``: DIASources, truth and visits of a population seen through a survey cadence.
+- ``associate``: attach a night's DIASources to the known objects predicted in its visits.
+- ``link``: link detections into new objects with orbits, MPC and ADES reports.
 - ``demo``: tonight's ephemerides of the bundled sample orbits from Rubin Observatory (X05).
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
@@ -12,6 +14,7 @@ with one line on stderr naming the problem and a non-zero exit status; nothing i
 import argparse
 import logging
 import sys
+from dataclasses import replace
 
 EXIT_BAD_INPUT = 2
 
@@ -131,31 +134,8 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _read_diasources(path):
-    """A DIASource table from a Parquet/CSV file, or every ``diasources*.parquet`` in a folder."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("diasources*.parquet"))
-        if not files:
-            raise ValueError(f"--diasources folder {path} holds no diasources*.parquet files")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if not path.is_file():
-        raise ValueError(f"--diasources {path} does not exist")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"--diasources {path} must be .parquet, .csv or a folder")
-
-
 def _cmd_associate(args) -> int:
     import json
-    import os
-    import tempfile
     from pathlib import Path
 
     import numpy as np
@@ -163,12 +143,12 @@ def _cmd_associate(args) -> int:
     from ephemerides import NightlyCache, read_orbits
     from sso.association import associate, association_night, validate_diasources
     from sso.cadence import night_of, read_visits, visit_midpoints
-    from sso.io import write_table_atomic
+    from sso.io import read_diasources, write_table_atomic, write_text_atomic
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
-    diasources = validate_diasources(_read_diasources(args.diasources))
+    diasources = validate_diasources(read_diasources(args.diasources, "--diasources"))
     if args.night is not None:
         # dayObs convention: the night of date D runs from D 12:00 to D+1 12:00 UTC.
         from astropy.time import Time
@@ -230,16 +210,37 @@ def _cmd_associate(args) -> int:
     write_table_atomic(result.diasources, out / "diasources.parquet")
     write_table_atomic(result.sssources, out / "sssources.parquet")
     write_table_atomic(result.unassociated_ssobjects, out / "unassociated_ssobjects.parquet")
-    handle, temporary = tempfile.mkstemp(dir=out, prefix=".summary.json.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(summary, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-        os.replace(temporary, out / "summary.json")
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    write_text_atomic(json.dumps(summary, indent=2, sort_keys=True) + "\n", out / "summary.json")
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_link(args) -> int:
+    from linking import LinkingConfig
+    from sso.io import read_diasources
+    from sso.linkjob import read_link_config, run_link_job
+
+    config = read_link_config(args.config) if args.config else LinkingConfig()
+    if args.hypotheses is not None:
+        from pathlib import Path
+
+        if not Path(args.hypotheses).is_file():
+            raise ValueError(f"--hypotheses {args.hypotheses} does not exist")
+        config = replace(config, hypotheses=str(args.hypotheses))
+    elif args.grid is not None:
+        from linking.hypotheses import POPULATIONS
+
+        if args.grid != "all" and not all(n in POPULATIONS for n in args.grid.split("+")):
+            raise ValueError(f"unknown hypothesis grid {args.grid!r} for --grid: use "
+                             f"{', '.join(POPULATIONS)} joined by '+', or 'all'")
+        config = replace(config, hypotheses=args.grid)
+    detections = read_diasources(args.detections, "--detections")
+    summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
+                           stop_after=args.stop_after, designation_prefix=args.prefix)
+    if summary["complete"]:
+        print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
+              f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)
     return 0
 
 
@@ -312,6 +313,27 @@ def build_parser() -> argparse.ArgumentParser:
                             "default: the one night the DIASources cover")
     assoc.add_argument("--out", required=True, help="output folder (created if missing)")
     assoc.set_defaults(func=_cmd_associate)
+
+    link = verbs.add_parser("link", help="link unassociated detections into new objects "
+                            "with orbits (resumable by stage)")
+    link.add_argument("--detections", required=True,
+                      help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+    grid = link.add_mutually_exclusive_group()
+    grid.add_argument("--hypotheses", default=None,
+                      help="HelioLinC3D hypothesis file (r rdot mean_accel)")
+    grid.add_argument("--grid", default=None,
+                      help="built-in hypothesis grid: mb, neo, trojan, tno joined by '+', or all "
+                           "(default: the config's, mb+neo)")
+    link.add_argument("--config", default=None,
+                      help="TOML file of LinkingConfig settings, with [tracklets] and [fit]")
+    link.add_argument("--stop-after", default="fit", choices=["tracklets", "search", "fit"],
+                      help="last stage to run (default fit); a later run resumes from here")
+    link.add_argument("--observatory", default="X05",
+                      help="MPC code for detections without observatoryCode (default X05)")
+    link.add_argument("--prefix", default="S",
+                      help="first character of the temporary designations (default S)")
+    link.add_argument("--out", required=True, help="output folder (created if missing)")
+    link.set_defaults(func=_cmd_link)
 
     demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
     demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")

@@ -1,0 +1,139 @@
+"""``sso link``: stages on disk, resuming, byte-identical reruns, the reports and the orbit file
+read back by independent means (the project's readers, an ephemeris against the detections),
+clear errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from references import ten_objects_detections
+
+from ephemerides import ephemeris, read_orbits
+from linking.mpc_formats import read_mpc80
+from sso.cli import main
+
+OUTPUTS = ("tracklets.parquet", "tracklet_members.parquet", "candidates.parquet",
+           "candidate_members.parquet", "linkages.parquet", "members.parquet",
+           "unlinked.parquet", "orbits.csv", "astrometry.mpc", "astrometry.psv", "summary.json",
+           "stages.json")
+
+
+@pytest.fixture
+def detections_file(shared_data, tmp_path):
+    table, truth = ten_objects_detections(shared_data)
+    sim = pd.read_csv(shared_data / "linking" / "ten_objects_lsst.csv")
+    table["mag"] = sim["observedPSFMag"].to_numpy()
+    table["band"] = sim["optFilter"].to_numpy()
+    path = tmp_path / "detections.parquet"
+    table.to_parquet(path)
+    return path, table, truth
+
+
+def _timings(out):
+    return json.loads((out / "timings.json").read_text())
+
+
+def test_link_job_stages_resume_and_reports(detections_file, tmp_path, capsys):
+    path, table, truth = detections_file
+    out = tmp_path / "out"
+    assert main(["link", "--detections", str(path), "--out", str(out),
+                 "--stop-after", "tracklets"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["tracklets.parquet", "tracklet_members.parquet", "stages.json", "timings.json"])
+    assert main(["link", "--detections", str(path), "--out", str(out)]) == 0
+    timings = _timings(out)
+    assert timings["tracklets"]["reused"] and not timings["search"]["reused"]
+    assert {p.name for p in out.iterdir()} == set(OUTPUTS) | {"timings.json"}
+    assert "10 new objects" in capsys.readouterr().err
+
+    linkages = pd.read_parquet(out / "linkages.parquet")
+    members = pd.read_parquet(out / "members.parquet")
+    assert len(linkages) == 10 and linkages["designation"].is_unique
+    assert linkages["designation"].str.fullmatch(r"S26E[0-9A-Za-z]{3}").all()  # 2026 Mar 1-15
+    truth_of = truth.set_index("diaSourceId")["object_id"]
+    assert members.groupby("linkage_id")["diaSourceId"].apply(
+        lambda ids: truth_of.loc[ids].nunique()).eq(1).all()
+    # H from the PSF magnitudes: the simulation's objects are bright main-belt asteroids.
+    assert linkages["H"].between(10.0, 20.0).all()
+
+    # The 80-column report reads back to the linked detections (times within 0.05 s, positions
+    # within the format's rounding) under each linkage's designation.
+    mpc = read_mpc80(out / "astrometry.mpc")
+    assert len(mpc) == len(members)
+    back = mpc.sort_values(["designation", "midpointMjdTai"], ignore_index=True)
+    expected = members.merge(table, on="diaSourceId").sort_values(
+        ["designation", "midpointMjdTai"], ignore_index=True)
+    assert (back["designation"] == expected["designation"]).all()
+    assert np.abs(back["midpointMjdTai"] - expected["midpointMjdTai"]).max() * 86400 < 0.05
+    assert np.abs(back["dec"] - expected["dec"]).max() * 3600 < 0.006
+    assert (mpc["observatoryCode"] == "X05").all()
+    psv = (out / "astrometry.psv").read_text().splitlines()
+    assert psv[0] == "# version=2022"
+    rows = [line for line in psv if "|" in line]
+    assert len(rows) == len(members) + 1 and rows[0].replace(" ", "").startswith("permID|")
+
+    # The orbit file feeds the next night: read_orbits reads it and its ephemeris reproduces
+    # every linked detection within 1".
+    orbits = read_orbits(out / "orbits.csv")
+    assert len(orbits) == 10 and (orbits["format"] == "CART").all()
+    for designation, group in expected.groupby("designation"):
+        eph = ephemeris(orbits[orbits["object_id"] == designation],
+                        group["midpointMjdTai"].to_numpy(), observatory_code="X05",
+                        time_scale="tai")
+        cos_dec = np.cos(np.deg2rad(group["dec"].to_numpy()))
+        offset = np.hypot((eph["ra_deg"].to_numpy() - group["ra"].to_numpy()) * cos_dec,
+                          eph["dec_deg"].to_numpy() - group["dec"].to_numpy()) * 3600
+        assert offset.max() < 1.0
+
+    # A finished job run again reuses every stage and rewrites nothing.
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+    assert main(["link", "--detections", str(path), "--out", str(out)]) == 0
+    assert all(stage["reused"] for stage in _timings(out).values())
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+
+    # A new fit setting redoes the fit stage only, and a fresh folder gives the same bytes.
+    config = tmp_path / "link.toml"
+    config.write_text("[fit]\nmax_rms_arcsec = 0.8\n")
+    assert main(["link", "--detections", str(path), "--out", str(out),
+                 "--config", str(config)]) == 0
+    timings = _timings(out)
+    assert timings["search"]["reused"] and not timings["fit"]["reused"]
+    fresh = tmp_path / "fresh"
+    assert main(["link", "--detections", str(path), "--out", str(fresh)]) == 0
+    assert {name: (fresh / name).read_bytes() for name in OUTPUTS if name != "stages.json"} == {
+        name: before[name] for name in OUTPUTS if name != "stages.json"}
+
+
+def test_link_job_errors_name_the_problem_and_write_nothing(detections_file, tmp_path,
+                                                            capsys):
+    path, _, _ = detections_file
+    config = tmp_path / "bad.toml"
+    config.write_text("[fit]\nmax_rms = 1.0\n")
+    out = tmp_path / "out"
+    assert main(["link", "--detections", str(path), "--out", str(out),
+                 "--config", str(config)]) == 2
+    assert "unknown setting [fit] 'max_rms'" in capsys.readouterr().err
+    assert main(["link", "--detections", str(path), "--out", str(out), "--grid", "asteroids"]) == 2
+    assert "unknown hypothesis grid 'asteroids'" in capsys.readouterr().err
+    assert main(["link", "--detections", str(tmp_path / "none.parquet"), "--out", str(out)]) == 2
+    assert "--detections" in capsys.readouterr().err
+    assert main(["link", "--detections", str(path), "--out", str(out), "--prefix", "K"]) == 2
+    assert not out.exists()
+
+
+def test_config_file_of_the_readme_is_read(tmp_path):
+    """The README's example TOML sets the fields it names and keeps the other defaults."""
+    from linking import LinkingConfig
+    from sso.linkjob import read_link_config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "link.toml"
+    path.write_text(example)
+    config = read_link_config(path)
+    assert config.hypotheses == "mb+neo" and config.fit.max_rms_arcsec == 1.0
+    assert config.tracklets.max_rate_deg_per_day == 1.5
+    assert abs(config.cluster_radius_au_at_1au - LinkingConfig().cluster_radius_au_at_1au) < 1e-8
+    assert config.min_nights == LinkingConfig().min_nights

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides.constants import GM_SUN_AU3_PER_DAY2
-from ephemerides.elements import cartesian_to_keplerian
+from ephemerides.elements import cartesian_to_keplerian, equatorial_to_ecliptic
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude, hg_apparent_magnitude
 from ephemerides.progress import ProgressBar
@@ -60,6 +60,8 @@ ARCSEC_PER_DEG = 3600.0
 # this (a 3-night orbit extrapolated a week errs by arcseconds to tens of arcseconds; another
 # object is that close to a given one in 0.1 % of cases at 100 per deg²); the joint fit decides.
 MERGE_SCREEN_ARCSEC = 60.0
+# Osculating elements of the fitted states, heliocentric ecliptic J2000 as the MPC gives them.
+ELEMENT_COLUMNS = ("a_au", "e", "inc_deg", "node_deg", "argperi_deg", "mean_anomaly_deg")
 
 
 @dataclass
@@ -71,12 +73,14 @@ class LinkResult:
     linkages : pandas.DataFrame
         One row per linkage, by ``linkage_id`` (0, 1, … in order of acceptance):
         ``n_detections``, ``n_nights``, ``arc_days``, ``rms_arcsec``, ``chi2``, the fitted
-        heliocentric ICRF state ``x_au … vz_au_per_day`` at ``epoch_mjd_tdb`` (TDB),
-        ``a_au`` and ``e`` of that state, ``covariance`` (the 36 entries of the state's 6×6
-        covariance, row-major, AU and days), ``candidate_id`` (the HelioLinC3D candidate it came
-        from), ``H`` (absolute magnitude for G = 0.15: the median over the detections of
-        V − 5 log10(rΔ) + the phase term at the fitted orbit, V from ``mag`` or ``psfFlux``
-        (AB, nJy) minus the mean asteroid colour of the LSST ``band``; NaN without photometry).
+        heliocentric ICRF state ``x_au … vz_au_per_day`` at ``epoch_mjd_tdb`` (TDB), its
+        osculating elements (heliocentric ecliptic J2000: ``a_au, e, inc_deg, node_deg,
+        argperi_deg, mean_anomaly_deg``; a < 0 for a hyperbola), ``covariance`` (the 36
+        entries of the state's 6×6 covariance, row-major, AU and days), ``candidate_id`` (the
+        HelioLinC3D candidate it came from), ``H`` (absolute magnitude for G = 0.15: the
+        median over the detections of V − 5 log10(rΔ) + the phase term at the fitted orbit,
+        V from ``mag`` or ``psfFlux`` (AB, nJy) minus the mean asteroid colour of the LSST
+        ``band``; NaN without photometry).
     members : pandas.DataFrame
         ``linkage_id, diaSourceId, residual_ra_arcsec, residual_dec_arcsec`` (Δα cos δ and Δδ,
         observed minus computed), sorted by both ids.
@@ -350,7 +354,9 @@ def _absolute_magnitude(everything: Observations, found: "_Linkage", v_mag) -> f
 
 def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
     states = np.array([a.fit.state for a in accepted]).reshape(-1, 6)
-    elements = (cartesian_to_keplerian(states, GM_SUN_AU3_PER_DAY2) if accepted
+    ecliptic = equatorial_to_ecliptic(states.reshape(-1, 3)).reshape(-1, 6) if accepted \
+        else states
+    elements = (cartesian_to_keplerian(ecliptic, GM_SUN_AU3_PER_DAY2) if accepted
                 else np.empty((0, 6)))
     t_tai = everything.t_tdb - TT_MINUS_TAI_DAYS
     return pd.DataFrame({
@@ -363,8 +369,7 @@ def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
         "chi2": np.array([a.fit.chi2 for a in accepted], dtype=np.float64),
         "epoch_mjd_tdb": np.array([a.fit.epoch_mjd_tdb for a in accepted], dtype=np.float64),
         **{name: states[:, k] for k, name in enumerate(STATE_COLUMNS)},
-        "a_au": elements[:, 0],
-        "e": elements[:, 1],
+        **{name: elements[:, k] for k, name in enumerate(ELEMENT_COLUMNS)},
         "covariance": [a.fit.covariance.ravel() for a in accepted],
         "candidate_id": np.array([a.candidate_id for a in accepted], dtype=np.int64),
     })

@@ -235,9 +235,19 @@ def _cmd_link(args) -> int:
             raise ValueError(f"unknown hypothesis grid {args.grid!r} for --grid: use "
                              f"{', '.join(POPULATIONS)} joined by '+', or 'all'")
         config = replace(config, hypotheses=args.grid)
+    ades = {name: [n.strip() for n in value.split(",") if n.strip()]
+            for name, value in (("submitter", args.submitter), ("observers", args.observers),
+                                ("measurers", args.measurers)) if value}
+    if args.telescope:
+        pairs = [item.split("=", 1) for item in args.telescope.split(",")]
+        if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+            raise ValueError(f"--telescope {args.telescope!r}: give key=value pairs separated "
+                             "by commas, e.g. design=Reflector,aperture=8.4,detector=CCD")
+        ades["telescope"] = {k.strip(): v.strip() for k, v in pairs}
     detections = read_diasources(args.detections, "--detections")
     summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
-                           stop_after=args.stop_after, designation_prefix=args.prefix)
+                           stop_after=args.stop_after, designation_prefix=args.prefix,
+                           ades_header=ades)
     if summary["complete"]:
         print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
               f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)
@@ -332,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="MPC code for detections without observatoryCode (default X05)")
     link.add_argument("--prefix", default="S",
                       help="first character of the temporary designations (default S)")
+    link.add_argument("--submitter", default=None, help="ADES report: submitter's name")
+    link.add_argument("--observers", default=None,
+                      help="ADES report: observers' names, separated by commas")
+    link.add_argument("--measurers", default=None,
+                      help="ADES report: measurers' names, separated by commas")
+    link.add_argument("--telescope", default=None,
+                      help="ADES report: key=value pairs, e.g. "
+                           "name=Rubin,design=Reflector,aperture=8.4,detector=CCD")
     link.add_argument("--out", required=True, help="output folder (created if missing)")
     link.set_defaults(func=_cmd_link)
 

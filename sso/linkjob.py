@@ -6,7 +6,7 @@ absent), then records in ``stages.json`` a fingerprint of everything it used —
 that affect it, the hypotheses. A later run with the same fingerprint loads the stage's tables
 instead of recomputing them; a changed input recomputes that stage and those after it. So a job
 stopped after a stage (``stop_after``) or killed mid-way resumes where it was, and a finished
-job run again rewrites nothing.
+job run again leaves its results byte for byte (only timings.json is rewritten).
 
 Output folder
 -------------
@@ -142,7 +142,8 @@ class _Stages:
 
 def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = None, *,
                  observatory_code: str = "X05", stop_after: str = "fit",
-                 designation_prefix: str = "S", progress: bool = True) -> dict:
+                 designation_prefix: str = "S", ades_header: dict | None = None,
+                 progress: bool = True) -> dict:
     """Run (or resume) the linking job on ``detections`` into the folder ``out``.
 
     Parameters
@@ -159,6 +160,9 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         Last stage to run.
     designation_prefix : str
         First character of the temporary designations.
+    ades_header : dict, optional
+        ``submitter``, ``observers``, ``measurers`` and ``telescope`` of the ADES report
+        (:func:`linking.mpc_formats.format_ades_psv`; the MPC needs them on a submission).
     progress : bool
         One line per stage and progress bars on stderr.
 
@@ -229,13 +233,15 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
 
     # Stage 3: orbit fits, purification, reports.
     t0 = time.perf_counter()
-    key = _digest(key, config.fit, designation_prefix)
+    ades_header = dict(ades_header or {})
+    key = _digest(key, config.fit, designation_prefix, sorted(ades_header.items()))
     reused = stages.reusable("fit", key)
     if reused:
         summary = json.loads((out / "summary.json").read_text())
     else:
         result = purify(frame, candidates, config, progress=progress)
-        summary.update(_write_results(out, frame, result, observatory_code, designation_prefix))
+        summary.update(_write_results(out, frame, result, observatory_code, designation_prefix,
+                                      ades_header))
         write_text_atomic(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                           out / "summary.json")
         stages.finish("fit", key)
@@ -255,7 +261,7 @@ def _finish(out: Path, summary: dict, timings: dict, final: bool) -> dict:
 
 
 def _write_results(out: Path, frame: pd.DataFrame, result, observatory_code: str,
-                   prefix: str) -> dict:
+                   prefix: str, ades_header: dict) -> dict:
     """Write the fit stage's tables and reports; return their counts."""
     linkages, members = result.linkages.copy(), result.members
     times = members["diaSourceId"].map(frame.set_index("diaSourceId")["midpointMjdTai"])
@@ -274,7 +280,7 @@ def _write_results(out: Path, frame: pd.DataFrame, result, observatory_code: str
     write_table_atomic(_sorcha_orbits(linkages), out / "orbits.csv")
     astrometry = _astrometry(frame, members, observatory_code)
     write_text_atomic(format_mpc80(astrometry), out / "astrometry.mpc")
-    write_text_atomic(format_ades_psv(astrometry), out / "astrometry.psv")
+    write_text_atomic(format_ades_psv(astrometry, **ades_header), out / "astrometry.psv")
     return {"n_linkages": len(linkages), "n_linked_detections": len(members),
             "n_unlinked": len(result.unlinked)}
 

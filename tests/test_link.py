@@ -77,4 +77,5 @@ def test_simulated_field_is_linked_completely_and_purely(simulated_field):
     fitted = result.linkages.set_index("linkage_id").loc[pure["linkage_id"]]
     true = orbits.set_index("object_id").loc[pure["linked_object_id"]]
     assert np.median(np.abs(fitted["a_au"].to_numpy() - true["a_au"].to_numpy())) < 0.01
+    assert np.median(np.abs(fitted["inc_deg"].to_numpy() - true["inc_deg"].to_numpy())) < 0.05
     assert np.median(np.abs(fitted["H"].to_numpy() - true["H"].to_numpy())) < 0.2

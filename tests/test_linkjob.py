@@ -97,9 +97,13 @@ def test_link_job_stages_resume_and_reports(detections_file, tmp_path, capsys):
     config = tmp_path / "link.toml"
     config.write_text("[fit]\nmax_rms_arcsec = 0.8\n")
     assert main(["link", "--detections", str(path), "--out", str(out),
-                 "--config", str(config)]) == 0
+                 "--config", str(config), "--submitter", "A. Astronomer",
+                 "--telescope", "name=Rubin,design=Reflector,aperture=8.4,detector=CCD"]) == 0
     timings = _timings(out)
     assert timings["search"]["reused"] and not timings["fit"]["reused"]
+    header = (out / "astrometry.psv").read_text().split("permID")[0].splitlines()
+    assert header[header.index("# submitter") + 1] == "! name A. Astronomer"
+    assert "! aperture 8.4" in header
     fresh = tmp_path / "fresh"
     assert main(["link", "--detections", str(path), "--out", str(fresh)]) == 0
     assert {name: (fresh / name).read_bytes() for name in OUTPUTS if name != "stages.json"} == {

@@ -108,6 +108,12 @@ def test_link_job_stages_resume_and_reports(detections_file, tmp_path, capsys):
     assert main(["link", "--detections", str(path), "--out", str(fresh)]) == 0
     assert {name: (fresh / name).read_bytes() for name in OUTPUTS if name != "stages.json"} == {
         name: before[name] for name in OUTPUTS if name != "stages.json"}
+    # A job killed while writing the fit stage's files (one missing) redoes that stage only.
+    (fresh / "members.parquet").unlink()
+    assert main(["link", "--detections", str(path), "--out", str(fresh)]) == 0
+    timings = _timings(fresh)
+    assert timings["search"]["reused"] and not timings["fit"]["reused"]
+    assert (fresh / "members.parquet").read_bytes() == before["members.parquet"]
 
 
 def test_link_job_errors_name_the_problem_and_write_nothing(detections_file, tmp_path,

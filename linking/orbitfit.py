@@ -236,6 +236,13 @@ def residuals(state, epoch_mjd_tdb: float, obs: Observations, method: str = "2bo
                                     method)[0], obs)
 
 
+def sky_covariance(state, covariance, epoch_mjd_tdb: float, obs: Observations) -> np.ndarray:
+    """Covariance of the predicted (α cos δ, δ) at every observation, arcsec² (n, 2, 2): the
+    state's covariance mapped linearly through the 2-body prediction."""
+    _, jac = _jacobian(np.asarray(state, np.float64), epoch_mjd_tdb, obs)
+    return jac @ np.asarray(covariance, np.float64) @ np.swapaxes(jac, -1, -2)
+
+
 def _chi2(state, epoch, obs, used, method):
     res = residuals(state, epoch, obs, method)
     return float(((res[used] / obs.sigma[used, None]) ** 2).sum())

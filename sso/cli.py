@@ -5,6 +5,8 @@ Verbs:
 - ``simulate``: DIASources, truth and visits of a population seen through a survey cadence.
 - ``associate``: attach a night's DIASources to the known objects predicted in its visits.
 - ``link``: link detections into new objects with orbits, MPC and ADES reports.
+- ``night``: one night of a survey: association, the rolling window, linking, new orbits.
+- ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
 - ``demo``: tonight's ephemerides of the bundled sample orbits from Rubin Observatory (X05).
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
@@ -135,84 +137,57 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_associate(args) -> int:
-    import json
     from pathlib import Path
 
-    import numpy as np
-
     from ephemerides import NightlyCache, read_orbits
-    from sso.association import associate, association_night, validate_diasources
-    from sso.cadence import night_of, read_visits, visit_midpoints
-    from sso.io import read_diasources, write_table_atomic, write_text_atomic
+    from sso.association import validate_diasources
+    from sso.cadence import night_of, read_visits
+    from sso.io import read_diasources
+    from sso.night import associate_visits, night_number
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
     diasources = validate_diasources(read_diasources(args.diasources, "--diasources"))
     if args.night is not None:
-        # dayObs convention: the night of date D runs from D 12:00 to D+1 12:00 UTC.
-        from astropy.time import Time
-
-        try:
-            night = int(np.floor(Time(args.night, format="iso", scale="utc").mjd))
-        except ValueError:
-            raise ValueError(f"--night {args.night!r} is not a date YYYY-MM-DD") from None
+        night = night_number(args.night)
         diasources = diasources[night_of(diasources["midpointMjdTai"].to_numpy()) == night]
         if len(diasources) == 0:
             raise ValueError(f"no DIASource of {args.diasources} falls on the night of "
                              f"{args.night} (MJD {night}.5 to {night + 1}.5)")
-    # The visit file may hold a whole survey: keep the visits of the DIASources' night(s).
-    visits = read_visits(args.visits)
-    nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
-    visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
-    if len(visits) == 0:
-        raise ValueError(f"no visit of {args.visits} falls on the DIASources' night(s) "
-                         f"{nights.tolist()}")
-    start, end = association_night(diasources, visits)
+    cache = orbits = None
     if args.cache is not None:
-        cache, built = NightlyCache.load(args.cache, observatory_code=args.observatory), False
+        cache = NightlyCache.load(args.cache, observatory_code=args.observatory)
     else:
-        print(f"sso associate: building the cache of MJD {start:.5f}-{end:.5f} (TAI)",
-              file=sys.stderr, flush=True)
-        cache = NightlyCache.build(read_orbits(args.orbits), start, end,
-                                   observatory_code=args.observatory)
-        built = True
-    reported = [0]
-
-    def report(done, total):
-        tenth = 10 * done // total
-        if tenth > reported[0]:
-            reported[0] = tenth
-            print(f"sso associate: {done}/{total} visits ({10 * tenth} %)", file=sys.stderr,
-                  flush=True)
-
-    result = associate(diasources, visits, cache, args.radius_arcsec,
-                       observatory_code=args.observatory, footprint=args.footprint,
-                       detector_corners=args.detector_corners, progress=report)
-    counts = result.visit_counts
-    summary = {
-        "n_visits": len(counts),
-        "n_diasources": int(counts["n_diasources"].sum()),
-        "n_associated": int(counts["n_associated"].sum()),
-        "n_predicted": int(counts["n_predicted"].sum()),
-        "n_unassociated_ssobjects": int(counts["n_unassociated_objects"].sum()),
-        "n_cached_objects": len(cache.objects),
-        "night_start_mjd_tai": cache.params["night_start_mjd_tai"],
-        "night_end_mjd_tai": cache.params["night_end_mjd_tai"],
-        "observatory_code": args.observatory,
-        "radius_arcsec": args.radius_arcsec,
-        "footprint": args.footprint,
-        "cache": "built" if built else str(args.cache),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    if built:
-        cache.save(out / "cache.parquet")
-    write_table_atomic(result.diasources, out / "diasources.parquet")
-    write_table_atomic(result.sssources, out / "sssources.parquet")
-    write_table_atomic(result.unassociated_ssobjects, out / "unassociated_ssobjects.parquet")
-    write_text_atomic(json.dumps(summary, indent=2, sort_keys=True) + "\n", out / "summary.json")
+        orbits = read_orbits(args.orbits)
+    summary = associate_visits(
+        diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
+        radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
+        footprint=args.footprint, detector_corners=args.detector_corners,
+        log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_night(args) -> int:
+    from ephemerides import read_orbits
+    from linking import LinkingConfig
+    from sso.cadence import read_visits
+    from sso.io import read_diasources
+    from sso.linkjob import read_link_config
+    from sso.night import NightSettings, run_night
+
+    link = read_link_config(args.config) if args.config else LinkingConfig()
+    settings = NightSettings(radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
+                             footprint=args.footprint, detector_corners=args.detector_corners,
+                             window_nights=args.window_nights, link=link,
+                             designation_prefix=args.prefix)
+    report = run_night(args.date, read_visits(args.visits),
+                       read_diasources(args.diasources, "--diasources"),
+                       read_orbits(args.orbits), args.state_dir, settings)
+    print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
+          f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
 
 
@@ -251,6 +226,25 @@ def _cmd_link(args) -> int:
     if summary["complete"]:
         print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
               f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_orbits_fetch(args) -> int:
+    from sso.fetch import DEFAULT_URL, fetch_orbits
+
+    reported = [-1]
+
+    def progress(done, total):
+        mb = done // (10 << 20)
+        if mb > reported[0]:
+            reported[0] = mb
+            of = f" of {total / 1e6:.0f} MB" if total else ""
+            print(f"sso orbits fetch: {done / 1e6:.0f} MB{of}", file=sys.stderr, flush=True)
+
+    result = fetch_orbits(args.out, url=args.url or DEFAULT_URL, timeout_s=args.timeout_s,
+                          progress=progress)
+    print(f"sso orbits fetch: {result['orbits']} orbits ({result['bytes']} bytes, sha256 "
+          f"{result['sha256'][:16]}…) validated and written to {result['path']}", file=sys.stderr)
     return 0
 
 
@@ -352,6 +346,44 @@ def build_parser() -> argparse.ArgumentParser:
                            "name=Rubin,design=Reflector,aperture=8.4,detector=CCD")
     link.add_argument("--out", required=True, help="output folder (created if missing)")
     link.set_defaults(func=_cmd_link)
+
+    night = verbs.add_parser("night", help="one night: associate, keep a rolling window of "
+                             "unassociated detections, link it, feed new orbits back")
+    night.add_argument("--date", required=True, metavar="YYYY-MM-DD",
+                       help="the night beginning on this date (12:00 to 12:00 UTC)")
+    night.add_argument("--visits", required=True, help="visit table (.parquet or .csv)")
+    night.add_argument("--diasources", required=True,
+                       help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+    night.add_argument("--orbits", required=True,
+                       help="catalogue of known orbits: MPCORB, Sorcha, CSV or Parquet")
+    night.add_argument("--state-dir", required=True,
+                       help="folder of the survey's state (window, discoveries, nights)")
+    night.add_argument("--window-nights", type=int, default=15,
+                       help="nights of unassociated detections linked together (default 15)")
+    night.add_argument("--radius-arcsec", type=float, default=1.0,
+                       help="association radius, arcsec (default 1)")
+    night.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
+                       help="circular 1.75 deg field (default) or the LSST detectors")
+    night.add_argument("--detector-corners", default=None,
+                       help="detector corner CSV for --footprint lsst")
+    night.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    night.add_argument("--config", default=None,
+                       help="TOML file of linking settings (as for sso link)")
+    night.add_argument("--prefix", default="S",
+                       help="first character of the temporary designations (default S)")
+    night.set_defaults(func=_cmd_night)
+
+    orbit_verbs = verbs.add_parser("orbits", help="the orbit catalogue").add_subparsers(
+        dest="orbits_verb", required=True, metavar="ACTION")
+    fetch = orbit_verbs.add_parser("fetch", help="download and validate the MPC's MPCORB.DAT")
+    fetch.add_argument("--url", default=None,
+                       help="source (default: the MPC's MPCORB.DAT.gz; http, https or file)")
+    fetch.add_argument("--out", default="MPCORB.DAT.gz",
+                       help="destination file, replaced only once the download is validated; "
+                            ".gz exactly when the source is gzipped (default MPCORB.DAT.gz)")
+    fetch.add_argument("--timeout-s", type=float, default=60.0,
+                       help="network timeout per read, seconds (default 60)")
+    fetch.set_defaults(func=_cmd_orbits_fetch)
 
     demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
     demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")

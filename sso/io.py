@@ -21,7 +21,7 @@ def check_table_path(path) -> Path:
     return path
 
 
-def _make_ordinary(name: str) -> None:
+def make_ordinary(name: str) -> None:
     """mkstemp creates files private (0600); give one the permissions of an ordinary new file."""
     umask = os.umask(0)
     os.umask(umask)
@@ -37,7 +37,7 @@ def write_table_atomic(table: pd.DataFrame, path) -> Path:
     path = check_table_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    _make_ordinary(tmp_name)
+    make_ordinary(tmp_name)
     try:
         if path.suffix.lower() == ".parquet":
             table.to_parquet(tmp_name, index=False)
@@ -57,7 +57,7 @@ def write_text_atomic(text: str, path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-        _make_ordinary(tmp_name)
+        make_ordinary(tmp_name)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -142,8 +142,8 @@ class _Stages:
 
 def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = None, *,
                  observatory_code: str = "X05", stop_after: str = "fit",
-                 designation_prefix: str = "S", ades_header: dict | None = None,
-                 progress: bool = True) -> dict:
+                 designation_prefix: str = "S", designation_start: int = 0,
+                 ades_header: dict | None = None, progress: bool = True) -> dict:
     """Run (or resume) the linking job on ``detections`` into the folder ``out``.
 
     Parameters
@@ -160,6 +160,9 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         Last stage to run.
     designation_prefix : str
         First character of the temporary designations.
+    designation_start : int
+        Sequence number of the first new object (linkage k gets ``designation_start + k``), so
+        that successive jobs (nights) give distinct designations.
     ades_header : dict, optional
         ``submitter``, ``observers``, ``measurers`` and ``telescope`` of the ADES report
         (:func:`linking.mpc_formats.format_ades_psv`; the MPC needs them on a submission).
@@ -175,7 +178,7 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         raise ValueError(f"stop_after must be one of {', '.join(STAGES)}; got {stop_after!r}")
     config = LinkingConfig() if config is None else config
     config.validate()
-    temporary_designation(0.0, 0, designation_prefix)  # checks the prefix before any work
+    temporary_designation(0.0, designation_start, designation_prefix)  # checked before any work
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
@@ -234,14 +237,15 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
     # Stage 3: orbit fits, purification, reports.
     t0 = time.perf_counter()
     ades_header = dict(ades_header or {})
-    key = _digest(key, config.fit, designation_prefix, sorted(ades_header.items()))
+    key = _digest(key, config.fit, designation_prefix, designation_start,
+                  sorted(ades_header.items()))
     reused = stages.reusable("fit", key)
     if reused:
         summary = json.loads((out / "summary.json").read_text())
     else:
         result = purify(frame, candidates, config, progress=progress)
         summary.update(_write_results(out, frame, result, observatory_code, designation_prefix,
-                                      ades_header))
+                                      designation_start, ades_header))
         write_text_atomic(json.dumps(summary, indent=2, sort_keys=True) + "\n",
                           out / "summary.json")
         stages.finish("fit", key)
@@ -261,14 +265,14 @@ def _finish(out: Path, summary: dict, timings: dict, final: bool) -> dict:
 
 
 def _write_results(out: Path, frame: pd.DataFrame, result, observatory_code: str,
-                   prefix: str, ades_header: dict) -> dict:
+                   prefix: str, start: int, ades_header: dict) -> dict:
     """Write the fit stage's tables and reports; return their counts."""
     linkages, members = result.linkages.copy(), result.members
     times = members["diaSourceId"].map(frame.set_index("diaSourceId")["midpointMjdTai"])
     first_utc = (convert_mjd(times.groupby(members["linkage_id"]).min().to_numpy(np.float64),
                              "tai", "utc") if len(members) else np.empty(0))
     linkages.insert(1, "designation", [
-        temporary_designation(t, int(k), prefix)
+        temporary_designation(t, start + int(k), prefix)
         for t, k in zip(first_utc, linkages["linkage_id"], strict=True)])
     designation = linkages.set_index("linkage_id")["designation"]
     members = members.assign(designation=members["linkage_id"].map(designation))

@@ -26,6 +26,7 @@ from linking.orbitfit import (
     _residuals,
     fit_orbit,
     predict_radec,
+    sky_covariance,
 )
 
 TT_MINUS_TAI = 32.184 / 86400.0
@@ -195,3 +196,20 @@ def test_real_mpc_astrometry_of_a_numbered_asteroid_fits_within_half_an_arcsecon
     a, e, inc = cartesian_to_keplerian(
         equatorial_to_ecliptic(best.state.reshape(2, 3)).reshape(1, 6))[0, :3]
     assert 3.0 < a < 3.4 and e < 0.2 and 5.0 < inc < 15.0
+
+
+def test_sky_covariance_matches_monte_carlo():
+    """The linear map of a state covariance to the sky agrees with the spread of 4,000 sampled
+    states predicted a week after the fitted arc."""
+    obs = _observations([0, 1, 3], seed=6)
+    epoch = 61001.5
+    fit = fit_orbit(obs, _true_state(epoch), epoch)
+    ahead = _observations([10], seed=6)
+    linear = sky_covariance(fit.state, fit.covariance, epoch, ahead)[0]
+    rng = np.random.default_rng(7)
+    samples = rng.multivariate_normal(fit.state, fit.covariance, 4000)
+    radec = predict_radec(samples, epoch, ahead)[:, 0]
+    offsets = np.column_stack(((radec[:, 0] - radec[:, 0].mean()) * np.cos(ahead.dec[0]),
+                               radec[:, 1] - radec[:, 1].mean())) * 206264.80624709636
+    np.testing.assert_allclose(np.cov(offsets.T), linear, rtol=0.1,
+                               atol=0.02 * np.abs(linear).max())

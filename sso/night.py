@@ -1,0 +1,392 @@
+"""The nightly pipeline: association of known objects, then linking of what nobody claimed.
+
+:func:`associate_visits` is one night's association with its outputs on disk (``sso associate``).
+:func:`run_night` is ``sso night``: for the night of a date it
+
+1. builds the night's ephemeris cache of the known orbits — the catalogue plus the objects
+   discovered on earlier nights (reused when the folder holds a cache of the same orbits and
+   night) — and associates the night's DIASources with it;
+2. adds the night's unassociated DIASources to a rolling window of ``window_nights`` nights
+   (one Parquet file per night in the state folder);
+3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by
+   discoveries of earlier nights, and records the new objects (orbits, claimed detections)
+   in the state folder, so that later nights associate them like catalogued objects;
+4. writes the night's report.
+
+State folder
+------------
+=========================================  ======================================================
+``window/night=<N>.parquet``               unassociated DIASources of night N (MJD of its noon)
+``discovered.parquet``                     new objects: ``object_id`` (temporary designation),
+                                           ``discovered_night``, the fitted heliocentric ICRF
+                                           state ``x_au … vz_au_per_day`` at ``epoch_mjd_tdb``,
+                                           ``H`` and the state's ``covariance``
+``claimed.parquet``                        ``diaSourceId, object_id, discovered_night`` of the
+                                           window detections in those objects
+``nights/<YYYY-MM-DD>/``                   the night: ``cache.parquet``, ``diasources.parquet``
+                                           (with ``ssObjectId``), ``sssources.parquet``,
+                                           ``unassociated_ssobjects.parquet``, ``link/`` (the
+                                           linking job's folder: new orbits in ``orbits.csv``,
+                                           MPC and ADES reports), ``report.json``,
+                                           ``summary.txt``, ``timings.json``
+=========================================  ======================================================
+
+A night only reads what earlier nights left (discoveries with ``discovered_night < N``, window
+files of nights ≤ N) and replaces its own rows, so running a night again reproduces its outputs
+byte for byte (``timings.json`` and the times in ``summary.txt`` aside), and a night killed
+mid-way resumes: every file is written atomically, the linking job resumes by stage, and the
+state is updated last. Running an earlier night again makes the later nights' outputs stale;
+run them again in order.
+"""
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ephemerides import NightlyCache, observer_states
+from ephemerides.designations import ss_object_ids
+from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
+from ephemerides.orbits import DEFAULT_G
+from linking import LinkingConfig, Observations
+from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
+from sso.association import associate, association_night, validate_diasources
+from sso.cadence import night_of, visit_midpoints
+from sso.io import write_table_atomic, write_text_atomic
+from sso.linkjob import run_link_job
+
+WINDOW_NIGHTS = 15
+CART_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
+DISCOVERED_COLUMNS = ("object_id", "discovered_night", *CART_COLUMNS, "epoch_mjd_tdb", "H",
+                      "covariance")
+# A discovery's association radius grows with the uncertainty of its orbit: this many σ of the
+# predicted position (major axis), capped (a wider circle mostly collects noise).
+DISCOVERY_SIGMAS = 5.0
+MAX_DISCOVERY_UNCERTAINTY_ARCSEC = 30.0
+
+
+def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orbits=None,
+                     cache: NightlyCache | None = None, radius_arcsec: float = 1.0,
+                     uncertainty_arcsec=None, observatory_code: str = "X05",
+                     footprint: str = "circle",
+                     detector_corners=None, log=None) -> dict:
+    """Associate one night's DIASources and write the results into the folder ``out``.
+
+    The visits are cut to the DIASources' night(s); the cache is ``cache`` or built from
+    ``orbits`` for the night (and then saved as ``out/cache.parquet``); ``uncertainty_arcsec``
+    widens the radius of some objects (:func:`sso.association.associate`). Writes
+    ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
+    ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    diasources = validate_diasources(diasources)
+    nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
+    visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
+    if len(visits) == 0:
+        raise ValueError(f"no visit falls on the DIASources' night(s) {nights.tolist()}")
+    start, end = association_night(diasources, visits)
+    built = cache is None
+    if built:
+        if log:
+            log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
+        cache = NightlyCache.build(orbits, start, end, observatory_code=observatory_code)
+    reported = [0]
+
+    def report(done, total):
+        tenth = 10 * done // total
+        if log and tenth > reported[0]:
+            reported[0] = tenth
+            log(f"{done}/{total} visits ({10 * tenth} %)")
+
+    result = associate(diasources, visits, cache, radius_arcsec,
+                       uncertainty_arcsec=uncertainty_arcsec or None,
+                       observatory_code=observatory_code, footprint=footprint,
+                       detector_corners=detector_corners, progress=report)
+    counts = result.visit_counts
+    summary = {
+        "n_visits": len(counts),
+        "n_diasources": int(counts["n_diasources"].sum()),
+        "n_associated": int(counts["n_associated"].sum()),
+        "n_predicted": int(counts["n_predicted"].sum()),
+        "n_unassociated_ssobjects": int(counts["n_unassociated_objects"].sum()),
+        "n_cached_objects": len(cache.objects),
+        "night_start_mjd_tai": cache.params["night_start_mjd_tai"],
+        "night_end_mjd_tai": cache.params["night_end_mjd_tai"],
+        "observatory_code": observatory_code,
+        "radius_arcsec": radius_arcsec,
+        "footprint": footprint,
+        "cache": "built" if built else "given",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if built:
+        cache.save(out / "cache.parquet")
+    write_table_atomic(result.diasources, out / "diasources.parquet")
+    write_table_atomic(result.sssources, out / "sssources.parquet")
+    write_table_atomic(result.unassociated_ssobjects, out / "unassociated_ssobjects.parquet")
+    write_text_atomic(json.dumps(summary, indent=2, sort_keys=True) + "\n", out / "summary.json")
+    summary["result"] = result
+    return summary
+
+
+def night_number(date: str) -> int:
+    """MJD of the noon that starts the night of ``date`` (YYYY-MM-DD, dayObs convention: the
+    night of D runs from D 12:00 to D+1 12:00 UTC), as :func:`sso.cadence.night_of` counts."""
+    from astropy.time import Time
+
+    try:
+        return int(np.floor(Time(date, format="iso", scale="utc").mjd))
+    except ValueError:
+        raise ValueError(f"--date {date!r} is not a date YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class NightSettings:
+    """Settings of :func:`run_night`.
+
+    Attributes
+    ----------
+    radius_arcsec : float
+        Association radius (arcsec).
+    observatory_code : str
+        MPC code of the site.
+    footprint : str
+        ``"circle"`` or ``"lsst"`` (with ``detector_corners``).
+    detector_corners : str or None
+        Detector corner file for the LSST footprint.
+    window_nights : int
+        Nights of unassociated detections the linking sees (the night and the 14 before).
+    link : LinkingConfig
+        Linking settings.
+    designation_prefix : str
+        First character of the new objects' temporary designations.
+    """
+
+    radius_arcsec: float = 1.0
+    observatory_code: str = "X05"
+    footprint: str = "circle"
+    detector_corners: str | None = None
+    window_nights: int = WINDOW_NIGHTS
+    link: LinkingConfig = field(default_factory=LinkingConfig)
+    designation_prefix: str = "S"
+
+
+def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
+    """An orbit table as CART rows (heliocentric ecliptic J2000), to join tables of any format."""
+    states, epochs = orbits_to_states(orbits, frame="ecliptic", origin="sun")
+    table = pd.DataFrame({"object_id": orbits["object_id"].to_numpy(),
+                          "ssObjectId": orbits["ssObjectId"].to_numpy(), "format": "CART"})
+    for k, name in enumerate(CART_COLUMNS):
+        table[name] = states[:, k]
+    table["epoch_mjd_tdb"] = epochs
+    table["H"] = orbits["H"].to_numpy()
+    table["G"] = orbits["G"].to_numpy()
+    return table
+
+
+def _read_state(path: Path, columns) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=columns)
+
+
+def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits: pd.DataFrame,
+              state_dir, settings: NightSettings | None = None, progress: bool = True) -> dict:
+    """Process the night of ``date`` (module docstring); returns the night's report.
+
+    Parameters
+    ----------
+    date : str
+        YYYY-MM-DD, the date on which the night begins (dayObs).
+    visits : pandas.DataFrame
+        Visit table (any number of nights; the night's are used).
+    diasources : pandas.DataFrame
+        DIASources (any number of nights; the night's are used).
+    orbits : pandas.DataFrame
+        The catalogue of known orbits (:func:`ephemerides.read_orbits`).
+    state_dir : str or Path
+        State folder, created if missing.
+    settings : NightSettings, optional
+    progress : bool
+        Progress lines on stderr.
+    """
+    settings = NightSettings() if settings is None else settings
+    if not (isinstance(settings.window_nights, int) and settings.window_nights >= 1):
+        raise ValueError(f"window_nights must be an integer >= 1; got {settings.window_nights!r}")
+    night = night_number(date)
+    state = Path(state_dir)
+    if state.exists() and not state.is_dir():
+        raise ValueError(f"--state-dir {state} is a file; give a folder (created if missing)")
+    timings = {}
+
+    def say(message: str) -> None:
+        if progress:
+            print(f"sso night {date}: {message}", file=sys.stderr, flush=True)
+
+    tonight = validate_diasources(diasources)
+    tonight = tonight[night_of(tonight["midpointMjdTai"].to_numpy()) == night]
+    if len(tonight) == 0:
+        raise ValueError(f"no DIASource falls on the night of {date} (MJD {night}.5 to "
+                         f"{night + 1}.5 TAI)")
+    visits = visits[night_of(visit_midpoints(visits)) == night]
+    night_dir = state / "nights" / date
+    night_dir.mkdir(parents=True, exist_ok=True)
+
+    # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
+    # uncertainty of their orbit.
+    t0 = time.perf_counter()
+    discovered = _read_state(state / "discovered.parquet", DISCOVERED_COLUMNS)
+    discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
+    earlier = _discovered_orbits(discovered)
+    known = orbits
+    if len(earlier):
+        known = pd.concat([_catalogue_states(orbits), earlier], ignore_index=True)
+    start, end = association_night(tonight, visits)
+    cache = None
+    if (night_dir / "cache.parquet").is_file():
+        try:
+            cache = NightlyCache.load(night_dir / "cache.parquet", orbits=known,
+                                      night_start_mjd_tai=start, night_end_mjd_tai=end,
+                                      observatory_code=settings.observatory_code)
+        except ValueError:
+            cache = None  # built for other orbits or another night: rebuild
+    assoc = associate_visits(tonight, visits, night_dir, orbits=known, cache=cache,
+                             radius_arcsec=settings.radius_arcsec,
+                             uncertainty_arcsec=_uncertainties(
+                                 discovered, earlier, 0.5 * (start + end),
+                                 settings.observatory_code),
+                             observatory_code=settings.observatory_code,
+                             footprint=settings.footprint,
+                             detector_corners=settings.detector_corners,
+                             log=say if progress else None)
+    timings["association"] = round(time.perf_counter() - t0, 3)
+    say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
+
+    # 2. The rolling window of unassociated detections.
+    t0 = time.perf_counter()
+    result = assoc.pop("result")
+    unassociated = result.diasources[result.diasources["ssObjectId"].isna()].drop(
+        columns="ssObjectId")
+    (state / "window").mkdir(exist_ok=True)
+    write_table_atomic(unassociated.sort_values("diaSourceId", ignore_index=True),
+                       state / "window" / f"night={night}.parquet")
+    claimed = _read_state(state / "claimed.parquet", ["diaSourceId", "object_id",
+                                                      "discovered_night"])
+    taken = set(claimed.loc[claimed["discovered_night"] < night, "diaSourceId"])
+    parts = []
+    for path in sorted((state / "window").glob("night=*.parquet")):
+        n = int(path.stem.split("=", 1)[1])
+        if night - settings.window_nights < n <= night:
+            part = pd.read_parquet(path)
+            parts.append(part[~part["diaSourceId"].isin(taken)])
+    window = pd.concat(parts, ignore_index=True).sort_values("diaSourceId", ignore_index=True)
+    if len(window) == 0:
+        raise ValueError(f"the night of {date} leaves no unassociated DIASource to link")
+    timings["window"] = round(time.perf_counter() - t0, 3)
+
+    # 3. Linking of the window.
+    t0 = time.perf_counter()
+    link_summary = run_link_job(window, night_dir / "link", settings.link,
+                                observatory_code=settings.observatory_code,
+                                designation_prefix=settings.designation_prefix,
+                                designation_start=len(earlier), progress=progress)
+    timings["linking"] = round(time.perf_counter() - t0, 3)
+    linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
+    members = pd.read_parquet(night_dir / "link" / "members.parquet")
+
+    # 4. State: this night's discoveries replace any earlier run's.
+    found = linkages.rename(columns={"designation": "object_id"})
+    found.insert(1, "discovered_night", night)
+    found = found[list(DISCOVERED_COLUMNS)]
+    everything = _read_state(state / "discovered.parquet", DISCOVERED_COLUMNS)
+    everything = pd.concat([everything[everything["discovered_night"] != night], found],
+                           ignore_index=True)
+    write_table_atomic(everything.astype({"discovered_night": np.int64}).sort_values(
+        ["discovered_night", "object_id"], ignore_index=True), state / "discovered.parquet")
+    new_claims = pd.DataFrame({"diaSourceId": members["diaSourceId"].to_numpy(),
+                               "object_id": members["designation"].to_numpy(),
+                               "discovered_night": np.full(len(members), night, np.int64)})
+    claimed = pd.concat([claimed[claimed["discovered_night"] != night], new_claims],
+                        ignore_index=True)
+    write_table_atomic(claimed.astype({"discovered_night": np.int64}).sort_values(
+        ["discovered_night", "object_id", "diaSourceId"], ignore_index=True),
+        state / "claimed.parquet")
+
+    report = {
+        "date": date,
+        "night_mjd": night,
+        "n_visits": assoc["n_visits"],
+        "n_diasources": assoc["n_diasources"],
+        "n_associated": assoc["n_associated"],
+        "n_known_objects": assoc["n_cached_objects"],
+        "n_earlier_discoveries": len(earlier),
+        "n_associated_with_earlier_discoveries": int(result.sssources["ssObjectId"].isin(
+            set(earlier["ssObjectId"])).sum()),
+        "n_known_predicted_not_seen": assoc["n_unassociated_ssobjects"],
+        "n_window_nights": len(parts),
+        "n_window_detections": len(window),
+        "n_tracklets": link_summary["n_tracklets"],
+        "n_candidates": link_summary["n_candidates"],
+        "n_new_objects": link_summary["n_linkages"],
+        "new_objects": found["object_id"].tolist(),
+    }
+    write_text_atomic(json.dumps(report, indent=2) + "\n", night_dir / "report.json")
+    write_text_atomic(json.dumps(timings, indent=2) + "\n", night_dir / "timings.json")
+    write_text_atomic(_summary_text(report, timings), night_dir / "summary.txt")
+    say(f"{report['n_new_objects']} new objects; report in {night_dir}")
+    return {**report, "timings": timings}
+
+
+def _discovered_orbits(discovered: pd.DataFrame) -> pd.DataFrame:
+    """The state's discoveries as an orbit table (CART, heliocentric ecliptic J2000)."""
+    states = discovered[list(CART_COLUMNS)].to_numpy(np.float64).reshape(-1, 3)
+    ecliptic = equatorial_to_ecliptic(states).reshape(-1, 6) if len(discovered) \
+        else np.empty((0, 6))
+    ids = discovered["object_id"].astype(str).to_numpy()
+    table = pd.DataFrame({"object_id": ids, "ssObjectId": ss_object_ids(ids), "format": "CART"})
+    for k, name in enumerate(CART_COLUMNS):
+        table[name] = ecliptic[:, k]
+    table["epoch_mjd_tdb"] = discovered["epoch_mjd_tdb"].to_numpy(np.float64)
+    table["H"] = discovered["H"].to_numpy(np.float64)
+    table["G"] = DEFAULT_G
+    return table
+
+
+def _uncertainties(discovered: pd.DataFrame, orbits: pd.DataFrame, mjd_tai: float,
+                   observatory_code: str) -> dict:
+    """``ssObjectId`` → position uncertainty (arcsec) of each discovery at ``mjd_tai``:
+    ``DISCOVERY_SIGMAS`` × the major axis of its predicted covariance, capped."""
+    if len(discovered) == 0:
+        return {}
+    tdb = mjd_tai + TT_MINUS_TAI_DAYS
+    observer = observer_states(observatory_code, [tdb], origin="sun")[:, :3]
+    at = Observations([mjd_tai], [0.0], [0.0], [1.0], observer, [0])
+    uncertainty = {}
+    for row, ss_id in zip(discovered.itertuples(index=False), orbits["ssObjectId"], strict=True):
+        state = np.array([getattr(row, name) for name in CART_COLUMNS])
+        covariance = np.asarray(row.covariance, np.float64).reshape(6, 6)
+        sky = sky_covariance(state, covariance, row.epoch_mjd_tdb, at)[0]
+        major = float(np.sqrt(max(np.linalg.eigvalsh(sky).max(), 0.0)))
+        value = DISCOVERY_SIGMAS * major if np.isfinite(major) else np.inf
+        uncertainty[int(ss_id)] = min(value, MAX_DISCOVERY_UNCERTAINTY_ARCSEC)
+    return uncertainty
+
+
+def _summary_text(report: dict, timings: dict) -> str:
+    lines = [
+        f"Night of {report['date']} (MJD {report['night_mjd']})",
+        f"  visits                          {report['n_visits']:>8}",
+        f"  DIASources                      {report['n_diasources']:>8}",
+        f"  associated with known objects   {report['n_associated']:>8}"
+        f"  ({report['n_associated_with_earlier_discoveries']} with this survey's discoveries)",
+        f"  known objects predicted, unseen {report['n_known_predicted_not_seen']:>8}",
+        f"  window: nights, detections      {report['n_window_nights']:>8} "
+        f"{report['n_window_detections']:>8}",
+        f"  new objects                     {report['n_new_objects']:>8}",
+        "  time per stage (s)              " + ", ".join(
+            f"{k} {v:.1f}" for k, v in timings.items()),
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""``sso night`` over a simulated fortnight: the catalogue's objects are associated, the withheld
+ones are discovered (purely, once each) and associated on later nights like catalogued ones;
+a night run again reproduces its outputs; a night killed mid-way resumes to the same result."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.time import Time
+
+import linking
+import sso.night
+from sso.cadence import night_of, opposition_radec, synthetic_cadence, visit_midpoints
+from sso.cli import main
+from sso.night import NightSettings, run_night
+from sso.population import field_population
+from sso.simulate import simulate
+
+NIGHT_OUTPUTS = ("report.json", "diasources.parquet", "sssources.parquet",
+                 "unassociated_ssobjects.parquet", "link/linkages.parquet",
+                 "link/members.parquet", "link/orbits.csv", "link/astrometry.mpc")
+STATE_FILES = ("discovered.parquet", "claimed.parquet")
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """14 nights (4 lost) of one 3°×3° field with 200 main-belt objects, half of them in the
+    catalogue; every night processed in order."""
+    center = opposition_radec(61000.0)
+    visits = synthetic_cadence(11, nights=14, start_mjd=61000.0, center=center, fields_ra=1,
+                               fields_dec=1)
+    nights = night_of(visit_midpoints(visits))
+    visits = visits[~np.isin(nights, np.unique(nights)[[2, 5, 9, 12]])].reset_index(drop=True)
+    orbits, _ = field_population({"mba": 200}, center, 1.5, 61007.0, seed=11)
+    sim = simulate(orbits, visits, 11, noise_per_deg2=50.0, footprint="circle")
+    catalogue = orbits.iloc[::2].reset_index(drop=True)
+    state = tmp_path_factory.mktemp("survey")
+    dates = [Time(float(n), format="mjd").iso[:10]
+             for n in np.unique(night_of(visit_midpoints(visits)))]
+    reports = [run_night(date, visits, sim.diasources, catalogue, state, progress=False)
+               for date in dates]
+    return sim, orbits, catalogue, visits, state, dates, reports
+
+
+def test_withheld_objects_are_discovered_once_and_associated_later(survey):
+    sim, _, catalogue, _, state, dates, reports = survey
+    truth = sim.truth.set_index("diaSourceId")["object_id"]
+    claimed = pd.read_parquet(state / "claimed.parquet")
+    claimed["truth"] = claimed["diaSourceId"].map(truth).fillna("noise")
+    per_object = claimed.groupby("object_id")["truth"]
+    assert (per_object.nunique() == 1).all()  # every discovery is pure
+    found = per_object.first()
+    assert found.is_unique  # no object discovered twice
+    assert not found.isin(set(catalogue["object_id"])).any()  # catalogued objects are associated
+    # Completeness over the withheld objects that are findable in the simulation.
+    observed = sim.diasources[["diaSourceId", "midpointMjdTai", "ra", "dec"]].merge(
+        sim.truth[["diaSourceId", "object_id"]], on="diaSourceId")
+    withheld = observed[~observed["object_id"].isin(set(catalogue["object_id"]))]
+    findable = linking.findable_objects(withheld)
+    findable_ids = set(findable.loc[findable["findable"], "object_id"])
+    assert len(findable_ids) >= 60
+    assert len(findable_ids & set(found)) >= 0.95 * len(findable_ids)
+    # Discoveries are associated on later nights, correctly.
+    later = [r["n_associated_with_earlier_discoveries"] for r in reports]
+    assert later[0] == 0 and sum(later) > 200
+    discovered = pd.read_parquet(state / "discovered.parquet")
+    truth_of = dict(zip(sso.night.ss_object_ids(discovered["object_id"].to_numpy()),
+                        discovered["object_id"].map(found), strict=True))
+    right = wrong = 0
+    for date in dates:
+        sss = pd.read_parquet(state / "nights" / date / "sssources.parquet")
+        mine = sss[sss["ssObjectId"].isin(set(truth_of))]
+        hits = mine["diaSourceId"].map(truth).to_numpy() == mine["ssObjectId"].map(truth_of)
+        right, wrong = right + int(hits.sum()), wrong + int((~hits).sum())
+    assert right == sum(later) and wrong <= 0.01 * right
+    # The night's report holds the counts.
+    first = reports[0]
+    assert first["n_associated"] > 0 and first["n_new_objects"] == 0
+    assert sum(r["n_new_objects"] for r in reports) == len(found)
+
+
+def test_a_night_run_again_reproduces_its_outputs(survey):
+    sim, _, catalogue, visits, state, dates, _ = survey
+    date = dates[4]
+    before = {name: (state / "nights" / date / name).read_bytes() for name in NIGHT_OUTPUTS}
+    before.update({name: (state / name).read_bytes() for name in STATE_FILES})
+    run_night(date, visits, sim.diasources, catalogue, state, progress=False)
+    after = {name: (state / "nights" / date / name).read_bytes() for name in NIGHT_OUTPUTS}
+    after.update({name: (state / name).read_bytes() for name in STATE_FILES})
+    assert after == before
+
+
+def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_path,
+                                                               monkeypatch):
+    sim, _, catalogue, visits, state, dates, _ = survey
+    # The state as it was before the last night, from the nights before it.
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy)
+    last = dates[-1]
+    shutil.rmtree(copy / "nights" / last)
+    for name in STATE_FILES:
+        table = pd.read_parquet(copy / name)
+        table[table["discovered_night"] < Time(last).mjd].to_parquet(copy / name)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sso.night, "run_link_job", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_night(last, visits, sim.diasources, catalogue, copy, progress=False)
+    assert not (copy / "nights" / last / "report.json").exists()
+    monkeypatch.undo()
+    assert main(["night", "--date", last, "--visits", str(_saved(visits, tmp_path)),
+                 "--diasources", str(_saved(sim.diasources, tmp_path)),
+                 "--orbits", str(_saved(catalogue, tmp_path)),
+                 "--state-dir", str(copy)]) == 0
+    for name in NIGHT_OUTPUTS:
+        assert (copy / "nights" / last / name).read_bytes() == (
+            state / "nights" / last / name).read_bytes(), name
+    for name in STATE_FILES:
+        pd.testing.assert_frame_equal(pd.read_parquet(copy / name), pd.read_parquet(state / name))
+
+
+def _saved(table: pd.DataFrame, folder) -> object:
+    path = folder / f"{len(table)}_{id(table)}.parquet"
+    table.to_parquet(path)
+    return path
+
+
+def test_night_errors_name_the_problem(survey, tmp_path, capsys):
+    sim, _, catalogue, visits, _, _, _ = survey
+    with pytest.raises(ValueError, match="no DIASource falls on the night of 2024-01-01"):
+        run_night("2024-01-01", visits, sim.diasources, catalogue, tmp_path / "s",
+                  progress=False)
+    with pytest.raises(ValueError, match="is not a date YYYY-MM-DD"):
+        run_night("yesterday", visits, sim.diasources, catalogue, tmp_path / "s",
+                  progress=False)
+    with pytest.raises(ValueError, match="window_nights must be an integer >= 1"):
+        run_night("2025-11-21", visits, sim.diasources, catalogue, tmp_path / "s",
+                  NightSettings(window_nights=0), progress=False)

@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_linking.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache demo_out

@@ -7,7 +7,7 @@ Verbs:
 - ``link``: link detections into new objects with orbits, MPC and ADES reports.
 - ``night``: one night of a survey: association, the rolling window, linking, new orbits.
 - ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
-- ``demo``: tonight's ephemerides of the bundled sample orbits from Rubin Observatory (X05).
+- ``demo``: a simulated fortnight of a survey through ``sso night``, scored against the truth.
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
 with one line on stderr naming the problem and a non-zero exit status; nothing is written.
@@ -64,30 +64,10 @@ def _cmd_ephemeris(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from importlib.resources import files
+    from sso.demo import run_demo
 
-    import numpy as np
-    import pandas as pd
-    from astropy.time import Time
-
-    from ephemerides import ephemeris, read_orbits
-
-    date = args.date or Time.now().utc.strftime("%Y-%m-%d")
-    # Rubin's night: about 23:00 to 10:00 UTC (local evening to morning in Chile), hourly.
-    start = Time(f"{date}T23:00:00", scale="utc").mjd
-    times = start + np.arange(0, 12) / 24.0
-    orbits = read_orbits(str(files("sso").joinpath("data/sample_orbits.des")))
-    table = ephemeris(orbits, times, observatory_code="X05", time_scale="utc")
-    print(f"Ephemerides of {len(orbits)} sample orbits from Rubin Observatory (X05), "
-          f"night starting {date} 23:00 UTC, N-body, astrometric ICRF, light-time corrected")
-    first = table.groupby("object_id", sort=True).head(1)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(
-            first[["object_id", "mjd_utc", "ra_deg", "dec_deg", "ra_rate_deg_per_day",
-                   "dec_rate_deg_per_day", "topo_range_au", "helio_range_au",
-                   "elongation_deg", "v_mag"]].to_string(index=False, float_format="%.5f")
-        )
-    print(f"({len(table)} rows: {len(orbits)} objects × {len(times)} hourly epochs)")
+    run_demo(args.out, seed=args.seed, nights=args.nights, n_mba=args.n_mba, n_neo=args.n_neo)
+    print(f"sso demo: tables, state and plots in {args.out}", file=sys.stderr)
     return 0
 
 
@@ -385,8 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="network timeout per read, seconds (default 60)")
     fetch.set_defaults(func=_cmd_orbits_fetch)
 
-    demo = verbs.add_parser("demo", help="tonight's ephemerides of the bundled sample orbits")
-    demo.add_argument("--date", default=None, help="UTC date of the evening, YYYY-MM-DD")
+    demo = verbs.add_parser("demo", help="a simulated fortnight of a survey, night by night: "
+                            "association and discoveries scored against the truth")
+    demo.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    demo.add_argument("--nights", type=int, default=14, help="nights simulated (default 14)")
+    demo.add_argument("--n-mba", type=int, default=1500,
+                      help="main-belt objects in the fields (default 1500)")
+    demo.add_argument("--n-neo", type=int, default=60,
+                      help="near-Earth objects in the fields (default 60)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -228,6 +228,13 @@ def _cmd_orbits_fetch(args) -> int:
     return 0
 
 
+def _footprint_arguments(parser) -> None:
+    parser.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
+                        help="circular 1.75 deg field (default) or the LSST detectors")
+    parser.add_argument("--detector-corners", default=None,
+                        help="detector corner CSV for --footprint lsst")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sso",
@@ -265,10 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="first night of --synthetic-cadence, MJD TAI (default 61000)")
     sim.add_argument("--noise-per-deg2", type=float, default=300.0,
                      help="false detections per deg² per visit (default 300)")
-    sim.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
-                     help="circular 1.75 deg field (default) or the LSST detectors")
-    sim.add_argument("--detector-corners", default=None,
-                     help="detector corner CSV for --footprint lsst")
+    _footprint_arguments(sim)
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument("--out", required=True,
                      help="output folder (created if missing) for the Parquet tables")
@@ -287,10 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     known.add_argument("--cache", help="nightly cache written by NightlyCache.save")
     assoc.add_argument("--radius-arcsec", type=float, default=1.0,
                        help="association radius, arcsec (default 1)")
-    assoc.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
-                       help="circular 1.75 deg field (default) or the LSST detectors")
-    assoc.add_argument("--detector-corners", default=None,
-                       help="detector corner CSV for --footprint lsst")
+    _footprint_arguments(assoc)
     assoc.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
     assoc.add_argument("--night", default=None, metavar="YYYY-MM-DD",
                        help="associate only this night (12:00 to 12:00 UTC from that date); "
@@ -342,10 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="nights of unassociated detections linked together (default 15)")
     night.add_argument("--radius-arcsec", type=float, default=1.0,
                        help="association radius, arcsec (default 1)")
-    night.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
-                       help="circular 1.75 deg field (default) or the LSST detectors")
-    night.add_argument("--detector-corners", default=None,
-                       help="detector corner CSV for --footprint lsst")
+    _footprint_arguments(night)
     night.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
     night.add_argument("--config", default=None,
                        help="TOML file of linking settings (as for sso link)")

@@ -325,7 +325,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
         "n_earlier_discoveries": len(earlier),
         "n_associated_with_earlier_discoveries": int(result.sssources["ssObjectId"].isin(
             set(earlier["ssObjectId"])).sum()),
-        "n_known_predicted_not_seen": assoc["n_unassociated_ssobjects"],
+        "n_known_predicted_not_seen": int(
+            result.unassociated_ssobjects["ssObjectId"].nunique()),
         "n_window_nights": len(parts),
         "n_window_detections": len(window),
         "n_tracklets": link_summary["n_tracklets"],

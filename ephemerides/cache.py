@@ -319,6 +319,42 @@ class NightlyCache:
         counts = np.array([p.size for p in pixel_lists], dtype=np.int64)
         return cls(objects, coefficients, np.concatenate(pixel_lists), counts, params, seconds)
 
+    @classmethod
+    def concat(cls, parts: list, orbits: pd.DataFrame) -> "NightlyCache":
+        """One cache from caches of disjoint parts of ``orbits`` built for the same night.
+
+        The parts (e.g. built in parallel from consecutive chunks of the orbit table) must share
+        every build parameter but the catalogue checksum, which becomes that of ``orbits``;
+        their objects follow one another in the given order.
+
+        Raises
+        ------
+        ValueError
+            When the parts differ in a build parameter, or their objects are not those of
+            ``orbits``.
+        """
+        if not parts:
+            raise ValueError("concat needs at least one cache")
+        params = {k: v for k, v in parts[0].params.items() if k != "orbits_sha256"}
+        for part in parts[1:]:
+            other = {k: v for k, v in part.params.items() if k != "orbits_sha256"}
+            if other != params:
+                differ = sorted(k for k in params.keys() | other.keys()
+                                if params.get(k) != other.get(k))
+                raise ValueError(f"the caches differ in their build parameters {differ}")
+        objects = pd.concat([part.objects for part in parts], ignore_index=True)
+        if not np.array_equal(objects["object_id"].to_numpy(dtype=str),
+                              orbits["object_id"].astype(str).to_numpy()):
+            raise ValueError("the caches' objects are not the orbit table's, in its order")
+        seconds = {}
+        for part in parts:
+            for stage, value in part.build_seconds_.items():
+                seconds[stage] = seconds.get(stage, 0.0) + value
+        return cls(objects, np.concatenate([part.coefficients for part in parts]),
+                   np.concatenate([part._pixels for part in parts]),
+                   np.concatenate([part._pixel_counts for part in parts]),
+                   {**params, "orbits_sha256": orbits_checksum(orbits)}, seconds)
+
     # ------------------------------------------------------------------ query
     def _check_time(self, mjd_tai) -> float:
         t = float(mjd_tai)

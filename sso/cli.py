@@ -122,6 +122,7 @@ def _cmd_associate(args) -> int:
     from ephemerides import NightlyCache, read_orbits
     from sso.association import validate_diasources
     from sso.cadence import night_of, read_visits
+    from sso.executors import make_executor
     from sso.io import read_diasources
     from sso.night import associate_visits, night_number
 
@@ -140,11 +141,13 @@ def _cmd_associate(args) -> int:
         cache = NightlyCache.load(args.cache, observatory_code=args.observatory)
     else:
         orbits = read_orbits(args.orbits)
-    summary = associate_visits(
-        diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
-        radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
-        footprint=args.footprint, detector_corners=args.detector_corners,
-        log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        summary = associate_visits(
+            diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
+            radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
+            footprint=args.footprint, detector_corners=args.detector_corners,
+            executor=executor, unit_orbits=args.unit_orbits,
+            log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
     return 0
@@ -154,6 +157,7 @@ def _cmd_night(args) -> int:
     from ephemerides import read_orbits
     from linking import LinkingConfig
     from sso.cadence import read_visits
+    from sso.executors import make_executor
     from sso.io import read_diasources
     from sso.linkjob import read_link_config
     from sso.night import NightSettings, run_night
@@ -162,10 +166,13 @@ def _cmd_night(args) -> int:
     settings = NightSettings(radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
                              footprint=args.footprint, detector_corners=args.detector_corners,
                              window_nights=args.window_nights, link=link,
-                             designation_prefix=args.prefix)
-    report = run_night(args.date, read_visits(args.visits),
-                       read_diasources(args.diasources, "--diasources"),
-                       read_orbits(args.orbits), args.state_dir, settings)
+                             designation_prefix=args.prefix, unit_orbits=args.unit_orbits)
+    visits = read_visits(args.visits)
+    diasources = read_diasources(args.diasources, "--diasources")
+    orbits = read_orbits(args.orbits)
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
+                           executor=executor)
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
@@ -235,6 +242,19 @@ def _footprint_arguments(parser) -> None:
                         help="detector corner CSV for --footprint lsst")
 
 
+def _executor_arguments(parser) -> None:
+    parser.add_argument("--executor", default="serial", choices=["serial", "processes", "dask"],
+                        help="where the cache's work units run (default serial)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes for processes / a local Dask cluster "
+                             "(default: the CPU count)")
+    parser.add_argument("--scheduler", default=None,
+                        help="address of a running Dask scheduler (tcp://host:8786)")
+    parser.add_argument("--unit-orbits", type=int, default=20_000,
+                        help="orbits per work unit of the cache (default 20000); the result "
+                             "depends on it, not on the executor or the workers")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sso",
@@ -297,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="associate only this night (12:00 to 12:00 UTC from that date); "
                             "default: the one night the DIASources cover")
     assoc.add_argument("--out", required=True, help="output folder (created if missing)")
+    _executor_arguments(assoc)
     assoc.set_defaults(func=_cmd_associate)
 
     link = verbs.add_parser("link", help="link unassociated detections into new objects "
@@ -349,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TOML file of linking settings (as for sso link)")
     night.add_argument("--prefix", default="S",
                        help="first character of the temporary designations (default S)")
+    _executor_arguments(night)
     night.set_defaults(func=_cmd_night)
 
     orbit_verbs = verbs.add_parser("orbits", help="the orbit catalogue").add_subparsers(

@@ -58,6 +58,7 @@ from sso.association import associate, association_night, validate_diasources
 from sso.cadence import night_of, visit_midpoints
 from sso.io import write_table_atomic, write_text_atomic
 from sso.linkjob import run_link_job
+from sso.workunits import UNIT_ORBITS, build_cache
 
 WINDOW_NIGHTS = 15
 CART_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
@@ -73,13 +74,15 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                      cache: NightlyCache | None = None, radius_arcsec: float = 1.0,
                      uncertainty_arcsec=None, observatory_code: str = "X05",
                      footprint: str = "circle",
-                     detector_corners=None, log=None) -> dict:
+                     detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
+                     log=None) -> dict:
     """Associate one night's DIASources and write the results into the folder ``out``.
 
     The visits are cut to the DIASources' night(s); the cache is ``cache`` or built from
-    ``orbits`` for the night (and then saved as ``out/cache.parquet``); ``uncertainty_arcsec``
-    widens the radius of some objects (:func:`sso.association.associate`). Writes
-    ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
+    ``orbits`` for the night in units of ``unit_orbits`` on ``executor``
+    (:func:`sso.workunits.build_cache`) and then saved as ``out/cache.parquet``;
+    ``uncertainty_arcsec`` widens the radius of some objects (:func:`sso.association.associate`).
+    Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
     ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
     """
     out = Path(out)
@@ -95,7 +98,7 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     if built:
         if log:
             log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
-        cache = NightlyCache.build(orbits, start, end, observatory_code=observatory_code)
+        cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits)
     reported = [0]
 
     def report(done, total):
@@ -165,6 +168,8 @@ class NightSettings:
         Linking settings.
     designation_prefix : str
         First character of the new objects' temporary designations.
+    unit_orbits : int
+        Orbits per work unit of the cache (:func:`sso.workunits.build_cache`).
     """
 
     radius_arcsec: float = 1.0
@@ -174,6 +179,7 @@ class NightSettings:
     window_nights: int = WINDOW_NIGHTS
     link: LinkingConfig = field(default_factory=LinkingConfig)
     designation_prefix: str = "S"
+    unit_orbits: int = UNIT_ORBITS
 
 
 def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
@@ -194,7 +200,8 @@ def _read_state(path: Path, columns) -> pd.DataFrame:
 
 
 def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits: pd.DataFrame,
-              state_dir, settings: NightSettings | None = None, progress: bool = True) -> dict:
+              state_dir, settings: NightSettings | None = None, progress: bool = True,
+              executor=None) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
 
     Parameters
@@ -212,6 +219,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
     settings : NightSettings, optional
     progress : bool
         Progress lines on stderr.
+    executor : optional
+        Executor of :mod:`sso.executors` for the cache's work units (serial if None).
     """
     settings = NightSettings() if settings is None else settings
     if not (isinstance(settings.window_nights, int) and settings.window_nights >= 1):
@@ -260,8 +269,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
                                  settings.observatory_code),
                              observatory_code=settings.observatory_code,
                              footprint=settings.footprint,
-                             detector_corners=settings.detector_corners,
-                             log=say if progress else None)
+                             detector_corners=settings.detector_corners, executor=executor,
+                             unit_orbits=settings.unit_orbits, log=say if progress else None)
     timings["association"] = round(time.perf_counter() - t0, 3)
     say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
 

@@ -20,6 +20,7 @@ every predicted object, however faint, is a candidate for association.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from ephemerides import NightlyCache
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
+from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 
 REQUIRED_DIASOURCE_COLUMNS = ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec")
@@ -48,6 +50,10 @@ VISIT_COUNT_COLUMNS = (
     "visit", "n_diasources", "n_predicted", "n_associated", "n_unassociated_objects",
 )
 DEFAULT_DEPTH_MARGIN_MAG = 0.5
+# Consecutive visits per work unit on a process pool or Dask (:mod:`sso.executors`); a night of
+# ~1,000 LSST visits makes 40 units. Visits are associated independently, so the result does not
+# depend on it.
+VISITS_PER_UNIT = 25
 # The night of a cache built from orbits extends this far beyond the first and last time.
 NIGHT_MARGIN_DAYS = 60.0 / 86400.0
 _ARCSEC_PER_DEG = 3600.0
@@ -435,6 +441,8 @@ def associate(
     footprint: str | Footprint = "circle",
     detector_corners=None,
     progress: Callable[[int, int], None] | None = None,
+    executor=None,
+    cache_path=None,
 ) -> AssociationResult:
     """Associate a night's DIASources with the known objects predicted in their visits.
 
@@ -482,7 +490,13 @@ def associate(
     detector_corners : str or Path, optional
         Detector corner CSV for ``footprint="lsst"``.
     progress : callable, optional
-        Called after each visit as ``progress(done, total)``.
+        Called after each visit as ``progress(done, total)`` (once at the end on an executor).
+    executor : optional
+        Executor of :mod:`sso.executors`; a process pool or Dask associates units of
+        ``VISITS_PER_UNIT`` visits on its workers, which load the cache from ``cache_path``.
+        The result is the serial one, whatever the executor.
+    cache_path : str or Path, optional
+        The cache as a file (:meth:`ephemerides.NightlyCache.save`), for the workers.
 
     Returns
     -------
@@ -530,17 +544,56 @@ def associate(
     visit_ids = visits["observationId"].to_numpy(np.int64)
     first = np.searchsorted(sources["visit"][by_visit], visit_ids, side="left")
     last = np.searchsorted(sources["visit"][by_visit], visit_ids, side="right")
-    sss, missed, counts = [], [], []
-    for j in range(len(visits)):
-        rows = by_visit[first[j]:last[j]]
-        a, b, c = _associate_visit(settings, visits.iloc[j], float(midpoints[j]), sources,
-                                   rows, xyz)
-        sss.append(a)
-        missed.append(b)
-        counts.append(c)
+    if executor is not None and not isinstance(executor, SerialExecutor):
+        if cache_path is None:
+            raise ValueError("associating on a process pool or Dask needs the cache as a file "
+                             "(cache_path) that the workers load")
+        options = (radius_arcsec, uncertainty_arcsec, magnitude_limit, magnitude_window,
+                   trailed_min_arcsec, trail_length_tolerance_arcsec, trail_angle_tolerance_deg,
+                   footprint)
+        units = []
+        for start in range(0, len(visits), VISITS_PER_UNIT):
+            stop = min(start + VISITS_PER_UNIT, len(visits))
+            rows = np.concatenate([by_visit[first[j]:last[j]] for j in range(start, stop)])
+            units.append((str(cache_path), options, visits.iloc[start:stop],
+                          midpoints[start:stop], {c: v[rows] for c, v in sources.items()},
+                          xyz[rows]))
+        results = [visit for part in executor.map(_visit_unit, units) for visit in part]
         if progress is not None:
-            progress(j + 1, len(visits))
-    return _assemble(diasources, sss, missed, counts)
+            progress(len(visits), len(visits))
+    else:
+        results = []
+        for j in range(len(visits)):
+            rows = by_visit[first[j]:last[j]]
+            results.append(_associate_visit(settings, visits.iloc[j], float(midpoints[j]),
+                                            sources, rows, xyz))
+            if progress is not None:
+                progress(j + 1, len(visits))
+    sss, missed, counts = zip(*results, strict=True) if results else ((), (), ())
+    return _assemble(diasources, list(sss), list(missed), list(counts))
+
+
+@lru_cache(maxsize=1)
+def _worker_cache(path: str) -> NightlyCache:
+    """The cache a worker process associates with, loaded once per process."""
+    return NightlyCache.load(path)
+
+
+def _visit_unit(unit) -> list:
+    """Work unit: consecutive visits with their DIASources, associated on a worker."""
+    path, options, visits, midpoints, sources, xyz = unit
+    (radius, uncertainty, magnitude_limit, magnitude_window, trailed_min, length_tol,
+     angle_tol, footprint) = options
+    settings = _Settings(_worker_cache(path), footprint, radius, uncertainty, magnitude_limit,
+                         magnitude_window, trailed_min, length_tol, angle_tol)
+    order = np.argsort(sources["visit"], kind="stable")
+    out = []
+    for j in range(len(visits)):
+        visit_id = int(visits["observationId"].iloc[j])
+        rows = order[sources["visit"][order] == visit_id]
+        out.append(_associate_visit(settings, visits.iloc[j], float(midpoints[j]), sources,
+                                    rows, xyz))
+    return out
 
 
 def _assemble(diasources, sss, missed, counts) -> AssociationResult:

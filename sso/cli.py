@@ -146,7 +146,7 @@ def _cmd_associate(args) -> int:
             diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
             radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
             footprint=args.footprint, detector_corners=args.detector_corners,
-            executor=executor, unit_orbits=args.unit_orbits,
+            executor=executor, unit_orbits=args.unit_orbits, cache_path=args.cache,
             log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
@@ -244,7 +244,7 @@ def _footprint_arguments(parser) -> None:
 
 def _executor_arguments(parser) -> None:
     parser.add_argument("--executor", default="serial", choices=["serial", "processes", "dask"],
-                        help="where the cache's work units run (default serial)")
+                        help="where the work units (cache orbits, visits) run (default serial)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes for processes / a local Dask cluster "
                              "(default: the CPU count)")

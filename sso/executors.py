@@ -28,13 +28,8 @@ EXECUTORS = ("serial", "processes", "dask")
 RETRIES = 2
 
 
-class SerialExecutor:
-    """Runs the units in this process, in order."""
-
-    workers = 1
-
-    def map(self, func, units) -> list:
-        return [func(unit) for unit in units]
+class _Executor:
+    """Context-manager protocol shared by the executors."""
 
     def close(self) -> None:
         """Nothing to release."""
@@ -46,7 +41,16 @@ class SerialExecutor:
         self.close()
 
 
-class ProcessExecutor(SerialExecutor):
+class SerialExecutor(_Executor):
+    """Runs the units in this process, in order."""
+
+    workers = 1
+
+    def map(self, func, units) -> list:
+        return [func(unit) for unit in units]
+
+
+class ProcessExecutor(_Executor):
     """A local pool of ``workers`` processes (spawned)."""
 
     def __init__(self, workers: int):
@@ -86,7 +90,7 @@ class ProcessExecutor(SerialExecutor):
             self._pool = None
 
 
-class DaskExecutor(SerialExecutor):
+class DaskExecutor(_Executor):
     """``dask.distributed``: an existing scheduler, or a local cluster of worker processes."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):

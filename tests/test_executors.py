@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sso.association
 from sso.cadence import opposition_radec, synthetic_cadence
 from sso.cli import main
 from sso.executors import make_executor
@@ -85,8 +86,10 @@ def test_bad_executor_settings():
         build_cache(None, 0.0, 0.1, unit_orbits=0)
 
 
-def test_associate_on_dask_writes_the_serial_files(orbits, tmp_path):
-    """``sso associate --executor dask`` (and processes) write the very files of the serial run."""
+def test_associate_on_dask_writes_the_serial_files(orbits, tmp_path, monkeypatch):
+    """``sso associate --executor dask`` (and processes) write the very files of the serial run,
+    with the cache and the visits (one per unit here) spread over two workers."""
+    monkeypatch.setattr(sso.association, "VISITS_PER_UNIT", 1)
     center = opposition_radec(61000.0)
     visits = synthetic_cadence(4, nights=1, start_mjd=61000.0, center=center, fields_ra=1,
                                fields_dec=1)
@@ -104,3 +107,7 @@ def test_associate_on_dask_writes_the_serial_files(orbits, tmp_path):
         files[kind] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     assert files["serial"] == files["dask"] == files["processes"]
     assert pd.read_parquet(tmp_path / "serial" / "sssources.parquet").shape[0] > 50
+    assert sim.visits["observationId"].nunique() > 1
+    with make_executor("processes", 2) as executor, pytest.raises(
+            ValueError, match="needs the cache as a file"):
+        sso.association.associate(sim.diasources, sim.visits, orbits, executor=executor)

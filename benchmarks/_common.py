@@ -58,3 +58,16 @@ def write_results(name: str, payload: dict) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def survey_cadence(n_visits: int, seed: int, start_mjd_tai: float = 61000.0) -> pd.DataFrame:
+    """About ``n_visits`` visits (pairs on a grid of fields) of one synthetic night."""
+    import math
+
+    from sso.cadence import synthetic_cadence
+
+    fields = max(1, n_visits // 2)
+    fields_dec = max(1, round(math.sqrt(fields / 2)))
+    fields_ra = math.ceil(fields / fields_dec)
+    return synthetic_cadence(seed, nights=1, start_mjd=start_mjd_tai, fields_ra=fields_ra,
+                             fields_dec=fields_dec)

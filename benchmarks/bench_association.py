@@ -28,19 +28,18 @@ Run: ``.venv/bin/python benchmarks/bench_association.py [--n-visits N] [--n-orbi
 """
 
 import argparse
-import math
 import resource
 import time
 
 import numpy as np
 import pandas as pd
-from _common import write_results
+from _common import survey_cadence, write_results
 from scipy.spatial import cKDTree
 
 from ephemerides import NightlyCache
 from ephemerides.sky import chord_length, unit_vectors
 from sso.association import associate, association_night
-from sso.cadence import night_of, synthetic_cadence, visit_midpoints
+from sso.cadence import night_of, visit_midpoints
 from sso.population import synthetic_population
 from sso.simulate import simulate
 
@@ -52,15 +51,6 @@ SURVEY = {"n_visits": 1000, "n_orbits": 1_000_000, "noise_per_deg2": 1040.0}
 def _peak_memory_mb() -> float:
     """Peak resident memory of this process so far (MB; ru_maxrss is in kB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _cadence(n_visits: int, seed: int) -> pd.DataFrame:
-    """About ``n_visits`` visits (pairs on a grid of fields) of one synthetic night."""
-    fields = max(1, n_visits // 2)
-    fields_dec = max(1, round(math.sqrt(fields / 2)))
-    fields_ra = math.ceil(fields / fields_dec)
-    return synthetic_cadence(seed, nights=1, start_mjd=START_MJD_TAI, fields_ra=fields_ra,
-                             fields_dec=fields_dec)
 
 
 def greedy_nearest_neighbour(diasources, visits, cache, radius_arcsec) -> pd.Series:
@@ -110,7 +100,7 @@ def _score(associated: pd.Series, diasources, truth, orbits) -> dict:
 def run(n_visits: int, n_orbits: int, noise_per_deg2: float, seed: int) -> dict:
     timings, memory = {}, {}
     t0 = time.perf_counter()
-    visits = _cadence(n_visits, seed)
+    visits = survey_cadence(n_visits, seed, START_MJD_TAI)
     night_start = float(visit_midpoints(visits).min())
     orbits = synthetic_population(n_orbits, seed, epoch_mjd_tdb=night_start)
     sim = simulate(orbits, visits, seed, noise_per_deg2=noise_per_deg2)

@@ -9,7 +9,8 @@ configuration: the night's cache in units of ``--unit-orbits`` (20,000) orbits
 (``sso.associate`` with the executor; the workers load the cache file). The cache and the
 associations must be the same, byte for byte, in every configuration (their SHA-256 are printed
 and compared). Peak memory per worker: the largest resident set reached inside a cache unit's
-worker (``ru_maxrss``, read at the end of each unit; the serial run: this process).
+worker (``VmHWM`` of /proc/self/status, read at the end of each unit; the serial run: this
+process, which also holds the population and the DIASources).
 
 The per-unit costs measured here are what the projection to a full LSST night (printed at the
 end) rests on.
@@ -20,7 +21,6 @@ Writes benchmarks/results/bench_scale.json.
 
 import argparse
 import hashlib
-import resource
 import sys
 import tempfile
 import time
@@ -44,11 +44,19 @@ LSST_DIASOURCES = 1.0e7  # DIASources in an LSST night
 NODES, CORES = 32, 16
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB): VmHWM, which exec resets — unlike ru_maxrss,
+    which a spawned worker inherits from its (large) parent."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024.0
+
+
 def _unit(unit):
     """One cache unit: its cache and the worker's peak resident memory (MB) so far."""
     orbits, start, end = unit
     cache = NightlyCache.build(orbits, start, end, observatory_code="X05")
-    return cache, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return cache, _peak_rss_mb()
 
 
 def _sha(data: bytes) -> str:

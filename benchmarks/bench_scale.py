@@ -6,7 +6,8 @@ Work: ``--orbits`` (10⁶) orbits of the synthetic population (``sso.population`
 their simulated DIASources (``sso.simulate``, ``--noise-per-deg2`` false detections, 300). Per
 configuration: the night's cache in units of ``--unit-orbits`` (20,000) orbits
 (``sso.workunits.build_cache``), then the association of every visit in units of 25 visits
-(``sso.associate`` with the executor; the workers load the cache file). The cache and the
+(``sso.associate`` with the executor; each unit carries the part of the cache its fields
+reach, ``NightlyCache.near``). The cache and the
 associations must be the same, byte for byte, in every configuration (their SHA-256 are printed
 and compared). Peak memory per worker: the largest resident set reached inside a cache unit's
 worker (``VmHWM`` of /proc/self/status, read at the end of each unit; the serial run: this
@@ -88,8 +89,7 @@ def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, s
                 path = cache.save(Path(folder) / f"{kind}{workers}.parquet")
                 cache_s = time.perf_counter() - t1
                 t2 = time.perf_counter()
-                result = associate(sim.diasources, sim.visits, cache, executor=executor,
-                                   cache_path=path)
+                result = associate(sim.diasources, sim.visits, cache, executor=executor)
                 associate_s = time.perf_counter() - t2
             sss = result.sssources
             rows.append({

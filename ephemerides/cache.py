@@ -443,6 +443,31 @@ class NightlyCache:
         inside = chord <= chord_length(float(radius_deg))
         return self._table(rows[inside], values[inside])
 
+    def near(self, ra_deg, dec_deg, radius_deg: float) -> "NightlyCache":
+        """The cache of the objects whose indexed track reaches any of the given cones.
+
+        Every :meth:`query` of one of these cones (same centre, radius at most ``radius_deg``)
+        answers the same from the result as from this cache: a compact cache to ship to a worker
+        that handles a few fields.
+        """
+        radius = math.radians(float(radius_deg))
+        if not 0 < radius <= math.pi / 2:
+            raise ValueError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
+        centres = unit_vectors(np.atleast_1d(np.asarray(ra_deg, np.float64)),
+                               np.atleast_1d(np.asarray(dec_deg, np.float64)))
+        pixels = np.unique(np.concatenate([
+            hp.query_disc(self.params["nside"], c, radius, inclusive=True, nest=True)
+            for c in centres]))
+        rows = self._candidates(pixels)
+        segments = np.concatenate([np.arange(a, a + n, dtype=np.int64) for a, n in zip(
+            self._first_segment[rows], self._n_segments[rows], strict=True)]) if rows.size \
+            else np.empty(0, np.int64)
+        pixel_start = np.concatenate([[0], np.cumsum(self._pixel_counts)])
+        own = [self._pixels[pixel_start[r]:pixel_start[r + 1]] for r in rows]
+        return NightlyCache(self.objects.iloc[rows], self.coefficients[segments],
+                            np.concatenate(own) if own else np.empty(0, np.int64),
+                            self._pixel_counts[rows], self.params)
+
     def query_polygon(self, vertices_ra_deg, vertices_dec_deg, mjd_tai: float) -> pd.DataFrame:
         """Objects inside a convex spherical polygon (e.g. a detector outline) at one time.
 

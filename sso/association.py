@@ -20,7 +20,6 @@ every predicted object, however faint, is a candidate for association.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -442,7 +441,6 @@ def associate(
     detector_corners=None,
     progress: Callable[[int, int], None] | None = None,
     executor=None,
-    cache_path=None,
 ) -> AssociationResult:
     """Associate a night's DIASources with the known objects predicted in their visits.
 
@@ -493,10 +491,9 @@ def associate(
         Called after each visit as ``progress(done, total)`` (once at the end on an executor).
     executor : optional
         Executor of :mod:`sso.executors`; a process pool or Dask associates units of
-        ``VISITS_PER_UNIT`` visits on its workers, which load the cache from ``cache_path``.
-        The result is the serial one, whatever the executor.
-    cache_path : str or Path, optional
-        The cache as a file (:meth:`ephemerides.NightlyCache.save`), for the workers.
+        ``VISITS_PER_UNIT`` visits on its workers, each unit with the part of the cache its
+        fields reach (:meth:`ephemerides.NightlyCache.near`). The result is the serial one,
+        whatever the executor.
 
     Returns
     -------
@@ -545,19 +542,18 @@ def associate(
     first = np.searchsorted(sources["visit"][by_visit], visit_ids, side="left")
     last = np.searchsorted(sources["visit"][by_visit], visit_ids, side="right")
     if executor is not None and not isinstance(executor, SerialExecutor):
-        if cache_path is None:
-            raise ValueError("associating on a process pool or Dask needs the cache as a file "
-                             "(cache_path) that the workers load")
+        # Units of consecutive visits, each with the part of the cache its fields can reach.
         options = (radius_arcsec, uncertainty_arcsec, magnitude_limit, magnitude_window,
                    trailed_min_arcsec, trail_length_tolerance_arcsec, trail_angle_tolerance_deg,
-                   footprint)
+                   footprint, settings.cone_deg)
         units = []
         for start in range(0, len(visits), VISITS_PER_UNIT):
-            stop = min(start + VISITS_PER_UNIT, len(visits))
-            rows = np.concatenate([by_visit[first[j]:last[j]] for j in range(start, stop)])
-            units.append((str(cache_path), options, visits.iloc[start:stop],
-                          midpoints[start:stop], {c: v[rows] for c, v in sources.items()},
-                          xyz[rows]))
+            part = visits.iloc[start:start + VISITS_PER_UNIT]
+            rows = np.concatenate([by_visit[first[j]:last[j]]
+                                   for j in range(start, start + len(part))])
+            units.append((cache.near(part["fieldRA"], part["fieldDec"], settings.cone_deg),
+                          options, part, midpoints[start:start + len(part)],
+                          {c: v[rows] for c, v in sources.items()}, xyz[rows]))
         results = [visit for part in executor.map(_visit_unit, units) for visit in part]
         if progress is not None:
             progress(len(visits), len(visits))
@@ -573,19 +569,15 @@ def associate(
     return _assemble(diasources, list(sss), list(missed), list(counts))
 
 
-@lru_cache(maxsize=1)
-def _worker_cache(path: str) -> NightlyCache:
-    """The cache a worker process associates with, loaded once per process."""
-    return NightlyCache.load(path)
-
-
 def _visit_unit(unit) -> list:
-    """Work unit: consecutive visits with their DIASources, associated on a worker."""
-    path, options, visits, midpoints, sources, xyz = unit
+    """Work unit: consecutive visits with their DIASources and the part of the cache their
+    fields reach, associated on a worker exactly as :func:`associate` does in process."""
+    cache, options, visits, midpoints, sources, xyz = unit
     (radius, uncertainty, magnitude_limit, magnitude_window, trailed_min, length_tol,
-     angle_tol, footprint) = options
-    settings = _Settings(_worker_cache(path), footprint, radius, uncertainty, magnitude_limit,
+     angle_tol, footprint, cone_deg) = options
+    settings = _Settings(cache, footprint, radius, uncertainty, magnitude_limit,
                          magnitude_window, trailed_min, length_tol, angle_tol)
+    settings.cone_deg = cone_deg  # the whole cache's, whose cones chose this part
     order = np.argsort(sources["visit"], kind="stable")
     out = []
     for j in range(len(visits)):

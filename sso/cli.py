@@ -146,7 +146,7 @@ def _cmd_associate(args) -> int:
             diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
             radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
             footprint=args.footprint, detector_corners=args.detector_corners,
-            executor=executor, unit_orbits=args.unit_orbits, cache_path=args.cache,
+            executor=executor, unit_orbits=args.unit_orbits,
             log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)

@@ -75,14 +75,13 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                      uncertainty_arcsec=None, observatory_code: str = "X05",
                      footprint: str = "circle",
                      detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
-                     cache_path=None, log=None) -> dict:
+                     log=None) -> dict:
     """Associate one night's DIASources and write the results into the folder ``out``.
 
     The visits are cut to the DIASources' night(s); the cache is ``cache`` or built from
     ``orbits`` for the night in units of ``unit_orbits`` on ``executor``
     (:func:`sso.workunits.build_cache`) and then saved as ``out/cache.parquet``;
     ``uncertainty_arcsec`` widens the radius of some objects (:func:`sso.association.associate`).
-    A given ``cache`` on a process pool or Dask needs its file, ``cache_path``, for the workers.
     Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
     ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
     """
@@ -101,7 +100,7 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
             log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
         cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits)
         out.mkdir(parents=True, exist_ok=True)
-        cache_path = cache.save(out / "cache.parquet")
+        cache.save(out / "cache.parquet")
     reported = [0]
 
     def report(done, total):
@@ -114,7 +113,7 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                        uncertainty_arcsec=uncertainty_arcsec or None,
                        observatory_code=observatory_code, footprint=footprint,
                        detector_corners=detector_corners, progress=report,
-                       executor=executor, cache_path=cache_path)
+                       executor=executor)
     counts = result.visit_counts
     summary = {
         "n_visits": len(counts),
@@ -265,7 +264,6 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
         except ValueError:
             cache = None  # built for other orbits or another night: rebuild
     assoc = associate_visits(tonight, visits, night_dir, orbits=known, cache=cache,
-                             cache_path=night_dir / "cache.parquet" if cache else None,
                              radius_arcsec=settings.radius_arcsec,
                              uncertainty_arcsec=_uncertainties(
                                  discovered, earlier, 0.5 * (start + end),

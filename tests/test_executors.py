@@ -108,6 +108,14 @@ def test_associate_on_dask_writes_the_serial_files(orbits, tmp_path, monkeypatch
     assert files["serial"] == files["dask"] == files["processes"]
     assert pd.read_parquet(tmp_path / "serial" / "sssources.parquet").shape[0] > 50
     assert sim.visits["observationId"].nunique() > 1
-    with make_executor("processes", 2) as executor, pytest.raises(
-            ValueError, match="needs the cache as a file"):
-        sso.association.associate(sim.diasources, sim.visits, orbits, executor=executor)
+
+
+def test_the_part_of_a_cache_near_some_fields_answers_their_queries_alike(orbits):
+    cache = build_cache(orbits, 61000.98, 61001.45, "X05")
+    centres = ([54.5, 56.0], [19.5, 20.5])
+    part = cache.near(*centres, 2.0)
+    assert 0 < len(part.objects) < len(cache.objects)
+    for ra, dec in zip(*centres, strict=True):
+        for t in (61001.0, 61001.3):
+            pd.testing.assert_frame_equal(part.query(ra, dec, 2.0, t), cache.query(ra, dec, 2.0, t))
+            pd.testing.assert_frame_equal(part.query(ra, dec, 1.0, t), cache.query(ra, dec, 1.0, t))

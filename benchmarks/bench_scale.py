@@ -132,7 +132,7 @@ def _projection(r: dict) -> str:
             f"association of {LSST_VISITS} visits ({LSST_DIASOURCES:.0e} DIASources) = "
             f"{visit_units:.0f} units, ~{assoc_s:.1f} s per unit at "
             f"{r['seconds_per_visit'] * 1e3:.0f} ms per visit scaled to LSST's source density; "
-            "both below the cost of moving the cache (~1 GB) to the workers")
+            "what remains is moving data: the units' DIASources and parts of the cache")
 
 
 def main() -> None:

@@ -166,7 +166,8 @@ def _cmd_night(args) -> int:
     settings = NightSettings(radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
                              footprint=args.footprint, detector_corners=args.detector_corners,
                              window_nights=args.window_nights, link=link,
-                             designation_prefix=args.prefix, unit_orbits=args.unit_orbits)
+                             designation_prefix=args.prefix, unit_orbits=args.unit_orbits,
+                             ades_header=_ades_header(args))
     visits = read_visits(args.visits)
     diasources = read_diasources(args.diasources, "--diasources")
     orbits = read_orbits(args.orbits)
@@ -176,6 +177,20 @@ def _cmd_night(args) -> int:
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
+
+
+def _ades_header(args) -> dict:
+    """The ADES report's obsContext from --submitter, --observers, --measurers, --telescope."""
+    ades = {name: [n.strip() for n in value.split(",") if n.strip()]
+            for name, value in (("submitter", args.submitter), ("observers", args.observers),
+                                ("measurers", args.measurers)) if value}
+    if args.telescope:
+        pairs = [item.split("=", 1) for item in args.telescope.split(",")]
+        if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
+            raise ValueError(f"--telescope {args.telescope!r}: give key=value pairs separated "
+                             "by commas, e.g. design=Reflector,aperture=8.4,detector=CCD")
+        ades["telescope"] = {k.strip(): v.strip() for k, v in pairs}
+    return ades
 
 
 def _cmd_link(args) -> int:
@@ -197,15 +212,7 @@ def _cmd_link(args) -> int:
             raise ValueError(f"unknown hypothesis grid {args.grid!r} for --grid: use "
                              f"{', '.join(POPULATIONS)} joined by '+', or 'all'")
         config = replace(config, hypotheses=args.grid)
-    ades = {name: [n.strip() for n in value.split(",") if n.strip()]
-            for name, value in (("submitter", args.submitter), ("observers", args.observers),
-                                ("measurers", args.measurers)) if value}
-    if args.telescope:
-        pairs = [item.split("=", 1) for item in args.telescope.split(",")]
-        if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
-            raise ValueError(f"--telescope {args.telescope!r}: give key=value pairs separated "
-                             "by commas, e.g. design=Reflector,aperture=8.4,detector=CCD")
-        ades["telescope"] = {k.strip(): v.strip() for k, v in pairs}
+    ades = _ades_header(args)
     detections = read_diasources(args.detections, "--detections")
     summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
                            stop_after=args.stop_after, designation_prefix=args.prefix,
@@ -240,6 +247,17 @@ def _footprint_arguments(parser) -> None:
                         help="circular 1.75 deg field (default) or the LSST detectors")
     parser.add_argument("--detector-corners", default=None,
                         help="detector corner CSV for --footprint lsst")
+
+
+def _ades_arguments(parser) -> None:
+    parser.add_argument("--submitter", default=None, help="ADES report: submitter's name")
+    parser.add_argument("--observers", default=None,
+                        help="ADES report: observers' names, separated by commas")
+    parser.add_argument("--measurers", default=None,
+                        help="ADES report: measurers' names, separated by commas")
+    parser.add_argument("--telescope", default=None,
+                        help="ADES report: key=value pairs, e.g. "
+                             "name=Rubin,design=Reflector,aperture=8.4,detector=CCD")
 
 
 def _executor_arguments(parser) -> None:
@@ -338,14 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="MPC code for detections without observatoryCode (default X05)")
     link.add_argument("--prefix", default="S",
                       help="first character of the temporary designations (default S)")
-    link.add_argument("--submitter", default=None, help="ADES report: submitter's name")
-    link.add_argument("--observers", default=None,
-                      help="ADES report: observers' names, separated by commas")
-    link.add_argument("--measurers", default=None,
-                      help="ADES report: measurers' names, separated by commas")
-    link.add_argument("--telescope", default=None,
-                      help="ADES report: key=value pairs, e.g. "
-                           "name=Rubin,design=Reflector,aperture=8.4,detector=CCD")
+    _ades_arguments(link)
     link.add_argument("--out", required=True, help="output folder (created if missing)")
     link.set_defaults(func=_cmd_link)
 
@@ -370,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TOML file of linking settings (as for sso link)")
     night.add_argument("--prefix", default="S",
                        help="first character of the temporary designations (default S)")
+    _ades_arguments(night)
     _executor_arguments(night)
     night.set_defaults(func=_cmd_night)
 

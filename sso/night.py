@@ -171,6 +171,9 @@ class NightSettings:
         First character of the new objects' temporary designations.
     unit_orbits : int
         Orbits per work unit of the cache (:func:`sso.workunits.build_cache`).
+    ades_header : dict
+        ``submitter``, ``observers``, ``measurers``, ``telescope`` of the ADES reports
+        (:func:`linking.mpc_formats.format_ades_psv`).
     """
 
     radius_arcsec: float = 1.0
@@ -181,6 +184,7 @@ class NightSettings:
     link: LinkingConfig = field(default_factory=LinkingConfig)
     designation_prefix: str = "S"
     unit_orbits: int = UNIT_ORBITS
+    ades_header: dict = field(default_factory=dict)
 
 
 def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
@@ -302,7 +306,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
     link_summary = run_link_job(window, night_dir / "link", settings.link,
                                 observatory_code=settings.observatory_code,
                                 designation_prefix=settings.designation_prefix,
-                                designation_start=len(earlier), progress=progress)
+                                designation_start=len(earlier),
+                                ades_header=settings.ades_header, progress=progress)
     timings["linking"] = round(time.perf_counter() - t0, 3)
     linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
     members = pd.read_parquet(night_dir / "link" / "members.parquet")

@@ -114,7 +114,9 @@ def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_pat
     assert main(["night", "--date", last, "--visits", str(_saved(visits, tmp_path)),
                  "--diasources", str(_saved(sim.diasources, tmp_path)),
                  "--orbits", str(_saved(catalogue, tmp_path)),
-                 "--state-dir", str(copy)]) == 0
+                 "--state-dir", str(copy), "--submitter", "A. Astronomer"]) == 0
+    psv = (copy / "nights" / last / "link" / "astrometry.psv").read_text()
+    assert "! name A. Astronomer" in psv
     for name in NIGHT_OUTPUTS:
         assert (copy / "nights" / last / name).read_bytes() == (
             state / "nights" / last / name).read_bytes(), name

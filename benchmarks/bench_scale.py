@@ -3,14 +3,19 @@ serial, process-pool and Dask executors (``sso.executors``).
 
 Work: ``--orbits`` (10⁶) orbits of the synthetic population (``sso.population``) and one night of
 ``--visits`` (1,000) LSST-like visits (visit pairs on a grid of fields around opposition) with
-their simulated DIASources (``sso.simulate``, ``--noise-per-deg2`` false detections, 300). Per
-configuration: the night's cache in units of ``--unit-orbits`` (20,000) orbits
-(``sso.workunits.build_cache``), then the association of every visit in units of 25 visits
-(``sso.associate`` with the executor; each unit carries the part of the cache its fields
-reach, ``NightlyCache.near``). The cache and the
-associations must be the same, byte for byte, in every configuration (their SHA-256 are printed
-and compared). Peak memory per worker: the largest resident set reached inside a cache unit's
-worker (``VmHWM`` of /proc/self/status, read at the end of each unit; the serial run: this
+their simulated DIASources (``sso.simulate``, ``--noise-per-deg2`` false detections, 300),
+written as a DIASource dataset partitioned by night (``sso.io.write_diasource_dataset``). Per
+configuration: the night's cache in units of ``--unit-orbits`` (20,000) orbits, each unit
+committing its part to the cache folder itself (``sso.workunits.build_cache``), then the
+association of every visit in units of 25 visits (``sso.associate`` with the executor; each
+unit carries the part of the cache its fields reach, ``NightlyCache.near``, and reads its own
+visits' DIASources from the dataset). The cache and the associations must be the same, byte
+for byte, in every configuration (their SHA-256 are printed and compared).
+
+Start-up — the cluster or pool, and each worker's first unit (SPICE kernels, compiled kernels
+loaded from Numba's cache) — is timed apart: it is paid once per worker, not per night. Peak
+memory per worker: the largest resident set a worker reached (``VmHWM`` of
+/proc/self/status, read by a task on every worker after the night's units; the serial run: this
 process, which also holds the population and the DIASources).
 
 The per-unit costs measured here are what the projection to a full LSST night (printed at the
@@ -22,6 +27,7 @@ Writes benchmarks/results/bench_scale.json.
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -29,14 +35,19 @@ from pathlib import Path
 
 import pandas as pd
 from _common import survey_cadence, write_results
+from bench_linking import simulate_field
 
 from ephemerides import NightlyCache
+from linking import LinkingConfig, load_hypotheses, make_tracklets, search_tracklets
+from linking.heliolinc import HYPOTHESES_PER_UNIT
 from sso import associate
 from sso.association import VISITS_PER_UNIT, association_night
 from sso.cadence import visit_midpoints
 from sso.executors import make_executor
+from sso.io import write_diasource_dataset
 from sso.population import synthetic_population
 from sso.simulate import simulate
+from sso.workunits import build_cache
 
 CONFIGURATIONS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1), ("dask", 2))
 LSST_ORBITS = 1.5e6  # known objects in the catalogue early in LSST (MPCORB: ~1.5 million)
@@ -53,11 +64,15 @@ def _peak_rss_mb() -> float:
     return int(line.split()[1]) / 1024.0
 
 
-def _unit(unit):
-    """One cache unit: its cache and the worker's peak resident memory (MB) so far."""
+def _worker_peak(_) -> tuple[int, float]:
+    """(process id, peak resident memory in MB) of the worker that runs it."""
+    return os.getpid(), _peak_rss_mb()
+
+
+def _warm(unit) -> None:
+    """A worker's first unit: loads the SPICE kernels and the compiled kernels."""
     orbits, start, end = unit
-    cache = NightlyCache.build(orbits, start, end, observatory_code="X05")
-    return cache, _peak_rss_mb()
+    NightlyCache.build(orbits, start, end, observatory_code="X05")
 
 
 def _sha(data: bytes) -> str:
@@ -74,48 +89,90 @@ def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, s
     simulate_s = time.perf_counter() - t0
     print(f"{len(orbits)} orbits, {len(sim.visits)} visits, {len(sim.diasources)} DIASources "
           f"(simulated in {simulate_s:.0f} s)", flush=True)
-    units = [(orbits.iloc[k:k + unit_orbits].reset_index(drop=True), start, end)
-             for k in range(0, n_orbits, unit_orbits)]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
+        dataset = Path(folder) / "diasources"
+        write_diasource_dataset(sim.diasources, dataset)
         for kind, workers in CONFIGURATIONS:
             t0 = time.perf_counter()
             with make_executor(kind, workers) as executor:
+                executor.map(_warm, [(orbits.iloc[:20], start, end)] * workers)
                 startup = time.perf_counter() - t0
                 t1 = time.perf_counter()
-                results = executor.map(_unit, units)
-                parts = [cache for cache, _ in results]
-                cache = parts[0] if len(parts) == 1 else NightlyCache.concat(parts, orbits)
-                path = cache.save(Path(folder) / f"{kind}{workers}.parquet")
+                cache_folder = Path(folder) / f"{kind}{workers}"
+                cache = build_cache(orbits, start, end, "X05", executor, unit_orbits,
+                                    folder=cache_folder)
                 cache_s = time.perf_counter() - t1
                 t2 = time.perf_counter()
-                result = associate(sim.diasources, sim.visits, cache, executor=executor)
+                result = associate(sim.diasources, sim.visits, cache, executor=executor,
+                                   dataset=dataset)
                 associate_s = time.perf_counter() - t2
+                peaks = dict(executor.map(_worker_peak, range(8 * workers)))
             sss = result.sssources
+            work_s = cache_s + associate_s
             rows.append({
                 "executor": kind, "workers": workers, "startup_s": round(startup, 2),
                 "cache_s": round(cache_s, 2), "associate_s": round(associate_s, 2),
-                "total_s": round(time.perf_counter() - t0, 2),
-                "peak_mb_per_cache_worker": round(max(mb for _, mb in results)),
-                "cache_sha256_16": _sha(path.read_bytes()),
+                "night_s": round(work_s, 2),
+                "peak_mb_per_worker": round(max(peaks.values())),
+                "workers_seen": len(peaks),
+                "cache_sha256_16": _sha(b"".join(
+                    p.read_bytes() for p in sorted(cache_folder.iterdir()))),
                 "sssources_sha256_16": _sha(pd.util.hash_pandas_object(
                     sss, index=False).to_numpy().tobytes()),
                 "associations": len(sss),
             })
-            r = rows[-1]
             print(f"{kind:<10}{workers:>2} workers: start {startup:5.1f} s, cache {cache_s:6.1f} s"
-                  f", associate {associate_s:6.1f} s, total {r['total_s']:6.1f} s, peak "
-                  f"{r['peak_mb_per_cache_worker']:5.0f} MB per cache worker", flush=True)
+                  f", associate {associate_s:6.1f} s, night {work_s:6.1f} s, peak "
+                  f"{rows[-1]['peak_mb_per_worker']:5.0f} MB per worker", flush=True)
+    n_units = -(-n_orbits // unit_orbits)
     serial = rows[0]
     return {
         "orbits": n_orbits, "visits": len(sim.visits), "diasources": len(sim.diasources),
-        "unit_orbits": unit_orbits, "cache_units": len(units),
+        "unit_orbits": unit_orbits, "cache_units": n_units,
         "visits_per_unit": VISITS_PER_UNIT, "simulate_s": round(simulate_s, 1), "rows": rows,
         "identical": (len({r["cache_sha256_16"] for r in rows}) == 1
                       and len({r["sssources_sha256_16"] for r in rows}) == 1),
-        "seconds_per_cache_unit": serial["cache_s"] / len(units),
+        "seconds_per_cache_unit": serial["cache_s"] / n_units,
         "seconds_per_visit": serial["associate_s"] / len(sim.visits),
     }
+
+
+def run_search(n_mba: int, n_neo: int, n_noise: int, seed: int) -> dict:
+    """The linking search (``search_tracklets``, mb+neo grid) of ``bench_linking``'s field with
+    ``n_mba`` + ``n_neo`` objects and ``n_noise`` false detections: threads in this process
+    (the serial executor's way), then units of hypotheses on 1 and 2 workers."""
+    field = simulate_field(n_mba, n_neo, n_noise, seed, 0.6)
+    config = LinkingConfig()
+    tracklets = make_tracklets(field["diasources"], config.tracklets)
+    hypotheses = load_hypotheses("mb+neo")
+    search_tracklets(tracklets, hypotheses.iloc[:4], config)  # compiled kernels loaded
+    rows, reference = [], None
+    for kind, workers in CONFIGURATIONS:
+        t0 = time.perf_counter()
+        with make_executor(kind, workers) as executor:
+            unit_executor = None if kind == "serial" else executor
+            if unit_executor is not None:
+                executor.map(_warm_search, [(tracklets, hypotheses.iloc[:2])] * workers)
+            startup = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            found = search_tracklets(tracklets, hypotheses, config, executor=unit_executor)
+            search_s = time.perf_counter() - t1
+        reference = found if reference is None else reference
+        rows.append({"executor": "threads" if kind == "serial" else kind, "workers": workers,
+                     "startup_s": round(startup, 2), "search_s": round(search_s, 2),
+                     "candidates": len(found.linkages),
+                     "identical": found.linkages.equals(reference.linkages)
+                     and found.members.equals(reference.members)})
+        print(f"search {rows[-1]['executor']:<10}{workers:>2} workers: start {startup:5.1f} s, "
+              f"search {search_s:6.1f} s, {len(found.linkages)} candidates", flush=True)
+    return {"tracklets": len(tracklets.tracklets), "hypotheses": len(hypotheses),
+            "units": -(-len(hypotheses) // HYPOTHESES_PER_UNIT), "rows": rows}
+
+
+def _warm_search(unit) -> None:
+    tracklets, hypotheses = unit
+    search_tracklets(tracklets, hypotheses, LinkingConfig(threads=1))
 
 
 def _projection(r: dict) -> str:
@@ -141,11 +198,16 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=1_000)
     parser.add_argument("--unit-orbits", type=int, default=20_000)
     parser.add_argument("--noise-per-deg2", type=float, default=300.0)
+    parser.add_argument("--search-mba", type=int, default=900)
+    parser.add_argument("--search-neo", type=int, default=90)
+    parser.add_argument("--search-noise", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     results = run(args.orbits, args.visits, args.unit_orbits, args.noise_per_deg2, args.seed)
     print(f"identical caches and associations: {results['identical']}")
     print(_projection(results))
+    results["search"] = run_search(args.search_mba, args.search_neo, args.search_noise,
+                                   args.seed)
     print(f"wrote {write_results('bench_scale', results)}")
     sys.stdout.flush()
 

@@ -64,6 +64,8 @@ QUERY_COLUMNS = (
 )
 FORMAT_VERSION = 1
 _METADATA_KEY = b"ephemerides.nightly_cache"
+# The manifest of a cache saved in parts (NightlyCache.commit_folder).
+CACHE_MANIFEST = "cache.json"
 _MAS_PER_RAD = 180.0 / math.pi * 3600e3
 # A night longer than this is almost certainly a unit or scale mistake (days, not hours).
 _MAX_NIGHT_DAYS = 2.0
@@ -335,25 +337,32 @@ class NightlyCache:
         """
         if not parts:
             raise ValueError("concat needs at least one cache")
-        params = {k: v for k, v in parts[0].params.items() if k != "orbits_sha256"}
-        for part in parts[1:]:
+        joined = cls._join(parts, {**parts[0].params, "orbits_sha256": orbits_checksum(orbits)})
+        if not np.array_equal(joined._object_ids, orbits["object_id"].astype(str).to_numpy()):
+            raise ValueError("the caches' objects are not the orbit table's, in its order")
+        return joined
+
+    @classmethod
+    def _join(cls, parts: list, params: dict) -> "NightlyCache":
+        """The parts' objects one after another, with ``params``; build times add up.
+
+        Every part must have been built with ``params`` but for the catalogue checksum.
+        """
+        expected = {k: v for k, v in params.items() if k != "orbits_sha256"}
+        for part in parts:
             other = {k: v for k, v in part.params.items() if k != "orbits_sha256"}
-            if other != params:
-                differ = sorted(k for k in params.keys() | other.keys()
-                                if params.get(k) != other.get(k))
+            if other != expected:
+                differ = sorted(k for k in expected.keys() | other.keys()
+                                if expected.get(k) != other.get(k))
                 raise ValueError(f"the caches differ in their build parameters {differ}")
         objects = pd.concat([part.objects for part in parts], ignore_index=True)
-        if not np.array_equal(objects["object_id"].to_numpy(dtype=str),
-                              orbits["object_id"].astype(str).to_numpy()):
-            raise ValueError("the caches' objects are not the orbit table's, in its order")
         seconds = {}
         for part in parts:
             for stage, value in part.build_seconds_.items():
                 seconds[stage] = seconds.get(stage, 0.0) + value
         return cls(objects, np.concatenate([part.coefficients for part in parts]),
                    np.concatenate([part._pixels for part in parts]),
-                   np.concatenate([part._pixel_counts for part in parts]),
-                   {**params, "orbits_sha256": orbits_checksum(orbits)}, seconds)
+                   np.concatenate([part._pixel_counts for part in parts]), params, seconds)
 
     # ------------------------------------------------------------------ query
     def _check_time(self, mjd_tai) -> float:
@@ -526,26 +535,38 @@ class NightlyCache:
             pa.array(pixel_offsets.astype(np.int64)),
             pa.array(self._pixels)))
         table = table.replace_schema_metadata({_METADATA_KEY: json.dumps(self.params).encode()})
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-        os.close(handle)
-        try:
-            pq.write_table(table, temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        _write_atomically(path, lambda name: pq.write_table(table, name))
         return path
+
+    def commit_folder(self, folder, part_files) -> Path:
+        """Record that ``part_files`` (names in ``folder``, saved by :meth:`save`, in order) hold
+        this cache's objects: writes ``folder/cache.json`` atomically, the last step of a cache
+        saved in parts (e.g. one per work unit, each written by its worker).
+
+        :meth:`load` of the folder reads the parts the manifest names; a folder without one (a
+        build interrupted before its last part) is refused.
+        """
+        folder = Path(folder)
+        counts = [int(pq.read_metadata(folder / name).num_rows) for name in part_files]
+        if sum(counts) != len(self.objects):
+            raise ValueError(f"the parts in {folder} hold {sum(counts)} objects; the cache has "
+                             f"{len(self.objects)}")
+        manifest = {"params": self.params, "parts": [str(name) for name in part_files],
+                    "objects": counts}
+        text = json.dumps(manifest, indent=1) + "\n"
+        return _write_atomically(folder / CACHE_MANIFEST,
+                                 lambda name: Path(name).write_text(text, encoding="utf-8"))
 
     @classmethod
     def load(cls, path, orbits: pd.DataFrame | None = None, *, night_start_mjd_tai=None,
              night_end_mjd_tai=None, observatory_code=None) -> "NightlyCache":
-        """Read a cache written by :meth:`save`, refusing a stale one.
+        """Read a cache written by :meth:`save` (a file) or in parts (a folder with the
+        ``cache.json`` of :meth:`commit_folder`), refusing a stale one.
 
         Parameters
         ----------
         path : str or Path
-            The Parquet file.
+            The Parquet file, or the folder of parts.
         orbits : pandas.DataFrame, optional
             The orbit catalogue the cache should reflect; refused if its checksum differs.
         night_start_mjd_tai, night_end_mjd_tai, observatory_code : optional
@@ -555,16 +576,25 @@ class NightlyCache:
         ------
         ValueError
             When the file is not a nightly cache, was written by another format version, was
-            built with other SPK kernels or parameters, or for another orbit catalogue.
+            built with other SPK kernels or parameters, or for another orbit catalogue; when a
+            folder has no manifest or its parts do not match it.
         """
         path = Path(path)
-        schema_metadata = pq.read_schema(path).metadata or {}
-        if _METADATA_KEY not in schema_metadata:
-            raise ValueError(
-                f"{path} is not a nightly ephemeris cache (no {_METADATA_KEY.decode()} metadata); "
-                f"write one with NightlyCache.save"
-            )
-        params = json.loads(schema_metadata[_METADATA_KEY])
+        if path.is_dir():
+            manifest_path = path / CACHE_MANIFEST
+            if not manifest_path.is_file():
+                raise ValueError(f"{path} holds no {CACHE_MANIFEST}: not a nightly cache folder, "
+                                 "or its build was interrupted (run it again to finish it)")
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            params = manifest["params"]
+        else:
+            schema_metadata = pq.read_schema(path).metadata or {}
+            if _METADATA_KEY not in schema_metadata:
+                raise ValueError(
+                    f"{path} is not a nightly ephemeris cache (no {_METADATA_KEY.decode()} "
+                    "metadata); write one with NightlyCache.save"
+                )
+            params = json.loads(schema_metadata[_METADATA_KEY])
         expected = {"format_version": FORMAT_VERSION,
                     "kernels": [Path(k).name for k in spk.load_perturbers().kernels]}
         for name, value in (("night_start_mjd_tai", night_start_mjd_tai),
@@ -581,6 +611,19 @@ class NightlyCache:
             raise ValueError(
                 f"stale nightly cache {path}: {details}. Rebuild it with NightlyCache.build."
             )
+        if not path.is_dir():
+            return cls._read(path, params)
+        parts = [cls._read(path / name, json.loads(
+            (pq.read_schema(path / name).metadata or {}).get(_METADATA_KEY, b"{}")))
+                 for name in manifest["parts"]]
+        if [len(part.objects) for part in parts] != manifest["objects"]:
+            raise ValueError(f"the parts in {path} do not hold the objects its {CACHE_MANIFEST} "
+                             "names; build the cache again")
+        return cls._join(parts, params)
+
+    @classmethod
+    def _read(cls, path: Path, params: dict) -> "NightlyCache":
+        """The cache in one Parquet file, with ``params``."""
         columns = ["object_id", "ssObjectId", "H", "G", "n_segments", "fit_error_mas",
                    "coefficients", "healpix_pixels"]
         table = pq.read_table(path, columns=columns, memory_map=True)
@@ -590,6 +633,19 @@ class NightlyCache:
         counts = np.diff(pixels.offsets.to_numpy())
         coefficients = coefficients.reshape(-1, kernels.N_QUANTITIES, params["degree"] + 1)
         return cls(objects, coefficients, pixels.flatten().to_numpy(), counts, params)
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """``write(temporary name)`` in ``path``'s folder, then rename it over ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
 
 
 class _NightGrid:

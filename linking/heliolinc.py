@@ -56,6 +56,11 @@ from linking.orbitfit import FitConfig
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
+# Hypotheses per work unit of search_tracklets on an executor. A unit carries the tracklet
+# arrays (~150 bytes per tracklet) once, so larger units pickle less; 256 cuts the 7,398
+# mb+neo hypotheses into 29 units, enough to balance a few workers. The candidates do not
+# depend on it.
+HYPOTHESES_PER_UNIT = 256
 TRACKLET_COLUMNS = (
     "tracklet_id", "night", "mjd_tai_start", "mjd_tai_end", "ra_start_deg", "dec_start_deg",
     "ra_end_deg", "dec_end_deg", "obs_start_x_au", "obs_start_y_au", "obs_start_z_au",
@@ -117,7 +122,8 @@ class LinkingConfig:
     threads : int or None
         Hypotheses searched at once, each on its own thread (the kernels release the GIL);
         None: the CPUs this process may use. Memory is ~200 bytes × tracklets per thread (a
-        10⁶-tracklet field: ~0.2 GB each). Results do not depend on it.
+        10⁶-tracklet field: ~0.2 GB each). Results do not depend on it. Not used when
+        :func:`search_tracklets` is given an executor (one thread per work unit).
     light_time : bool
         Correct the endpoint times for light time (True: up to ~25 min at 3 AU, i.e. ~10⁴ km
         of motion, a tenth of the default radius).
@@ -303,6 +309,7 @@ def search_tracklets(
     config: LinkingConfig | None = None,
     *,
     progress: bool = False,
+    executor=None,
 ) -> Candidates:
     """Search tracklets for multi-night linkages under each heliocentric hypothesis.
 
@@ -318,7 +325,14 @@ def search_tracklets(
         Search settings; ``LinkingConfig()`` when omitted. The method is in this module's
         docstring.
     progress : bool
-        Draw a progress bar over the hypotheses on stderr.
+        Draw a progress bar over the hypotheses on stderr (with an executor: when all are
+        searched).
+    executor : object with ``map(func, units) -> list``, optional
+        Where the hypotheses run: work units of :data:`HYPOTHESES_PER_UNIT` consecutive
+        hypotheses, each searched in order on one thread, through ``executor.map`` (results
+        in unit order; e.g. :func:`sso.executors.make_executor`). None: threads of this
+        process (``config.threads``). The candidates are identical, whatever the executor and
+        its workers.
 
     Returns
     -------
@@ -363,8 +377,7 @@ def search_tracklets(
         )
     position = pd.Series(np.arange(n), index=table["tracklet_id"].to_numpy())
     member_rows = position.loc[members["tracklet_id"].to_numpy()].to_numpy()
-    detections_of = np.split(members["diaSourceId"].to_numpy(np.int64),
-                             np.flatnonzero(np.diff(member_rows)) + 1)
+    detection_start = np.concatenate(([0], np.cumsum(np.bincount(member_rows, minlength=n))))
 
     span = float(t_end.max() - t_start.min())
     t_ref = (0.5 * float(t_end.max() + t_start.min()) if config.reference_mjd_tdb is None
@@ -378,47 +391,133 @@ def search_tracklets(
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
     inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
                               float(t_end.max()) - t_ref, max_obs)
-    arrays = (t_start, u_start, o_start, t_end, u_end, o_end)
-    night_check = _NightCheck(nights, t_start, t_end, u_start, u_end,
-                              np.deg2rad(config.same_night_tolerance_arcsec / 3600.0))
-
-    def clusters(h):
-        """Qualifying clusters of hypothesis h: (detections, info) per cluster."""
-        passes = 2 if inside[h] else 1
-        states = np.empty((passes * n, 6))
-        radius = np.empty(passes * n)
-        labels = np.empty(passes * n, dtype=np.int64)
-        hypothesis_clusters(*arrays, np.ascontiguousarray(np.repeat(hyp_rows[h: h + 1], passes,
-                                                                    axis=0)),
-                            np.arange(passes) == 1, t_ref, C_AU_PER_DAY, config.light_time,
-                            GM_SUN_AU3_PER_DAY2, tau, config.cluster_radius_au_at_1au,
-                            config.min_radius_geodist_au, states, radius, labels)
-        out = []
-        tracklet_of = np.arange(passes * n) % n
-        for rows in _components(labels, config.min_tracklets):
-            _split(rows, tracklet_of, states, radius, night_check, t_start, t_end,
-                   detections_of, config, 1.0, out)
-        return out
+    search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights, detection_start,
+                     members["diaSourceId"].to_numpy(np.int64), t_ref, tau, config)
 
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
-    threads = config.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                 else os.cpu_count() or 1)
     bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for first in range(0, n_hyp, 4 * threads):
-            batch = range(first, min(first + 4 * threads, n_hyp))
-            for h, result in zip(batch, pool.map(clusters, batch), strict=True):
-                for key, info in result:
-                    if key in found:
-                        found[key][-1] += 1
-                    else:
-                        found[key] = [*info, h, 1]
-            if bar is not None:
-                bar.update(batch.stop, f"{len(found)} linkages")
+    if executor is not None:
+        # Consecutive units, cut here (not in a worker) and merged in unit order: the same
+        # order of hypotheses as below, whatever the unit size and the workers.
+        size = HYPOTHESES_PER_UNIT
+        units = [(search, first, hyp_rows[first: first + size], inside[first: first + size])
+                 for first in range(0, n_hyp, size)]
+        for hyp_index, n_ids, ids, info in executor.map(_search_unit, units):
+            end = np.cumsum(n_ids).tolist()
+            start = [0, *end][:-1]
+            _merge(found, ((h, ids[a:b], row) for h, a, b, row
+                           in zip(hyp_index.tolist(), start, end, info, strict=True)))
+        if bar is not None:
+            bar.update(n_hyp, f"{len(found)} linkages")
+    else:
+        night_check = search.night_check()
+
+        def clusters(h):
+            return _hypothesis_clusters(search, night_check, hyp_rows[h], inside[h])
+
+        threads = config.threads or (len(os.sched_getaffinity(0))
+                                     if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for first in range(0, n_hyp, 4 * threads):
+                batch = range(first, min(first + 4 * threads, n_hyp))
+                for h, result in zip(batch, pool.map(clusters, batch), strict=True):
+                    _merge(found, ((h, ids, info) for ids, info in result))
+                if bar is not None:
+                    bar.update(batch.stop, f"{len(found)} linkages")
     if bar is not None:
         bar.close()
     return _assemble(found, hyp, t_ref, tau)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What the search of one hypothesis needs, as flat contiguous arrays (a work unit pickles
+    it once: ~150 bytes per tracklet).
+
+    Tracklet i runs from ``t_start[i]`` (TDB) to ``t_end[i]``, seen along the unit vectors
+    ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``; its
+    detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]`` (sorted).
+    """
+
+    t_start: np.ndarray
+    u_start: np.ndarray
+    o_start: np.ndarray
+    t_end: np.ndarray
+    u_end: np.ndarray
+    o_end: np.ndarray
+    nights: np.ndarray
+    detection_start: np.ndarray
+    detection_ids: np.ndarray
+    t_ref: float
+    tau: float
+    config: LinkingConfig
+
+    def night_check(self) -> "_NightCheck":
+        return _NightCheck(self.nights, self.t_start, self.t_end, self.u_start, self.u_end,
+                           np.deg2rad(self.config.same_night_tolerance_arcsec / 3600.0))
+
+    def detections(self, group: np.ndarray) -> np.ndarray:
+        """Sorted distinct detections of the tracklets ``group``."""
+        start, ids = self.detection_start, self.detection_ids
+        return np.unique(np.concatenate([ids[start[g]: start[g + 1]] for g in group]))
+
+
+def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: np.ndarray,
+                         inside: bool) -> list:
+    """Qualifying clusters of one hypothesis (``hyp_row``: r₀ AU, ṙ₀ AU/day, r̈ AU/day²; with
+    ``inside`` also the near crossings): ``(detections, info)`` per cluster, as :func:`_split`
+    appends them."""
+    config = search.config
+    n = search.t_start.size
+    passes = 2 if inside else 1
+    states = np.empty((passes * n, 6))
+    radius = np.empty(passes * n)
+    labels = np.empty(passes * n, dtype=np.int64)
+    hypothesis_clusters(search.t_start, search.u_start, search.o_start, search.t_end,
+                        search.u_end, search.o_end,
+                        np.ascontiguousarray(np.repeat(hyp_row[None], passes, axis=0)),
+                        np.arange(passes) == 1, search.t_ref, C_AU_PER_DAY, config.light_time,
+                        GM_SUN_AU3_PER_DAY2, search.tau, config.cluster_radius_au_at_1au,
+                        config.min_radius_geodist_au, states, radius, labels)
+    out = []
+    tracklet_of = np.arange(passes * n) % n
+    for rows in _components(labels, config.min_tracklets):
+        _split(rows, tracklet_of, states, radius, night_check, search, 1.0, out)
+    return out
+
+
+def _search_unit(unit: tuple) -> tuple:
+    """One work unit of :func:`search_tracklets` on an executor.
+
+    ``unit`` is ``(search, first, hyp_rows, inside)``: the hypotheses ``first, first + 1, ...``
+    (rows r₀, ṙ₀, r̈ and near-crossing flags), searched in order on this thread. Returns their
+    clusters in that order as flat arrays ``(hypothesis index, detections per cluster,
+    detections, info (k, 10))`` (what :func:`_merge` takes, once split per cluster).
+    """
+    search, first, hyp_rows, inside = unit
+    night_check = search.night_check()
+    hyp_index, detections, info = [], [], []
+    for k in range(len(hyp_rows)):
+        for ids, values in _hypothesis_clusters(search, night_check, hyp_rows[k], inside[k]):
+            hyp_index.append(first + k)
+            detections.append(ids)
+            info.append(values)
+    return (np.array(hyp_index, dtype=np.int64),
+            np.array([ids.size for ids in detections], dtype=np.int64),
+            np.concatenate(detections) if detections else np.empty(0, dtype=np.int64),
+            np.array(info, dtype=np.float64).reshape(len(info), 10))
+
+
+def _merge(found: dict, clusters) -> None:
+    """Add ``(hypothesis, detections, info)`` clusters, in hypothesis order, to ``found`` (the
+    first hypothesis that found a set of detections keeps its info; later ones count)."""
+    for h, ids, info in clusters:
+        key = tuple(ids.tolist())
+        if key in found:
+            found[key][-1] += 1
+        else:
+            found[key] = [*info, h, 1]
 
 
 class _NightCheck:
@@ -459,16 +558,16 @@ def _components(labels: np.ndarray, min_size: int) -> list[np.ndarray]:
     return np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
 
 
-def _split(rows, tracklet_of, states, radius, night_check, t_start, t_end, detections_of,
-           config, scale, out):
+def _split(rows, tracklet_of, states, radius, night_check, search, scale, out):
     """Append to ``out`` the candidate linkages of one component (rows of the points), found
     with the radii ``radius · scale``.
 
     A component that qualifies (tracklets, nights, arc) and passes the night check is one
-    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days, *mean point))``;
-    one that
-    fails the check is re-clustered with half the radii, at most ``config.max_splits`` times.
+    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days, *mean point))``,
+    the detections a sorted int64 array; one that fails the check is re-clustered with half the
+    radii, at most ``config.max_splits`` times.
     """
+    config, t_start, t_end = search.config, search.t_start, search.t_end
     group = np.unique(tracklet_of[rows])
     if group.size < config.min_tracklets:
         return
@@ -484,11 +583,11 @@ def _split(rows, tracklet_of, states, radius, night_check, t_start, t_end, detec
         labels = np.empty(rows.size, dtype=np.int64)
         cluster_points(np.ascontiguousarray(states[rows]), 0.5 * scale * radius[rows], labels)
         for part in _components(labels, config.min_tracklets):
-            _split(rows[part], tracklet_of, states, radius, night_check, t_start, t_end,
-                   detections_of, config, 0.5 * scale, out)
+            _split(rows[part], tracklet_of, states, radius, night_check, search, 0.5 * scale,
+                   out)
         return
-    key = tuple(np.unique(np.concatenate([detections_of[g] for g in group])).tolist())
-    out.append((key, (group.size, len(key), n_nights, arc, *states[rows].mean(axis=0))))
+    ids = search.detections(group)
+    out.append((ids, (group.size, ids.size, n_nights, arc, *states[rows].mean(axis=0))))
 
 
 STATE_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")

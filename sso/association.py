@@ -34,6 +34,7 @@ from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
+from sso.io import read_diasource_dataset
 
 REQUIRED_DIASOURCE_COLUMNS = ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec")
 SSSOURCE_COLUMNS = (
@@ -441,6 +442,7 @@ def associate(
     detector_corners=None,
     progress: Callable[[int, int], None] | None = None,
     executor=None,
+    dataset=None,
 ) -> AssociationResult:
     """Associate a night's DIASources with the known objects predicted in their visits.
 
@@ -494,6 +496,10 @@ def associate(
         ``VISITS_PER_UNIT`` visits on its workers, each unit with the part of the cache its
         fields reach (:meth:`ephemerides.NightlyCache.near`). The result is the serial one,
         whatever the executor.
+    dataset : str or Path, optional
+        Folder of a DIASource dataset (:mod:`sso.io`) holding ``diasources``: the units
+        of an executor then carry the names of their visits and read those visits' rows on the
+        worker, instead of carrying the rows.
 
     Returns
     -------
@@ -537,7 +543,8 @@ def associate(
     sources = {c: diasources[c].to_numpy() for c in columns}
     sources["diaSourceId"] = sources["diaSourceId"].astype(np.int64)
     xyz = unit_vectors(sources["ra"].astype(np.float64), sources["dec"].astype(np.float64))
-    by_visit = np.argsort(sources["visit"], kind="stable")
+    # Within a visit, sources in diaSourceId order: the order a dataset is read in.
+    by_visit = np.lexsort((sources["diaSourceId"], sources["visit"]))
     visit_ids = visits["observationId"].to_numpy(np.int64)
     first = np.searchsorted(sources["visit"][by_visit], visit_ids, side="left")
     last = np.searchsorted(sources["visit"][by_visit], visit_ids, side="right")
@@ -551,9 +558,11 @@ def associate(
             part = visits.iloc[start:start + VISITS_PER_UNIT]
             rows = np.concatenate([by_visit[first[j]:last[j]]
                                    for j in range(start, start + len(part))])
+            nights = np.unique(night_of(midpoints[start:start + len(part)])).tolist()
+            data = ((str(dataset), columns, rows.size, nights) if dataset and rows.size
+                    else ({c: v[rows] for c, v in sources.items()}, xyz[rows]))
             units.append((cache.near(part["fieldRA"], part["fieldDec"], settings.cone_deg),
-                          options, part, midpoints[start:start + len(part)],
-                          {c: v[rows] for c, v in sources.items()}, xyz[rows]))
+                          options, part, midpoints[start:start + len(part)], data))
         results = [visit for part in executor.map(_visit_unit, units) for visit in part]
         if progress is not None:
             progress(len(visits), len(visits))
@@ -570,11 +579,16 @@ def associate(
 
 
 def _visit_unit(unit) -> list:
-    """Work unit: consecutive visits with their DIASources and the part of the cache their
-    fields reach, associated on a worker exactly as :func:`associate` does in process."""
-    cache, options, visits, midpoints, sources, xyz = unit
+    """Work unit: consecutive visits with their DIASources (or where in a dataset to read them)
+    and the part of the cache their fields reach, associated on a worker exactly as
+    :func:`associate` does in process."""
+    cache, options, visits, midpoints, data = unit
     (radius, uncertainty, magnitude_limit, magnitude_window, trailed_min, length_tol,
      angle_tol, footprint, cone_deg) = options
+    if isinstance(data[0], str):  # a dataset: this unit's visits are read here
+        sources, xyz = _read_unit_sources(visits, *data)
+    else:
+        sources, xyz = data
     settings = _Settings(cache, footprint, radius, uncertainty, magnitude_limit,
                          magnitude_window, trailed_min, length_tol, angle_tol)
     settings.cone_deg = cone_deg  # the whole cache's, whose cones chose this part
@@ -586,6 +600,21 @@ def _visit_unit(unit) -> list:
         out.append(_associate_visit(settings, visits.iloc[j], float(midpoints[j]), sources,
                                     rows, xyz))
     return out
+
+
+def _read_unit_sources(visits, folder, columns, expected, nights):
+    """The DIASources of ``visits`` (on ``nights``) from the dataset ``folder``, as
+    :func:`associate` holds them (sorted by visit and diaSourceId), and their unit vectors."""
+    frame = read_diasource_dataset(folder, nights, visits["observationId"], columns)
+    if len(frame) != expected:
+        raise ValueError(f"the DIASource dataset {folder} holds {len(frame)} DIASources of visits "
+                         f"{visits['observationId'].iloc[0]}-{visits['observationId'].iloc[-1]};"
+                         f" the table being associated has {expected}: give the dataset it came "
+                         "from")
+    sources = {c: frame[c].to_numpy() for c in columns}
+    sources["diaSourceId"] = sources["diaSourceId"].astype(np.int64)
+    return sources, unit_vectors(sources["ra"].astype(np.float64),
+                                 sources["dec"].astype(np.float64))
 
 
 def _assemble(diasources, sss, missed, counts) -> AssociationResult:

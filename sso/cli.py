@@ -76,10 +76,12 @@ def _cmd_simulate(args) -> int:
 
     from ephemerides import read_orbits
     from sso.cadence import read_visits, synthetic_cadence, visit_midpoints
-    from sso.io import write_table_atomic
+    from sso.io import write_diasource_dataset, write_table_atomic
     from sso.population import synthetic_population
     from sso.simulate import simulate
 
+    if args.sky_nside is not None and not args.dataset:
+        raise ValueError("--sky-nside partitions the dataset of --dataset; give both")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
@@ -109,6 +111,9 @@ def _cmd_simulate(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name in ("diasources", "truth", "visits"):
         write_table_atomic(getattr(result, name), out / f"{name}.parquet")
+    if args.dataset:
+        write_diasource_dataset(result.diasources, out / "diasources", result.visits,
+                                args.sky_nside)
     # The population simulated: the known-object catalogue for `sso associate --orbits`.
     write_table_atomic(orbits, out / "orbits.parquet")
     print(f"sso simulate: wrote {len(result.diasources)} DIASources of {len(result.visits)} "
@@ -123,15 +128,16 @@ def _cmd_associate(args) -> int:
     from sso.association import validate_diasources
     from sso.cadence import night_of, read_visits
     from sso.executors import make_executor
-    from sso.io import read_diasources
+    from sso.io import is_diasource_dataset, read_diasources
     from sso.night import associate_visits, night_number
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
-    diasources = validate_diasources(read_diasources(args.diasources, "--diasources"))
-    if args.night is not None:
-        night = night_number(args.night)
+    night = None if args.night is None else night_number(args.night)
+    diasources = validate_diasources(read_diasources(
+        args.diasources, "--diasources", nights=None if night is None else [night]))
+    if night is not None:
         diasources = diasources[night_of(diasources["midpointMjdTai"].to_numpy()) == night]
         if len(diasources) == 0:
             raise ValueError(f"no DIASource of {args.diasources} falls on the night of "
@@ -147,6 +153,7 @@ def _cmd_associate(args) -> int:
             radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
             footprint=args.footprint, detector_corners=args.detector_corners,
             executor=executor, unit_orbits=args.unit_orbits,
+            dataset=args.diasources if is_diasource_dataset(args.diasources) else None,
             log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
@@ -158,7 +165,7 @@ def _cmd_night(args) -> int:
     from linking import LinkingConfig
     from sso.cadence import read_visits
     from sso.executors import make_executor
-    from sso.io import read_diasources
+    from sso.io import is_diasource_dataset, read_diasources
     from sso.linkjob import read_link_config
     from sso.night import NightSettings, run_night
 
@@ -169,7 +176,9 @@ def _cmd_night(args) -> int:
                              designation_prefix=args.prefix, unit_orbits=args.unit_orbits,
                              ades_header=_ades_header(args))
     visits = read_visits(args.visits)
-    diasources = read_diasources(args.diasources, "--diasources")
+    # A dataset is read by run_night: the night's partition only, visits by the workers.
+    diasources = (args.diasources if is_diasource_dataset(args.diasources)
+                  else read_diasources(args.diasources, "--diasources"))
     orbits = read_orbits(args.orbits)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
@@ -195,6 +204,7 @@ def _ades_header(args) -> dict:
 
 def _cmd_link(args) -> int:
     from linking import LinkingConfig
+    from sso.executors import make_executor
     from sso.io import read_diasources
     from sso.linkjob import read_link_config, run_link_job
 
@@ -214,9 +224,12 @@ def _cmd_link(args) -> int:
         config = replace(config, hypotheses=args.grid)
     ades = _ades_header(args)
     detections = read_diasources(args.detections, "--detections")
-    summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
-                           stop_after=args.stop_after, designation_prefix=args.prefix,
-                           ades_header=ades)
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        # serial: the search's threads in this process (LinkingConfig.threads), not one thread.
+        summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
+                               stop_after=args.stop_after, designation_prefix=args.prefix,
+                               ades_header=ades,
+                               executor=None if args.executor == "serial" else executor)
     if summary["complete"]:
         print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
               f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)
@@ -260,17 +273,20 @@ def _ades_arguments(parser) -> None:
                              "name=Rubin,design=Reflector,aperture=8.4,detector=CCD")
 
 
-def _executor_arguments(parser) -> None:
+def _executor_arguments(parser, cache: bool = True) -> None:
+    """--executor, --workers, --scheduler; with ``cache`` also the cache's --unit-orbits."""
     parser.add_argument("--executor", default="serial", choices=["serial", "processes", "dask"],
-                        help="where the work units (cache orbits, visits) run (default serial)")
+                        help="where the work units (cache orbits, visits, linking hypotheses) "
+                             "run (default serial; the linking search then uses threads)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes for processes / a local Dask cluster "
                              "(default: the CPU count)")
     parser.add_argument("--scheduler", default=None,
                         help="address of a running Dask scheduler (tcp://host:8786)")
-    parser.add_argument("--unit-orbits", type=int, default=20_000,
-                        help="orbits per work unit of the cache (default 20000); the result "
-                             "depends on it, not on the executor or the workers")
+    if cache:
+        parser.add_argument("--unit-orbits", type=int, default=20_000,
+                            help="orbits per work unit of the cache (default 20000); the "
+                                 "result depends on it, not on the executor or the workers")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--noise-per-deg2", type=float, default=300.0,
                      help="false detections per deg² per visit (default 300)")
     _footprint_arguments(sim)
+    sim.add_argument("--dataset", action="store_true",
+                     help="also write OUT/diasources/, the DIASources as a Parquet dataset "
+                     "partitioned by night (night=N/), which sso night and sso associate read "
+                     "lazily, one night and (on workers) a few visits at a time")
+    sim.add_argument("--sky-nside", type=int, default=None,
+                     help="with --dataset: partition each night by the HEALPix pixel "
+                     "(NESTED, this nside) of the visit boresight as well")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument("--out", required=True,
                      help="output folder (created if missing) for the Parquet tables")
@@ -322,11 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="visit table (.parquet or .csv); the visits of the DIASources' "
                        "night are associated")
     assoc.add_argument("--diasources", required=True,
-                       help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+                       help="DIASource table (.parquet, .csv), a folder of diasources*.parquet, or "
+                       "a dataset partitioned by night (sso simulate --dataset)")
     known = assoc.add_mutually_exclusive_group(required=True)
     known.add_argument("--orbits", help="orbit file: the night's cache is built from it and "
-                       "saved as OUT/cache.parquet")
-    known.add_argument("--cache", help="nightly cache written by NightlyCache.save")
+                       "saved in parts in OUT/cache/")
+    known.add_argument("--cache", help="nightly cache: a file of NightlyCache.save or a "
+                       "cache folder (OUT/cache/ of an earlier run)")
     assoc.add_argument("--radius-arcsec", type=float, default=1.0,
                        help="association radius, arcsec (default 1)")
     _footprint_arguments(assoc)
@@ -341,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     link = verbs.add_parser("link", help="link unassociated detections into new objects "
                             "with orbits (resumable by stage)")
     link.add_argument("--detections", required=True,
-                      help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+                      help="DIASource table (.parquet, .csv), a folder of diasources*.parquet, or "
+                       "a dataset partitioned by night (sso simulate --dataset)")
     grid = link.add_mutually_exclusive_group()
     grid.add_argument("--hypotheses", default=None,
                       help="HelioLinC3D hypothesis file (r rdot mean_accel)")
@@ -358,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="first character of the temporary designations (default S)")
     _ades_arguments(link)
     link.add_argument("--out", required=True, help="output folder (created if missing)")
+    _executor_arguments(link, cache=False)
     link.set_defaults(func=_cmd_link)
 
     night = verbs.add_parser("night", help="one night: associate, keep a rolling window of "
@@ -366,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the night beginning on this date (12:00 to 12:00 UTC)")
     night.add_argument("--visits", required=True, help="visit table (.parquet or .csv)")
     night.add_argument("--diasources", required=True,
-                       help="DIASource table (.parquet, .csv) or a folder of diasources*.parquet")
+                       help="DIASource table (.parquet, .csv), a folder of diasources*.parquet, or "
+                       "a dataset partitioned by night (sso simulate --dataset)")
     night.add_argument("--orbits", required=True,
                        help="catalogue of known orbits: MPCORB, Sorcha, CSV or Parquet")
     night.add_argument("--state-dir", required=True,

@@ -103,9 +103,11 @@ class DaskExecutor(_Executor):
         if scheduler:
             self._client = Client(scheduler)
         else:
+            # The scheduler's HTTP server on a free port: with None it takes 8787 and warns
+            # when another cluster (or a second night on the same machine) already has it.
             self._cluster = LocalCluster(n_workers=int(workers or os.cpu_count() or 1),
                                          threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+                                         dashboard_address=":0")
             self._client = Client(self._cluster)
         self.workers = len(self._client.scheduler_info()["workers"])
 

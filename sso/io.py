@@ -1,12 +1,42 @@
-"""Output shared by the command-line verbs: atomic writes of tables (Parquet, CSV) and text."""
+"""Files shared by the command-line verbs and the pipeline: atomic writes of tables (Parquet,
+CSV) and text; DIASource tables read from a file, a folder, or a partitioned dataset.
+
+Partitioned DIASource datasets
+------------------------------
+DIASources as a Parquet dataset partitioned by night (and optionally by sky pixel). Layout
+(Hive partitioning, which pyarrow, Dask, Spark and DuckDB read as it is)::
+
+    FOLDER/night=61000/part-0.parquet                  by night
+    FOLDER/night=61000/pixel=17/part-0.parquet         by night and HEALPix pixel (NESTED)
+
+``night`` is the MJD of the noon that starts the night (:func:`sso.cadence.night_of`);
+``pixel`` the HEALPix pixel, at ``sky_nside``, of the visit's boresight (``fieldRA``,
+``fieldDec``), so that every visit lies in one partition. Rows are sorted by ``(visit,
+diaSourceId)`` and written in row groups of ``ROW_GROUP_ROWS``, so a reader that wants a few
+visits skips the others' row groups by their statistics. The partition columns are not stored
+in the files (the folder names carry them); reading gives back the written table's columns.
+
+Readers load only what they ask for: :func:`read_diasource_dataset` with ``nights`` opens those
+nights' folders alone, with ``visits`` the row groups of those visits — a worker of
+:func:`sso.association.associate` reads its own visits and nothing else.
+"""
 
 import os
 import tempfile
 from pathlib import Path
 
+import healpy as hp
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from sso.cadence import night_of
 
 TABLE_SUFFIXES = (".parquet", ".csv")
+ROW_GROUP_ROWS = 65_536
+PART_NAME = "part-0.parquet"
 
 
 def check_table_path(path) -> Path:
@@ -65,14 +95,18 @@ def write_text_atomic(text: str, path) -> Path:
     return path
 
 
-def read_diasources(path, option: str) -> pd.DataFrame:
-    """A DIASource table from a Parquet/CSV file, or every ``diasources*.parquet`` of a folder
-    (in name order); ``option`` names the command-line option in error messages."""
+def read_diasources(path, option: str, nights=None) -> pd.DataFrame:
+    """A DIASource table from a Parquet/CSV file, a partitioned dataset (only ``nights``, if
+    given: :func:`read_diasource_dataset`), or every ``diasources*.parquet`` of a folder (in
+    name order); ``option`` names the command-line option in error messages."""
     path = Path(path)
+    if is_diasource_dataset(path):
+        return read_diasource_dataset(path, nights=nights)
     if path.is_dir():
         files = sorted(path.glob("diasources*.parquet"))
         if not files:
-            raise ValueError(f"{option} folder {path} holds no diasources*.parquet files")
+            raise ValueError(f"{option} folder {path} holds neither diasources*.parquet files nor "
+                             "night=N partitions")
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     if not path.is_file():
         raise ValueError(f"{option} {path} does not exist")
@@ -81,3 +115,122 @@ def read_diasources(path, option: str) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
     raise ValueError(f"{option} {path} must be .parquet, .csv or a folder")
+
+
+def is_diasource_dataset(path) -> bool:
+    """Whether ``path`` is a folder laid out as a partitioned dataset (``night=N`` folders)."""
+    path = Path(path)
+    return path.is_dir() and any(path.glob("night=*"))
+
+
+def write_diasource_dataset(diasources: pd.DataFrame, folder, visits: pd.DataFrame | None = None,
+                            sky_nside: int | None = None) -> list[Path]:
+    """Write DIASources into ``folder`` partitioned by night (and sky pixel); returns the files.
+
+    Parameters
+    ----------
+    diasources : pandas.DataFrame
+        DIASources with ``diaSourceId``, ``visit`` and ``midpointMjdTai`` (TAI).
+    folder : str or Path
+        Dataset folder, created if missing. The nights written replace the same nights'
+        partitions already there; other nights are left alone.
+    visits : pandas.DataFrame, optional
+        Visit table (``observationId``, ``fieldRA``, ``fieldDec``); needed with ``sky_nside``.
+    sky_nside : int, optional
+        HEALPix resolution of the sky partitions (a power of two; 8 gives 768 pixels of 54 deg²).
+
+    Every file is written to a temporary name and renamed, so a reader never sees half a file.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"the dataset folder {folder} is a file; give a folder")
+    missing = [c for c in ("diaSourceId", "visit", "midpointMjdTai") if c not in diasources]
+    if missing:
+        raise ValueError(f"DIASources lack columns {missing} needed to partition them")
+    table = diasources.sort_values(["visit", "diaSourceId"], kind="stable", ignore_index=True)
+    nights = night_of(table["midpointMjdTai"].to_numpy(np.float64))
+    pixels = None
+    if sky_nside is not None:
+        if not (isinstance(sky_nside, int) and hp.isnsideok(sky_nside, nest=True)):
+            raise ValueError(f"sky_nside must be a power of two; got {sky_nside!r}")
+        if visits is None:
+            raise ValueError("partitioning by sky pixel needs the visit table (fieldRA, fieldDec)")
+        where = visits.set_index("observationId")[["fieldRA", "fieldDec"]].reindex(
+            table["visit"].to_numpy())
+        lost = where["fieldRA"].isna().to_numpy()
+        if lost.any():
+            raise ValueError(f"DIASources of visit {table['visit'].to_numpy()[lost][0]} have no "
+                             "row in the visit table")
+        pixels = hp.ang2pix(sky_nside, where["fieldRA"].to_numpy(), where["fieldDec"].to_numpy(),
+                            nest=True, lonlat=True)
+    written = []
+    for night in np.unique(nights):
+        night_folder = folder / f"night={night}"
+        for old in night_folder.rglob("*.parquet") if night_folder.exists() else []:
+            old.unlink()
+        in_night = nights == night
+        groups = ([(night_folder, in_night)] if pixels is None else
+                  [(night_folder / f"pixel={p}", in_night & (pixels == p))
+                   for p in np.unique(pixels[in_night])])
+        for where, rows in groups:
+            where.mkdir(parents=True, exist_ok=True)
+            written.append(_write_part(table[rows], where / PART_NAME))
+    return written
+
+
+def _write_part(frame: pd.DataFrame, path: Path) -> Path:
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary,
+                       row_group_size=ROW_GROUP_ROWS)
+        make_ordinary(str(temporary))
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_diasource_dataset(folder, nights=None, visits=None, columns=None) -> pd.DataFrame:
+    """DIASources of a dataset written by :func:`write_diasource_dataset`, read lazily.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The dataset folder.
+    nights : iterable of int, optional
+        Only these nights (MJD of their noon); only their folders are opened.
+    visits : iterable of int, optional
+        Only these visits; row groups of other visits are skipped unread.
+    columns : list of str, optional
+        Only these columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows sorted by ``(visit, diaSourceId)``, without the partition columns.
+    """
+    folder = Path(folder)
+    if not is_diasource_dataset(folder):
+        raise ValueError(f"{folder} is not a DIASource dataset (no night=N folders in it)")
+    chosen = sorted(folder.glob("night=*")) if nights is None else [
+        folder / f"night={int(n)}" for n in nights]
+    files = sorted(str(f) for night in chosen for f in night.rglob("*.parquet"))
+    if not files:
+        raise ValueError(f"the DIASource dataset {folder} holds no night "
+                         f"{', '.join(str(n) for n in nights or [])}")
+    # Opened from the night folders chosen (their names give the partition columns).
+    dataset = ds.dataset(files, format="parquet", partitioning="hive",
+                         partition_base_dir=str(folder))
+    stored = [c for c in dataset.schema.names if c not in ("night", "pixel")]
+    unknown = sorted(set(columns or ()) - set(stored))
+    if unknown:
+        raise ValueError(f"the DIASource dataset {folder} has no columns {unknown}")
+    condition = None
+    if visits is not None:
+        condition = ds.field("visit").isin(np.asarray(list(visits), dtype=np.int64))
+    frame = dataset.to_table(columns=stored if columns is None else list(columns),
+                             filter=condition).to_pandas()
+    if "visit" in frame and "diaSourceId" in frame:
+        frame = frame.sort_values(["visit", "diaSourceId"], kind="stable", ignore_index=True)
+    return frame

@@ -143,7 +143,8 @@ class _Stages:
 def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = None, *,
                  observatory_code: str = "X05", stop_after: str = "fit",
                  designation_prefix: str = "S", designation_start: int = 0,
-                 ades_header: dict | None = None, progress: bool = True) -> dict:
+                 ades_header: dict | None = None, progress: bool = True,
+                 executor=None) -> dict:
     """Run (or resume) the linking job on ``detections`` into the folder ``out``.
 
     Parameters
@@ -168,6 +169,11 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         (:func:`linking.mpc_formats.format_ades_psv`; the MPC needs them on a submission).
     progress : bool
         One line per stage and progress bars on stderr.
+    executor : optional
+        Where the search's hypotheses run, in work units (:func:`sso.executors.make_executor`;
+        see :func:`linking.search_tracklets`). None: threads of this process. The results, and
+        so the search stage's fingerprint, do not depend on it: a job resumed with another
+        executor reuses the stages done.
 
     Returns
     -------
@@ -223,7 +229,8 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         candidates = Candidates(pd.read_parquet(out / "candidates.parquet"),
                                 pd.read_parquet(out / "candidate_members.parquet"))
     else:
-        candidates = search_tracklets(tracklets, hypotheses, config, progress=progress)
+        candidates = search_tracklets(tracklets, hypotheses, config, progress=progress,
+                                      executor=executor)
         write_table_atomic(candidates.linkages, out / "candidates.parquet")
         write_table_atomic(candidates.members, out / "candidate_members.parquet")
         stages.finish("search", key)

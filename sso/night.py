@@ -23,7 +23,7 @@ State folder
                                            ``H`` and the state's ``covariance``
 ``claimed.parquet``                        ``diaSourceId, object_id, discovered_night`` of the
                                            window detections in those objects
-``nights/<YYYY-MM-DD>/``                   the night: ``cache.parquet``, ``diasources.parquet``
+``nights/<YYYY-MM-DD>/``                   the night: ``cache/`` (in parts), ``diasources.parquet``
                                            (with ``ssObjectId``), ``sssources.parquet``,
                                            ``unassociated_ssobjects.parquet``, ``link/`` (the
                                            linking job's folder: new orbits in ``orbits.csv``,
@@ -56,7 +56,8 @@ from linking import LinkingConfig, Observations
 from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
 from sso.association import associate, association_night, validate_diasources
 from sso.cadence import night_of, visit_midpoints
-from sso.io import write_table_atomic, write_text_atomic
+from sso.executors import SerialExecutor
+from sso.io import read_diasource_dataset, write_table_atomic, write_text_atomic
 from sso.linkjob import run_link_job
 from sso.workunits import UNIT_ORBITS, build_cache
 
@@ -75,13 +76,14 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                      uncertainty_arcsec=None, observatory_code: str = "X05",
                      footprint: str = "circle",
                      detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
-                     log=None) -> dict:
+                     dataset=None, log=None) -> dict:
     """Associate one night's DIASources and write the results into the folder ``out``.
 
     The visits are cut to the DIASources' night(s); the cache is ``cache`` or built from
     ``orbits`` for the night in units of ``unit_orbits`` on ``executor``
-    (:func:`sso.workunits.build_cache`) and then saved as ``out/cache.parquet``;
-    ``uncertainty_arcsec`` widens the radius of some objects (:func:`sso.association.associate`).
+    (:func:`sso.workunits.build_cache`), each unit committing its part to ``out/cache/``;
+    ``uncertainty_arcsec`` widens the radius of some objects and ``dataset`` names the DIASource
+    dataset the units read their visits from (:func:`sso.association.associate`).
     Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
     ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
     """
@@ -98,9 +100,8 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     if built:
         if log:
             log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
-        cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits)
-        out.mkdir(parents=True, exist_ok=True)
-        cache.save(out / "cache.parquet")
+        cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits,
+                            folder=out / "cache")
     reported = [0]
 
     def report(done, total):
@@ -113,7 +114,7 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                        uncertainty_arcsec=uncertainty_arcsec or None,
                        observatory_code=observatory_code, footprint=footprint,
                        detector_corners=detector_corners, progress=report,
-                       executor=executor)
+                       executor=executor, dataset=dataset)
     counts = result.visit_counts
     summary = {
         "n_visits": len(counts),
@@ -204,7 +205,7 @@ def _read_state(path: Path, columns) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=columns)
 
 
-def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits: pd.DataFrame,
+def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
               state_dir, settings: NightSettings | None = None, progress: bool = True,
               executor=None) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
@@ -215,8 +216,10 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
         YYYY-MM-DD, the date on which the night begins (dayObs).
     visits : pandas.DataFrame
         Visit table (any number of nights; the night's are used).
-    diasources : pandas.DataFrame
-        DIASources (any number of nights; the night's are used).
+    diasources : pandas.DataFrame or str or Path
+        DIASources (any number of nights; the night's are used), or the folder of a DIASource
+        dataset (:mod:`sso.io`): only the night's partition is read, and the
+        association's units read their own visits from it.
     orbits : pandas.DataFrame
         The catalogue of known orbits (:func:`ephemerides.read_orbits`).
     state_dir : str or Path
@@ -225,7 +228,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
     progress : bool
         Progress lines on stderr.
     executor : optional
-        Executor of :mod:`sso.executors` for the cache's work units (serial if None).
+        Executor of :mod:`sso.executors` for the work units of the cache, the association and
+        the linking search (serial if None).
     """
     settings = NightSettings() if settings is None else settings
     if not (isinstance(settings.window_nights, int) and settings.window_nights >= 1):
@@ -240,6 +244,10 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
         if progress:
             print(f"sso night {date}: {message}", file=sys.stderr, flush=True)
 
+    dataset = None
+    if not isinstance(diasources, pd.DataFrame):
+        dataset = Path(diasources)
+        diasources = read_diasource_dataset(dataset, nights=[night])
     tonight = validate_diasources(diasources)
     tonight = tonight[night_of(tonight["midpointMjdTai"].to_numpy()) == night]
     if len(tonight) == 0:
@@ -260,13 +268,13 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
         known = pd.concat([_catalogue_states(orbits), earlier], ignore_index=True)
     start, end = association_night(tonight, visits)
     cache = None
-    if (night_dir / "cache.parquet").is_file():
+    if (night_dir / "cache").is_dir():
         try:
-            cache = NightlyCache.load(night_dir / "cache.parquet", orbits=known,
+            cache = NightlyCache.load(night_dir / "cache", orbits=known,
                                       night_start_mjd_tai=start, night_end_mjd_tai=end,
                                       observatory_code=settings.observatory_code)
         except ValueError:
-            cache = None  # built for other orbits or another night: rebuild
+            cache = None  # unfinished, or for other orbits or another night: (re)build
     assoc = associate_visits(tonight, visits, night_dir, orbits=known, cache=cache,
                              radius_arcsec=settings.radius_arcsec,
                              uncertainty_arcsec=_uncertainties(
@@ -275,7 +283,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
                              observatory_code=settings.observatory_code,
                              footprint=settings.footprint,
                              detector_corners=settings.detector_corners, executor=executor,
-                             unit_orbits=settings.unit_orbits, log=say if progress else None)
+                             unit_orbits=settings.unit_orbits, dataset=dataset,
+                             log=say if progress else None)
     timings["association"] = round(time.perf_counter() - t0, 3)
     say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
 
@@ -307,7 +316,10 @@ def run_night(date: str, visits: pd.DataFrame, diasources: pd.DataFrame, orbits:
                                 observatory_code=settings.observatory_code,
                                 designation_prefix=settings.designation_prefix,
                                 designation_start=len(earlier),
-                                ades_header=settings.ades_header, progress=progress)
+                                ades_header=settings.ades_header, progress=progress,
+                                # serial: the search's threads in this process
+                                executor=None if isinstance(executor, SerialExecutor)
+                                else executor)
     timings["linking"] = round(time.perf_counter() - t0, 3)
     linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
     members = pd.read_parquet(night_dir / "link" / "members.parquet")

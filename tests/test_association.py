@@ -371,7 +371,8 @@ def small_night(tmp_path_factory):
 
 
 def _files(folder):
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 def test_orbits_or_cache_give_the_same_result(small_night):
@@ -396,8 +397,8 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert "100 %" in capsys.readouterr().err
     first = _files(tmp_path / "a")
-    assert set(first) == {"cache.parquet", "diasources.parquet", "sssources.parquet",
-                          "unassociated_ssobjects.parquet", "summary.json"}
+    assert set(first) == {"cache/cache.json", "cache/part-00000.parquet", "diasources.parquet",
+                          "sssources.parquet", "unassociated_ssobjects.parquet", "summary.json"}
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert _files(tmp_path / "a") == first
     summary = json.loads(first["summary.json"])
@@ -406,7 +407,7 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
     assert summary["n_diasources"] == len(sim.diasources)
     # Reusing the saved cache, with the DIASources given as a folder, gives the same tables.
     assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
-                 str(folder), "--cache", str(tmp_path / "a" / "cache.parquet"),
+                 str(folder), "--cache", str(tmp_path / "a" / "cache"),
                  "--out", str(tmp_path / "b")]) == 0
     second = _files(tmp_path / "b")
     for name in ("diasources.parquet", "sssources.parquet", "unassociated_ssobjects.parquet"):

@@ -25,6 +25,7 @@ from linking.hypotheses import (
     read_hypotheses,
 )
 from linking.tracklets import TrackletConfig, Tracklets
+from sso.executors import SerialExecutor, make_executor
 
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 
@@ -347,6 +348,81 @@ def test_ten_objects_are_all_found_in_pure_linkages(shared_data, grid):
     again = find_candidates(shuffled, config)
     pd.testing.assert_frame_equal(again.linkages, result.linkages)
     pd.testing.assert_frame_equal(again.members, result.members)
+
+
+# --- hypotheses in work units on an executor -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def process_pool():
+    """One pool of two spawned worker processes for the module (starting one takes seconds)."""
+    with make_executor("processes", 2) as executor:
+        yield executor
+
+
+@pytest.fixture(scope="module")
+def ten_objects_search(shared_data):
+    """Tracklets of the ten objects, the main-belt grid plus a slice of NEO hypotheses inside
+    the Earth's orbit (two passes each), and the threads' candidates."""
+    table, _ = ten_objects_detections(shared_data)
+    tracklets = make_tracklets(table, observatory_code="X05")
+    neo = hypothesis_grid("neo")
+    hypotheses = pd.concat([hypothesis_grid("mb"), neo[neo["r_au"] < 1.0].iloc[::25]],
+                           ignore_index=True)
+    config = LinkingConfig(threads=2)
+    return tracklets, hypotheses, config, search_tracklets(tracklets, hypotheses, config)
+
+
+class _RecordingExecutor:
+    """Anything with ``map`` is an executor: this one runs the units here and keeps them."""
+
+    def __init__(self):
+        self.units = []
+
+    def map(self, func, units):
+        self.units = list(units)
+        return [func(unit) for unit in self.units]
+
+
+def _assert_same_candidates(result, expected):
+    pd.testing.assert_frame_equal(result.linkages, expected.linkages, check_exact=True)
+    pd.testing.assert_frame_equal(result.members, expected.members, check_exact=True)
+
+
+@pytest.mark.parametrize("unit_size", [None, 3])
+def test_executors_find_the_threads_candidates(ten_objects_search, process_pool, monkeypatch,
+                                               unit_size):
+    """In one process or two, in units of 256 or 3 hypotheses: the candidates of the threads,
+    byte for byte (first hypothesis and count of a linkage found across units included)."""
+    tracklets, hypotheses, config, expected = ten_objects_search
+    assert len(expected.linkages) >= 10 and (expected.linkages["n_hypotheses"] > 1).any()
+    if unit_size is not None:  # units are cut in this process: the workers need not see it
+        monkeypatch.setattr(heliolinc, "HYPOTHESES_PER_UNIT", unit_size)
+    for executor in (SerialExecutor(), process_pool):
+        _assert_same_candidates(
+            search_tracklets(tracklets, hypotheses, config, executor=executor), expected)
+
+
+def test_units_are_consecutive_hypotheses_and_progress_is_drawn(ten_objects_search, monkeypatch,
+                                                                capsys):
+    tracklets, hypotheses, config, expected = ten_objects_search
+    monkeypatch.setattr(heliolinc, "HYPOTHESES_PER_UNIT", 7)
+    executor = _RecordingExecutor()
+    result = search_tracklets(tracklets, hypotheses, config, progress=True, executor=executor)
+    _assert_same_candidates(result, expected)
+    n = len(hypotheses)
+    assert [unit[1] for unit in executor.units] == list(range(0, n, 7))
+    assert [len(unit[2]) for unit in executor.units] == [7] * (n // 7) + [n % 7] * (n % 7 > 0)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        rf"heliolinc \[#{{30}}\] {n}/{n} hypotheses, {len(expected.linkages)} linkages "
+        r"\(\d+\.\d s\)", lines[0])
+    # No cluster in any unit: empty tables as with threads.
+    lone, exact, t_ref = _single_object_tracklets()
+    config = LinkingConfig(reference_mjd_tdb=t_ref, cluster_radius_au_at_1au=1e3 / AU_KM)
+    wrong = exact.assign(r_au=exact.r_au + 0.05)
+    _assert_same_candidates(search_tracklets(lone, wrong, config, executor=executor),
+                            search_tracklets(lone, wrong, config))
+    assert len(search_tracklets(lone, wrong, config, executor=executor).linkages) == 0
 
 
 # --- built-in hypothesis grids ---------------------------------------------------------------

@@ -116,6 +116,28 @@ def test_link_job_stages_resume_and_reports(detections_file, tmp_path, capsys):
     assert (fresh / "members.parquet").read_bytes() == before["members.parquet"]
 
 
+def test_link_job_on_a_process_pool_writes_the_same_files(detections_file, tmp_path):
+    """The search's hypotheses on two worker processes: every output byte for byte as with the
+    threads of one process, and the same fingerprints, so a rerun with the other executor
+    reuses the search (here after a fit setting changed: the fit alone is redone)."""
+    path, _, _ = detections_file
+    threads, pool = tmp_path / "threads", tmp_path / "pool"
+    assert main(["link", "--detections", str(path), "--out", str(threads), "--grid", "mb"]) == 0
+    assert main(["link", "--detections", str(path), "--out", str(pool), "--grid", "mb",
+                 "--executor", "processes", "--workers", "2"]) == 0
+    assert len(pd.read_parquet(pool / "linkages.parquet")) == 10
+    expected = {name: (threads / name).read_bytes() for name in OUTPUTS}
+    assert {name: (pool / name).read_bytes() for name in OUTPUTS} == expected
+    config = tmp_path / "link.toml"
+    config.write_text("[fit]\nmax_rms_arcsec = 0.8\n")
+    assert main(["link", "--detections", str(path), "--out", str(pool), "--grid", "mb",
+                 "--config", str(config), "--executor", "serial"]) == 0
+    timings = _timings(pool)
+    assert timings["search"]["reused"] and not timings["fit"]["reused"]
+    stages = json.loads((pool / "stages.json").read_text())
+    assert stages["search"] == json.loads(expected["stages.json"])["search"]
+
+
 def test_link_job_errors_name_the_problem_and_write_nothing(detections_file, tmp_path,
                                                             capsys):
     path, _, _ = detections_file

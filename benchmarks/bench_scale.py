@@ -18,8 +18,12 @@ memory per worker: the largest resident set a worker reached (``VmHWM`` of
 /proc/self/status, read by a task on every worker after the night's units; the serial run: this
 process, which also holds the population and the DIASources).
 
+Then the linking search (``search_tracklets``, ``mb+neo`` grid) of ``bench_linking``'s field
+(``--search-mba``, ``--search-neo`` objects, ``--search-noise`` false detections): threads in
+one process, then units of hypotheses on 1 and 2 workers; the candidates must be identical.
+
 The per-unit costs measured here are what the projection to a full LSST night (printed at the
-end) rests on.
+end, and kept in the JSON) rests on.
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--orbits N] [--visits N] [--unit-orbits N]``.
 Writes benchmarks/results/bench_scale.json.
@@ -27,6 +31,7 @@ Writes benchmarks/results/bench_scale.json.
 
 import argparse
 import hashlib
+import math
 import os
 import sys
 import tempfile
@@ -53,6 +58,8 @@ CONFIGURATIONS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1)
 LSST_ORBITS = 1.5e6  # known objects in the catalogue early in LSST (MPCORB: ~1.5 million)
 LSST_VISITS = 1000  # visits in an LSST night
 LSST_DIASOURCES = 1.0e7  # DIASources in an LSST night
+# Tracklets in a 15-night linking window of the whole sky (an assumption: ~7 × 10⁵ a night).
+LSST_WINDOW_TRACKLETS = 1.0e7
 NODES, CORES = 32, 16
 
 
@@ -176,20 +183,38 @@ def _warm_search(unit) -> None:
 
 
 def _projection(r: dict) -> str:
-    cache_units = LSST_ORBITS / r["unit_orbits"]
-    visit_units = LSST_VISITS / VISITS_PER_UNIT
+    """A full LSST night on NODES × CORES single-threaded workers, from the per-unit costs
+    measured on one core (cache and association: the serial run; search: one pool worker)."""
     slots = NODES * CORES
-    cache_s = cache_units * r["seconds_per_cache_unit"] / min(slots, cache_units)
-    scale = LSST_DIASOURCES / LSST_VISITS / (r["diasources"] / r["visits"])
-    assoc_s = visit_units * VISITS_PER_UNIT * r["seconds_per_visit"] * scale / min(
-        slots, visit_units)
-    return (f"projection to an LSST night on {NODES} nodes × {CORES} cores: cache of "
-            f"{LSST_ORBITS:.1e} orbits = {cache_units:.0f} units × "
-            f"{r['seconds_per_cache_unit']:.2f} s, ~{cache_s:.1f} s of compute per core; "
-            f"association of {LSST_VISITS} visits ({LSST_DIASOURCES:.0e} DIASources) = "
-            f"{visit_units:.0f} units, ~{assoc_s:.1f} s per unit at "
-            f"{r['seconds_per_visit'] * 1e3:.0f} ms per visit scaled to LSST's source density; "
-            "what remains is moving data: the units' DIASources and parts of the cache")
+    cache_units = LSST_ORBITS / r["unit_orbits"]
+    cache_unit_s = r["seconds_per_cache_unit"]
+    visit_units = LSST_VISITS / VISITS_PER_UNIT
+    density = LSST_DIASOURCES / LSST_VISITS / (r["diasources"] / r["visits"])
+    visit_unit_s = VISITS_PER_UNIT * r["seconds_per_visit"] * density
+    search = r["search"]
+    pool = next(row for row in search["rows"] if row["executor"] == "processes"
+                and row["workers"] == 1)
+    per_pair_s = pool["search_s"] / (search["tracklets"] * search["hypotheses"])
+    # Sky partitions of nside 4: 192 pixels, each unit with its pixel and 8 neighbours.
+    partitions, overlap = 192, 9
+    search_units = partitions * search["units"]
+    search_unit_s = (HYPOTHESES_PER_UNIT * overlap * LSST_WINDOW_TRACKLETS / partitions
+                     * per_pair_s)
+    lines = [f"projection to an LSST night on {NODES} nodes × {CORES} cores ({slots} workers), "
+             "from the per-unit costs measured on one core:"]
+    for stage, units, unit_s in (
+            (f"cache, {LSST_ORBITS:.1e} orbits", cache_units, cache_unit_s),
+            (f"association, {LSST_VISITS} visits, {LSST_DIASOURCES:.0e} DIASources",
+             visit_units, visit_unit_s),
+            (f"linking search, {LSST_WINDOW_TRACKLETS:.0e} tracklets in the window, "
+             f"{search['hypotheses']} hypotheses, sky_nside 4", search_units, search_unit_s)):
+        waves = math.ceil(units / slots)
+        lines.append(f"  {stage}: {units:.0f} units × {unit_s:.2f} s = "
+                     f"{units * unit_s:,.0f} core-seconds; {waves} wave(s) of "
+                     f"{min(units, slots):.0f} units, ~{waves * unit_s:.0f} s")
+    lines.append("  (plus moving the data: the orbits, each association unit's part of the cache, "
+                 "each search unit's tracklets; and the orbit fits of the candidates)")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -205,9 +230,10 @@ def main() -> None:
     args = parser.parse_args()
     results = run(args.orbits, args.visits, args.unit_orbits, args.noise_per_deg2, args.seed)
     print(f"identical caches and associations: {results['identical']}")
-    print(_projection(results))
     results["search"] = run_search(args.search_mba, args.search_neo, args.search_noise,
                                    args.seed)
+    results["projection"] = _projection(results)
+    print(results["projection"])
     print(f"wrote {write_results('bench_scale', results)}")
     sys.stdout.flush()
 

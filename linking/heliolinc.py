@@ -41,8 +41,9 @@ moves an object by < 0.1 km and is ignored).
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import healpy as hp
 import numpy as np
 import pandas as pd
 
@@ -58,7 +59,9 @@ from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 # Hypotheses per work unit of search_tracklets on an executor. A unit carries the tracklet
 # arrays (~150 bytes per tracklet) once, so larger units pickle less; 256 cuts the 7,398
-# mb+neo hypotheses into 29 units, enough to balance a few workers. The candidates do not
+# mb+neo hypotheses into 29 units. Units take every 29th hypothesis (not 256 consecutive ones):
+# the cost of a hypothesis varies by 50× along a grid (near-Earth hypotheses cluster far more),
+# and strided units cost alike, so that workers finish together. The candidates do not
 # depend on it.
 HYPOTHESES_PER_UNIT = 256
 TRACKLET_COLUMNS = (
@@ -127,6 +130,16 @@ class LinkingConfig:
     light_time : bool
         Correct the endpoint times for light time (True: up to ~25 min at 3 AU, i.e. ~10⁴ km
         of motion, a tenth of the default radius).
+    sky_nside : int or None
+        Sky partitions, for windows too large to search at once (a whole sky): None searches
+        all tracklets together. A power of two cuts the sky into HEALPix (NESTED) pixels of
+        ~58.6°/sky_nside; a work unit then holds the tracklets that start in one pixel or its
+        8 neighbours and keeps the clusters whose first tracklet (in ``tracklet_id`` order)
+        starts in the pixel itself, so that each cluster is searched once and a unit's memory
+        follows its partition. A cluster whose tracklets reach beyond those neighbours is
+        missed or cut: 4 (15° pixels) suits main-belt motion over 15 nights; fast NEOs need a
+        coarser sky. The partitions run as work units on :func:`search_tracklets`'s executor
+        (without one, one after another in this process).
     """
 
     tracklets: TrackletConfig = field(default_factory=TrackletConfig)
@@ -143,6 +156,7 @@ class LinkingConfig:
     max_splits: int = 3
     threads: int | None = None
     light_time: bool = True
+    sky_nside: int | None = None
 
     def validate(self) -> None:
         """Raise ValueError naming the setting when one is out of range."""
@@ -172,6 +186,11 @@ class LinkingConfig:
                 f"LinkingConfig.reference_mjd_tdb must be finite or None; got "
                 f"{self.reference_mjd_tdb!r}"
             )
+        if self.sky_nside is not None and not (
+                isinstance(self.sky_nside, int | np.integer)
+                and hp.isnsideok(int(self.sky_nside), nest=True)):
+            raise ValueError(f"LinkingConfig.sky_nside must be None or a power of two; got "
+                             f"{self.sky_nside!r}")
         for name, lowest in (("min_tracklets", 1), ("min_nights", 1), ("threads", 1),
                              ("max_splits", 0)):
             value = getattr(self, name)
@@ -328,8 +347,8 @@ def search_tracklets(
         Draw a progress bar over the hypotheses on stderr (with an executor: when all are
         searched).
     executor : object with ``map(func, units) -> list``, optional
-        Where the hypotheses run: work units of :data:`HYPOTHESES_PER_UNIT` consecutive
-        hypotheses, each searched in order on one thread, through ``executor.map`` (results
+        Where the hypotheses run: work units of about :data:`HYPOTHESES_PER_UNIT` hypotheses
+        (every n-th), each searched in order on one thread, through ``executor.map`` (results
         in unit order; e.g. :func:`sso.executors.make_executor`). None: threads of this
         process (``config.threads``). The candidates are identical, whatever the executor and
         its workers.
@@ -397,17 +416,22 @@ def search_tracklets(
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
     bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
-    if executor is not None:
-        # Consecutive units, cut here (not in a worker) and merged in unit order: the same
-        # order of hypotheses as below, whatever the unit size and the workers.
-        size = HYPOTHESES_PER_UNIT
-        units = [(search, first, hyp_rows[first: first + size], inside[first: first + size])
-                 for first in range(0, n_hyp, size)]
-        for hyp_index, n_ids, ids, info in executor.map(_search_unit, units):
+    if executor is not None or config.sky_nside is not None:
+        # Strided units (per sky partition), cut here, not in a worker; their clusters are
+        # merged in hypothesis order, as below, whatever the unit size and the workers.
+        n_units = -(-n_hyp // HYPOTHESES_PER_UNIT)
+        picks = [np.arange(k, n_hyp, n_units) for k in range(n_units)]
+        parts = [search] if config.sky_nside is None else search.sky_partitions(config.sky_nside)
+        units = [(part, h, hyp_rows[h], inside[h]) for part in parts for h in picks]
+        results = (executor.map(_search_unit, units) if executor is not None
+                   else [_search_unit(unit) for unit in units])
+        clusters = []
+        for hyp_index, n_ids, ids, info in results:
             end = np.cumsum(n_ids).tolist()
-            start = [0, *end][:-1]
-            _merge(found, ((h, ids[a:b], row) for h, a, b, row
-                           in zip(hyp_index.tolist(), start, end, info, strict=True)))
+            clusters += zip(hyp_index.tolist(), np.split(ids, end[:-1]) if end else [], info,
+                            strict=True)
+        # Stable: a hypothesis's clusters keep the order its search gave them.
+        _merge(found, sorted(clusters, key=lambda cluster: cluster[0]))
         if bar is not None:
             bar.update(n_hyp, f"{len(found)} linkages")
     else:
@@ -438,6 +462,9 @@ class _Search:
     Tracklet i runs from ``t_start[i]`` (TDB) to ``t_end[i]``, seen along the unit vectors
     ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``; its
     detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]`` (sorted).
+    ``core`` (a sky partition's): whether each tracklet lies in the partition's own pixel; a
+    cluster (a component before its night-by-night splits) is kept only when its first
+    tracklet does.
     """
 
     t_start: np.ndarray
@@ -452,10 +479,31 @@ class _Search:
     t_ref: float
     tau: float
     config: LinkingConfig
+    core: np.ndarray | None = None
 
     def night_check(self) -> "_NightCheck":
         return _NightCheck(self.nights, self.t_start, self.t_end, self.u_start, self.u_end,
                            np.deg2rad(self.config.same_night_tolerance_arcsec / 3600.0))
+
+    def sky_partitions(self, nside: int) -> list["_Search"]:
+        """One search per HEALPix pixel (NESTED, ``nside``) in which a tracklet starts: the
+        tracklets starting in it or its neighbours, in their order, the pixel's own as core."""
+        pixel = hp.vec2pix(nside, *self.u_start.T, nest=True)
+        parts = []
+        for p in np.unique(pixel):
+            around = hp.get_all_neighbours(nside, p, nest=True)
+            rows = np.flatnonzero(np.isin(pixel, np.append(around[around >= 0], p)))
+            start = self.detection_start
+            counts = start[rows + 1] - start[rows]
+            parts.append(replace(
+                self, t_start=self.t_start[rows], u_start=self.u_start[rows],
+                o_start=self.o_start[rows], t_end=self.t_end[rows], u_end=self.u_end[rows],
+                o_end=self.o_end[rows], nights=self.nights[rows],
+                detection_start=np.concatenate(([0], np.cumsum(counts))),
+                detection_ids=np.concatenate([self.detection_ids[start[r]: start[r + 1]]
+                                              for r in rows]),
+                core=pixel[rows] == p))
+        return parts
 
     def detections(self, group: np.ndarray) -> np.ndarray:
         """Sorted distinct detections of the tracklets ``group``."""
@@ -483,6 +531,8 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
     out = []
     tracklet_of = np.arange(passes * n) % n
     for rows in _components(labels, config.min_tracklets):
+        if search.core is not None and not search.core[tracklet_of[rows].min()]:
+            continue  # a component of another sky partition
         _split(rows, tracklet_of, states, radius, night_check, search, 1.0, out)
     return out
 
@@ -490,17 +540,17 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
 def _search_unit(unit: tuple) -> tuple:
     """One work unit of :func:`search_tracklets` on an executor.
 
-    ``unit`` is ``(search, first, hyp_rows, inside)``: the hypotheses ``first, first + 1, ...``
-    (rows r₀, ṙ₀, r̈ and near-crossing flags), searched in order on this thread. Returns their
+    ``unit`` is ``(search, hyp_index, hyp_rows, inside)``: the hypotheses ``hyp_index`` (rows
+    r₀, ṙ₀, r̈ and near-crossing flags), searched in order on this thread. Returns their
     clusters in that order as flat arrays ``(hypothesis index, detections per cluster,
     detections, info (k, 10))`` (what :func:`_merge` takes, once split per cluster).
     """
-    search, first, hyp_rows, inside = unit
+    search, indices, hyp_rows, inside = unit
     night_check = search.night_check()
     hyp_index, detections, info = [], [], []
     for k in range(len(hyp_rows)):
         for ids, values in _hypothesis_clusters(search, night_check, hyp_rows[k], inside[k]):
-            hyp_index.append(first + k)
+            hyp_index.append(indices[k])
             detections.append(ids)
             info.append(values)
     return (np.array(hyp_index, dtype=np.int64),

@@ -21,6 +21,7 @@ every predicted object, however faint, is a candidate for association.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import healpy as hp
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -50,10 +51,13 @@ VISIT_COUNT_COLUMNS = (
     "visit", "n_diasources", "n_predicted", "n_associated", "n_unassociated_objects",
 )
 DEFAULT_DEPTH_MARGIN_MAG = 0.5
-# Consecutive visits per work unit on a process pool or Dask (:mod:`sso.executors`); a night of
-# ~1,000 LSST visits makes 40 units. Visits are associated independently, so the result does not
-# depend on it.
+# Visits per work unit on a process pool or Dask (:mod:`sso.executors`); a night of ~1,000 LSST
+# visits makes 40 units. Visits are associated independently, so the result does not depend on
+# it. A unit takes visits close on the sky — consecutive in the NESTED order of their
+# boresight's HEALPix pixel at UNIT_NSIDE (a Z-order curve), in time order within a pixel — so
+# that the part of the cache it carries is small: the visits of one field share it.
 VISITS_PER_UNIT = 25
+UNIT_NSIDE = 256
 # The night of a cache built from orbits extends this far beyond the first and last time.
 NIGHT_MARGIN_DAYS = 60.0 / 86400.0
 _ARCSEC_PER_DEG = 3600.0
@@ -493,9 +497,9 @@ def associate(
         Called after each visit as ``progress(done, total)`` (once at the end on an executor).
     executor : optional
         Executor of :mod:`sso.executors`; a process pool or Dask associates units of
-        ``VISITS_PER_UNIT`` visits on its workers, each unit with the part of the cache its
-        fields reach (:meth:`ephemerides.NightlyCache.near`). The result is the serial one,
-        whatever the executor.
+        ``VISITS_PER_UNIT`` visits close on the sky on its workers, each unit with the part of
+        the cache its fields reach (:meth:`ephemerides.NightlyCache.near`). The result is the
+        serial one, whatever the executor.
     dataset : str or Path, optional
         Folder of a DIASource dataset (:mod:`sso.io`) holding ``diasources``: the units
         of an executor then carry the names of their visits and read those visits' rows on the
@@ -553,17 +557,24 @@ def associate(
         options = (radius_arcsec, uncertainty_arcsec, magnitude_limit, magnitude_window,
                    trailed_min_arcsec, trail_length_tolerance_arcsec, trail_angle_tolerance_deg,
                    footprint, settings.cone_deg)
+        sky_order = np.argsort(hp.ang2pix(UNIT_NSIDE, visits["fieldRA"].to_numpy(np.float64),
+                                          visits["fieldDec"].to_numpy(np.float64), nest=True,
+                                          lonlat=True), kind="stable")
+        picks = [sky_order[k:k + VISITS_PER_UNIT]
+                 for k in range(0, len(visits), VISITS_PER_UNIT)]
         units = []
-        for start in range(0, len(visits), VISITS_PER_UNIT):
-            part = visits.iloc[start:start + VISITS_PER_UNIT]
-            rows = np.concatenate([by_visit[first[j]:last[j]]
-                                   for j in range(start, start + len(part))])
-            nights = np.unique(night_of(midpoints[start:start + len(part)])).tolist()
+        for pick in picks:
+            part = visits.iloc[pick]
+            rows = np.concatenate([by_visit[first[j]:last[j]] for j in pick])
+            nights = np.unique(night_of(midpoints[pick])).tolist()
             data = ((str(dataset), columns, rows.size, nights) if dataset and rows.size
                     else ({c: v[rows] for c, v in sources.items()}, xyz[rows]))
             units.append((cache.near(part["fieldRA"], part["fieldDec"], settings.cone_deg),
-                          options, part, midpoints[start:start + len(part)], data))
-        results = [visit for part in executor.map(_visit_unit, units) for visit in part]
+                          options, part, midpoints[pick], data))
+        results = [None] * len(visits)
+        for pick, part in zip(picks, executor.map(_visit_unit, units), strict=True):
+            for j, visit in zip(pick, part, strict=True):
+                results[j] = visit
         if progress is not None:
             progress(len(visits), len(visits))
     else:

@@ -442,9 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``sso`` command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
                         stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        # Records passed up by other loggers (Dask's, at INFO) skip the root logger's level.
+        handler.setLevel(level)
     try:
         return args.func(args)
     except (ValueError, OSError) as err:

@@ -267,15 +267,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     if len(earlier):
         known = pd.concat([_catalogue_states(orbits), earlier], ignore_index=True)
     start, end = association_night(tonight, visits)
-    cache = None
-    if (night_dir / "cache").is_dir():
-        try:
-            cache = NightlyCache.load(night_dir / "cache", orbits=known,
-                                      night_start_mjd_tai=start, night_end_mjd_tai=end,
-                                      observatory_code=settings.observatory_code)
-        except ValueError:
-            cache = None  # unfinished, or for other orbits or another night: (re)build
-    assoc = associate_visits(tonight, visits, night_dir, orbits=known, cache=cache,
+    # The cache's units reuse the parts an earlier run of the night left for the same orbits.
+    assoc = associate_visits(tonight, visits, night_dir, orbits=known,
                              radius_arcsec=settings.radius_arcsec,
                              uncertainty_arcsec=_uncertainties(
                                  discovered, earlier, 0.5 * (start + end),
@@ -329,15 +322,16 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     found.insert(1, "discovered_night", night)
     found = found[list(DISCOVERED_COLUMNS)]
     everything = _read_state(state / "discovered.parquet", DISCOVERED_COLUMNS)
+    # In found's types: a state read back from an empty file has untyped (object) columns.
     everything = pd.concat([everything[everything["discovered_night"] != night], found],
-                           ignore_index=True)
+                           ignore_index=True).astype(found.dtypes.to_dict())
     write_table_atomic(everything.astype({"discovered_night": np.int64}).sort_values(
         ["discovered_night", "object_id"], ignore_index=True), state / "discovered.parquet")
     new_claims = pd.DataFrame({"diaSourceId": members["diaSourceId"].to_numpy(),
                                "object_id": members["designation"].to_numpy(),
                                "discovered_night": np.full(len(members), night, np.int64)})
     claimed = pd.concat([claimed[claimed["discovered_night"] != night], new_claims],
-                        ignore_index=True)
+                        ignore_index=True).astype(new_claims.dtypes.to_dict())
     write_table_atomic(claimed.astype({"discovered_night": np.int64}).sort_values(
         ["discovered_night", "object_id", "diaSourceId"], ignore_index=True),
         state / "claimed.parquet")

@@ -202,7 +202,8 @@ def test_nights_on_dask_from_a_dataset_with_a_killed_worker_match_serial(orbits,
                                                                         monkeypatch):
     """Three nights through ``run_night`` on a Dask LocalCluster of 2 workers, the DIASources
     read from a dataset partitioned by night (one visit per association unit, each read by its
-    worker), one worker killed mid-cache: every output and state file is the serial run's."""
+    worker), one worker killed mid-cache, the last night run twice: every output and state file
+    is the serial run's."""
     monkeypatch.setattr(sso.association, "VISITS_PER_UNIT", 1)
     center = opposition_radec(61000.0)
     visits = synthetic_cadence(5, nights=3, start_mjd=61000.0, center=center, fields_ra=1,
@@ -227,6 +228,9 @@ def test_nights_on_dask_from_a_dataset_with_a_killed_worker_match_serial(orbits,
                       settings, progress=False, executor=executor)
             if killer:
                 killer.join()
+        # The last night again (its cache parts reused): the files of a single run.
+        run_night(dates[-1], sim.visits, tmp_path / "diasources", catalogue, tmp_path / "dask",
+                  settings, progress=False, executor=executor)
     assert len(killed) == 1
 
     def files(state):

@@ -4,6 +4,7 @@ references, an exact-hypothesis single-object case and the ten simulated LSST ob
 import re
 from dataclasses import replace
 
+import healpy as hp
 import numpy as np
 import pandas as pd
 import pytest
@@ -402,16 +403,19 @@ def test_executors_find_the_threads_candidates(ten_objects_search, process_pool,
             search_tracklets(tracklets, hypotheses, config, executor=executor), expected)
 
 
-def test_units_are_consecutive_hypotheses_and_progress_is_drawn(ten_objects_search, monkeypatch,
-                                                                capsys):
+def test_units_are_strided_hypotheses_and_progress_is_drawn(ten_objects_search, monkeypatch,
+                                                            capsys):
     tracklets, hypotheses, config, expected = ten_objects_search
     monkeypatch.setattr(heliolinc, "HYPOTHESES_PER_UNIT", 7)
     executor = _RecordingExecutor()
     result = search_tracklets(tracklets, hypotheses, config, progress=True, executor=executor)
     _assert_same_candidates(result, expected)
     n = len(hypotheses)
-    assert [unit[1] for unit in executor.units] == list(range(0, n, 7))
-    assert [len(unit[2]) for unit in executor.units] == [7] * (n // 7) + [n % 7] * (n % 7 > 0)
+    n_units = -(-n // 7)
+    assert [unit[1].tolist() for unit in executor.units] == [
+        list(range(k, n, n_units)) for k in range(n_units)]
+    for _, indices, rows, _ in executor.units:
+        np.testing.assert_array_equal(rows[:, 0], hypotheses["r_au"].to_numpy()[indices])
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and re.fullmatch(
         rf"heliolinc \[#{{30}}\] {n}/{n} hypotheses, {len(expected.linkages)} linkages "
@@ -475,3 +479,45 @@ def test_grid_names_and_files():
         hypothesis_grid("mb+nea")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_hypotheses("mb+nea")  # neither a grid nor a file
+
+
+@pytest.mark.parametrize("nside", [1, 2])
+def test_coarse_sky_partitions_find_the_same_candidates(ten_objects_search, nside):
+    """Each object's tracklets lie well within one pixel and its neighbours: the partitioned
+    search finds exactly the candidates of the whole search, each once."""
+    tracklets, hypotheses, config, expected = ten_objects_search
+    _assert_same_candidates(
+        search_tracklets(tracklets, hypotheses, replace(config, sky_nside=nside)), expected)
+
+
+def _member_sets(candidates) -> dict:
+    members = candidates.members.groupby("linkage_id")["diaSourceId"]
+    return {frozenset(ids.tolist()): key for key, ids in members}
+
+
+def test_fine_sky_partitions_keep_each_cluster_within_reach_once(ten_objects_search,
+                                                                  process_pool):
+    """Pixels smaller than the objects' motion: a candidate of the whole search is found when its
+    tracklets start within its first tracklet's pixel or the 8 around it, and every candidate
+    found is such a cluster."""
+    tracklets, hypotheses, config, expected = ten_objects_search
+    nside = 64  # 0.92° pixels: 11 of the 15 candidates stay within reach
+    found = search_tracklets(tracklets, hypotheses, replace(config, sky_nside=nside),
+                             executor=process_pool)
+    table = tracklets.tracklets.sort_values("tracklet_id")
+    pixel = pd.Series(hp.ang2pix(nside, table["ra_start_deg"].to_numpy(),
+                                 table["dec_start_deg"].to_numpy(), nest=True, lonlat=True),
+                      index=table["tracklet_id"].to_numpy())
+    tracklet_of = tracklets.members.set_index("diaSourceId")["tracklet_id"]
+
+    def within_reach(ids) -> bool:
+        owners = np.unique(tracklet_of.loc[list(ids)].to_numpy())
+        anchor = pixel[owners.min()]
+        around = hp.get_all_neighbours(nside, anchor, nest=True)
+        return bool(np.isin(pixel[owners].to_numpy(), [anchor, *around[around >= 0]]).all())
+
+    whole, parts = _member_sets(expected), _member_sets(found)
+    reachable = {ids for ids in whole if within_reach(ids)}
+    assert 0 < len(reachable) < len(whole)  # both kinds occur at this resolution
+    assert reachable <= set(parts)
+    assert all(within_reach(ids) for ids in parts)

@@ -225,11 +225,9 @@ def _cmd_link(args) -> int:
     ades = _ades_header(args)
     detections = read_diasources(args.detections, "--detections")
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
-        # serial: the search's threads in this process (LinkingConfig.threads), not one thread.
         summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
                                stop_after=args.stop_after, designation_prefix=args.prefix,
-                               ades_header=ades,
-                               executor=None if args.executor == "serial" else executor)
+                               ades_header=ades, executor=executor)
     if summary["complete"]:
         print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
               f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)

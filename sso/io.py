@@ -28,9 +28,7 @@ from pathlib import Path
 import healpy as hp
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from sso.cadence import night_of
 
@@ -58,11 +56,12 @@ def make_ordinary(name: str) -> None:
     os.chmod(name, 0o666 & ~umask)
 
 
-def write_table_atomic(table: pd.DataFrame, path) -> Path:
+def write_table_atomic(table: pd.DataFrame, path, row_group_size: int | None = None) -> Path:
     """Write ``table`` to ``path`` (Parquet or CSV by suffix) atomically.
 
     The table goes to a temporary file in the destination folder, which is renamed over ``path``
-    only once complete, so a failure never leaves a partial file behind.
+    only once complete, so a failure never leaves a partial file behind. ``row_group_size``:
+    rows per Parquet row group (default pyarrow's).
     """
     path = check_table_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -70,7 +69,7 @@ def write_table_atomic(table: pd.DataFrame, path) -> Path:
     make_ordinary(tmp_name)
     try:
         if path.suffix.lower() == ".parquet":
-            table.to_parquet(tmp_name, index=False)
+            table.to_parquet(tmp_name, index=False, row_group_size=row_group_size)
         else:
             table.to_csv(tmp_name, index=False, float_format="%.12g")
         os.replace(tmp_name, path)
@@ -174,21 +173,9 @@ def write_diasource_dataset(diasources: pd.DataFrame, folder, visits: pd.DataFra
                    for p in np.unique(pixels[in_night])])
         for where, rows in groups:
             where.mkdir(parents=True, exist_ok=True)
-            written.append(_write_part(table[rows], where / PART_NAME))
+            written.append(write_table_atomic(table[rows], where / PART_NAME,
+                                              row_group_size=ROW_GROUP_ROWS))
     return written
-
-
-def _write_part(frame: pd.DataFrame, path: Path) -> Path:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary,
-                       row_group_size=ROW_GROUP_ROWS)
-        make_ordinary(str(temporary))
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_diasource_dataset(folder, nights=None, visits=None, columns=None) -> pd.DataFrame:
@@ -213,8 +200,9 @@ def read_diasource_dataset(folder, nights=None, visits=None, columns=None) -> pd
     folder = Path(folder)
     if not is_diasource_dataset(folder):
         raise ValueError(f"{folder} is not a DIASource dataset (no night=N folders in it)")
+    nights = None if nights is None else [int(n) for n in nights]
     chosen = sorted(folder.glob("night=*")) if nights is None else [
-        folder / f"night={int(n)}" for n in nights]
+        folder / f"night={n}" for n in nights]
     files = sorted(str(f) for night in chosen for f in night.rglob("*.parquet"))
     if not files:
         raise ValueError(f"the DIASource dataset {folder} holds no night "

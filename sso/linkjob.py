@@ -62,6 +62,7 @@ from linking import (
 )
 from linking.heliolinc import STATE_COLUMNS
 from linking.mpc_formats import format_ades_psv, format_mpc80, temporary_designation
+from sso.executors import SerialExecutor
 from sso.io import write_table_atomic, write_text_atomic
 
 STAGES = ("tracklets", "search", "fit")
@@ -171,7 +172,8 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         One line per stage and progress bars on stderr.
     executor : optional
         Where the search's hypotheses run, in work units (:func:`sso.executors.make_executor`;
-        see :func:`linking.search_tracklets`). None: threads of this process. The results, and
+        see :func:`linking.search_tracklets`). None or the serial executor: threads of this
+        process (``config.threads``), not one unit after another. The results, and
         so the search stage's fingerprint, do not depend on it: a job resumed with another
         executor reuses the stages done.
 
@@ -229,8 +231,9 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         candidates = Candidates(pd.read_parquet(out / "candidates.parquet"),
                                 pd.read_parquet(out / "candidate_members.parquet"))
     else:
-        candidates = search_tracklets(tracklets, hypotheses, config, progress=progress,
-                                      executor=executor)
+        candidates = search_tracklets(
+            tracklets, hypotheses, config, progress=progress,
+            executor=None if isinstance(executor, SerialExecutor) else executor)
         write_table_atomic(candidates.linkages, out / "candidates.parquet")
         write_table_atomic(candidates.members, out / "candidate_members.parquet")
         stages.finish("search", key)

@@ -56,7 +56,6 @@ from linking import LinkingConfig, Observations
 from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
 from sso.association import associate, association_night, validate_diasources
 from sso.cadence import night_of, visit_midpoints
-from sso.executors import SerialExecutor
 from sso.io import read_diasource_dataset, write_table_atomic, write_text_atomic
 from sso.linkjob import run_link_job
 from sso.workunits import UNIT_ORBITS, build_cache
@@ -310,9 +309,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
                                 designation_prefix=settings.designation_prefix,
                                 designation_start=len(earlier),
                                 ades_header=settings.ades_header, progress=progress,
-                                # serial: the search's threads in this process
-                                executor=None if isinstance(executor, SerialExecutor)
-                                else executor)
+                                executor=executor)
     timings["linking"] = round(time.perf_counter() - t0, 3)
     linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
     members = pd.read_parquet(night_dir / "link" / "members.parquet")

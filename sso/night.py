@@ -62,8 +62,11 @@ from sso.workunits import UNIT_ORBITS, build_cache
 
 WINDOW_NIGHTS = 15
 CART_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
-DISCOVERED_COLUMNS = ("object_id", "discovered_night", *CART_COLUMNS, "epoch_mjd_tdb", "H",
-                      "covariance")
+# Column types of the state tables, kept whatever a night found (nothing, on some nights).
+DISCOVERED_TYPES = {"object_id": "str", "discovered_night": "int64",
+                    **dict.fromkeys((*CART_COLUMNS, "epoch_mjd_tdb", "H"), "float64"),
+                    "covariance": "object"}
+CLAIMED_TYPES = {"diaSourceId": "int64", "object_id": "str", "discovered_night": "int64"}
 # A discovery's association radius grows with the uncertainty of its orbit: this many σ of the
 # predicted position (major axis), capped (a wider circle mostly collects noise).
 DISCOVERY_SIGMAS = 5.0
@@ -200,8 +203,10 @@ def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _read_state(path: Path, columns) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=columns)
+def _read_state(path: Path, types: dict) -> pd.DataFrame:
+    """A state table, or an empty one with its columns, in the types of ``types``."""
+    table = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=list(types))
+    return table.astype(types)
 
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
@@ -259,7 +264,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
     # uncertainty of their orbit.
     t0 = time.perf_counter()
-    discovered = _read_state(state / "discovered.parquet", DISCOVERED_COLUMNS)
+    discovered = _read_state(state / "discovered.parquet", DISCOVERED_TYPES)
     discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
     earlier = _discovered_orbits(discovered)
     known = orbits
@@ -288,8 +293,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     (state / "window").mkdir(exist_ok=True)
     write_table_atomic(unassociated.sort_values("diaSourceId", ignore_index=True),
                        state / "window" / f"night={night}.parquet")
-    claimed = _read_state(state / "claimed.parquet", ["diaSourceId", "object_id",
-                                                      "discovered_night"])
+    claimed = _read_state(state / "claimed.parquet", CLAIMED_TYPES)
     taken = set(claimed.loc[claimed["discovered_night"] < night, "diaSourceId"])
     parts = []
     for path in sorted((state / "window").glob("night=*.parquet")):
@@ -315,23 +319,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     members = pd.read_parquet(night_dir / "link" / "members.parquet")
 
     # 4. State: this night's discoveries replace any earlier run's.
-    found = linkages.rename(columns={"designation": "object_id"})
-    found.insert(1, "discovered_night", night)
-    found = found[list(DISCOVERED_COLUMNS)]
-    everything = _read_state(state / "discovered.parquet", DISCOVERED_COLUMNS)
-    # In found's types: a state read back from an empty file has untyped (object) columns.
-    everything = pd.concat([everything[everything["discovered_night"] != night], found],
-                           ignore_index=True).astype(found.dtypes.to_dict())
-    write_table_atomic(everything.astype({"discovered_night": np.int64}).sort_values(
-        ["discovered_night", "object_id"], ignore_index=True), state / "discovered.parquet")
-    new_claims = pd.DataFrame({"diaSourceId": members["diaSourceId"].to_numpy(),
-                               "object_id": members["designation"].to_numpy(),
-                               "discovered_night": np.full(len(members), night, np.int64)})
-    claimed = pd.concat([claimed[claimed["discovered_night"] != night], new_claims],
-                        ignore_index=True).astype(new_claims.dtypes.to_dict())
-    write_table_atomic(claimed.astype({"discovered_night": np.int64}).sort_values(
-        ["discovered_night", "object_id", "diaSourceId"], ignore_index=True),
-        state / "claimed.parquet")
+    found = _record_discoveries(state, night, linkages, members)
 
     report = {
         "date": date,
@@ -357,6 +345,30 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     write_text_atomic(_summary_text(report, timings), night_dir / "summary.txt")
     say(f"{report['n_new_objects']} new objects; report in {night_dir}")
     return {**report, "timings": timings}
+
+
+def _record_discoveries(state: Path, night: int, linkages: pd.DataFrame,
+                        members: pd.DataFrame) -> pd.DataFrame:
+    """Replace the night's rows of the state's ``discovered.parquet`` and ``claimed.parquet``
+    by its new objects (``linkages.parquet`` and ``members.parquet`` of its linking job), in
+    the state's column types; returns the night's discoveries."""
+    found = linkages.rename(columns={"designation": "object_id"})
+    found.insert(1, "discovered_night", night)
+    found = found[list(DISCOVERED_TYPES)].astype(DISCOVERED_TYPES)
+    discovered = _read_state(state / "discovered.parquet", DISCOVERED_TYPES)
+    discovered = pd.concat([discovered[discovered["discovered_night"] != night], found],
+                           ignore_index=True)
+    write_table_atomic(discovered.sort_values(["discovered_night", "object_id"],
+                                              ignore_index=True), state / "discovered.parquet")
+    claims = pd.DataFrame({"diaSourceId": members["diaSourceId"].to_numpy(),
+                           "object_id": members["designation"].to_numpy(),
+                           "discovered_night": night}).astype(CLAIMED_TYPES)
+    claimed = _read_state(state / "claimed.parquet", CLAIMED_TYPES)
+    claimed = pd.concat([claimed[claimed["discovered_night"] != night], claims],
+                        ignore_index=True)
+    write_table_atomic(claimed.sort_values(["discovered_night", "object_id", "diaSourceId"],
+                                           ignore_index=True), state / "claimed.parquet")
+    return found
 
 
 def _discovered_orbits(discovered: pd.DataFrame) -> pd.DataFrame:

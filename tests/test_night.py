@@ -141,3 +141,39 @@ def test_night_errors_name_the_problem(survey, tmp_path, capsys):
     with pytest.raises(ValueError, match="window_nights must be an integer >= 1"):
         run_night("2025-11-21", visits, sim.diasources, catalogue, tmp_path / "s",
                   NightSettings(window_nights=0), progress=False)
+
+
+def test_state_keeps_its_types_when_a_night_finds_nothing(tmp_path):
+    """A night without new objects after one with some (its linking job writes empty tables,
+    whose designation column pandas reads back as float): the state stays typed, keeps the
+    earlier night's rows, and recording a night again gives the same bytes."""
+    def linking_outputs(names, night_dir):
+        linkages = pd.DataFrame({"designation": names, "x_au": 2.0, "y_au": 0.5, "z_au": 0.1,
+                                 "vx_au_per_day": 0.001, "vy_au_per_day": 0.01,
+                                 "vz_au_per_day": 0.0, "epoch_mjd_tdb": 61000.5, "H": 18.0,
+                                 "covariance": [np.eye(6).ravel() * 1e-8] * len(names)})
+        members = pd.DataFrame({"diaSourceId": np.arange(3 * len(names), dtype=np.int64),
+                                "designation": np.repeat(names, 3)})
+        night_dir.mkdir()
+        linkages.to_parquet(night_dir / "linkages.parquet", index=False)
+        members.to_parquet(night_dir / "members.parquet", index=False)
+        return (pd.read_parquet(night_dir / "linkages.parquet"),
+                pd.read_parquet(night_dir / "members.parquet"))
+
+    state = tmp_path / "state"
+    state.mkdir()
+    found = sso.night._record_discoveries(state, 61000, *linking_outputs(
+        ["S25W000", "S25W001"], tmp_path / "a"))
+    assert list(found["object_id"]) == ["S25W000", "S25W001"]
+    empty = linking_outputs([], tmp_path / "b")
+    assert empty[0]["designation"].dtype == np.float64  # what the empty job's file gives
+    assert len(sso.night._record_discoveries(state, 61001, *empty)) == 0
+    files = {name: (state / name).read_bytes() for name in ("discovered.parquet",
+                                                             "claimed.parquet")}
+    sso.night._record_discoveries(state, 61001, *empty)
+    assert {name: (state / name).read_bytes() for name in files} == files
+    discovered = pd.read_parquet(state / "discovered.parquet")
+    claimed = pd.read_parquet(state / "claimed.parquet")
+    assert list(discovered["object_id"]) == ["S25W000", "S25W001"]
+    assert discovered["x_au"].dtype == np.float64 and claimed["diaSourceId"].dtype == np.int64
+    assert len(claimed) == 6 and set(claimed["discovered_night"]) == {61000}

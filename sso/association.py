@@ -562,17 +562,19 @@ def associate(
                                           lonlat=True), kind="stable")
         picks = [sky_order[k:k + VISITS_PER_UNIT]
                  for k in range(0, len(visits), VISITS_PER_UNIT)]
-        units = []
-        for pick in picks:
-            part = visits.iloc[pick]
-            rows = np.concatenate([by_visit[first[j]:last[j]] for j in pick])
-            nights = np.unique(night_of(midpoints[pick])).tolist()
-            data = ((str(dataset), columns, rows.size, nights) if dataset and rows.size
-                    else ({c: v[rows] for c, v in sources.items()}, xyz[rows]))
-            units.append((cache.near(part["fieldRA"], part["fieldDec"], settings.cone_deg),
-                          options, part, midpoints[pick], data))
+
+        def units():  # made while the first ones already run
+            for pick in picks:
+                part = visits.iloc[pick]
+                rows = np.concatenate([by_visit[first[j]:last[j]] for j in pick])
+                nights = np.unique(night_of(midpoints[pick])).tolist()
+                data = ((str(dataset), columns, rows.size, nights) if dataset and rows.size
+                        else ({c: v[rows] for c, v in sources.items()}, xyz[rows]))
+                yield (cache.near(part["fieldRA"], part["fieldDec"], settings.cone_deg),
+                       options, part, midpoints[pick], data)
+
         results = [None] * len(visits)
-        for pick, part in zip(picks, executor.map(_visit_unit, units), strict=True):
+        for pick, part in zip(picks, executor.map(_visit_unit, units()), strict=True):
             for j, visit in zip(pick, part, strict=True):
                 results[j] = visit
         if progress is not None:

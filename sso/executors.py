@@ -63,14 +63,22 @@ class ProcessExecutor(_Executor):
         return self._pool
 
     def map(self, func, units) -> list:
-        units = list(units)
-        results = [None] * len(units)
-        todo = list(range(len(units)))
+        # Each unit is submitted as soon as it is made: workers start while the caller still
+        # makes the next ones (a generator of units overlaps the two).
+        kept, futures = [], {}
+        for k, unit in enumerate(units):
+            kept.append(unit)
+            try:
+                futures[k] = self._open().submit(func, unit)
+            except BrokenProcessPool:
+                futures[k] = None  # a worker died meanwhile: run again below
+        results = [None] * len(kept)
         for attempt in range(RETRIES + 1):
-            futures = {k: self._open().submit(func, units[k]) for k in todo}
             failed = []
             for k, future in futures.items():
                 try:
+                    if future is None:
+                        raise BrokenProcessPool
                     results[k] = future.result()
                 except BrokenProcessPool:
                     failed.append(k)
@@ -79,10 +87,10 @@ class ProcessExecutor(_Executor):
             # A worker died: the pool is unusable. Replace it and run the lost units again.
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-            todo = failed
             if attempt == RETRIES:
                 raise RuntimeError(f"{len(failed)} work unit(s) lost their worker "
                                    f"{RETRIES + 1} times; giving up")
+            futures = {k: self._open().submit(func, kept[k]) for k in failed}
 
     def close(self) -> None:
         if self._pool is not None:
@@ -112,9 +120,15 @@ class DaskExecutor(_Executor):
         self.workers = len(self._client.scheduler_info()["workers"])
 
     def map(self, func, units) -> list:
+        import dask
         from distributed import as_completed
 
-        futures = self._client.map(func, list(units), pure=False, retries=RETRIES)
+        # One task per unit, submitted as soon as it is made (see ProcessExecutor.map). A unit
+        # carries its data (tens of MB: orbits, a part of the cache) by design; Dask's warning
+        # about "large graphs" (over 10 MB) is for graphs of many small tasks.
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1GB"}):
+            futures = [self._client.submit(func, unit, pure=False, retries=RETRIES)
+                       for unit in units]
         position = {future.key: k for k, future in enumerate(futures)}
         results = [None] * len(futures)
         # Gathered as they finish, and released, so that workers do not hold every result.

@@ -12,6 +12,8 @@ unit carries the part of the cache its fields reach, ``NightlyCache.near``, and 
 visits' DIASources from the dataset). The cache and the associations must be the same, byte
 for byte, in every configuration (their SHA-256 are printed and compared).
 
+Each configuration runs the night ``--repeat`` (2) times, each into a new cache folder, and
+the fastest is reported (two cores shared with the driver and the scheduler are noisy).
 Start-up — the cluster or pool, and each worker's first unit (SPICE kernels, compiled kernels
 loaded from Numba's cache) — is timed apart: it is paid once per worker, not per night. Peak
 memory per worker: the largest resident set a worker reached (``VmHWM`` of
@@ -86,7 +88,8 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, seed: int):
+def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, seed: int,
+        repeat: int):
     t0 = time.perf_counter()
     visits = survey_cadence(n_visits, seed)
     orbits = synthetic_population(n_orbits, seed,
@@ -105,15 +108,18 @@ def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, s
             with make_executor(kind, workers) as executor:
                 executor.map(_warm, [(orbits.iloc[:20], start, end)] * workers)
                 startup = time.perf_counter() - t0
-                t1 = time.perf_counter()
-                cache_folder = Path(folder) / f"{kind}{workers}"
-                cache = build_cache(orbits, start, end, "X05", executor, unit_orbits,
-                                    folder=cache_folder)
-                cache_s = time.perf_counter() - t1
-                t2 = time.perf_counter()
-                result = associate(sim.diasources, sim.visits, cache, executor=executor,
-                                   dataset=dataset)
-                associate_s = time.perf_counter() - t2
+                cache_s = associate_s = math.inf
+                for k in range(repeat):  # the best of a few nights: the machine's noise
+                    t1 = time.perf_counter()
+                    cache_folder = Path(folder) / f"{kind}{workers}-{k}"
+                    cache = build_cache(orbits, start, end, "X05", executor, unit_orbits,
+                                        folder=cache_folder)
+                    t2 = time.perf_counter()
+                    result = associate(sim.diasources, sim.visits, cache, executor=executor,
+                                       dataset=dataset)
+                    t3 = time.perf_counter()
+                    if t3 - t1 < cache_s + associate_s:
+                        cache_s, associate_s = t2 - t1, t3 - t2
                 peaks = dict(executor.map(_worker_peak, range(8 * workers)))
             sss = result.sssources
             work_s = cache_s + associate_s
@@ -226,9 +232,12 @@ def main() -> None:
     parser.add_argument("--search-mba", type=int, default=900)
     parser.add_argument("--search-neo", type=int, default=90)
     parser.add_argument("--search-noise", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="nights per configuration; the fastest is reported")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    results = run(args.orbits, args.visits, args.unit_orbits, args.noise_per_deg2, args.seed)
+    results = run(args.orbits, args.visits, args.unit_orbits, args.noise_per_deg2, args.seed,
+                  args.repeat)
     print(f"identical caches and associations: {results['identical']}")
     results["search"] = run_search(args.search_mba, args.search_neo, args.search_noise,
                                    args.seed)

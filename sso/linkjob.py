@@ -281,11 +281,13 @@ def _write_results(out: Path, frame: pd.DataFrame, result, observatory_code: str
     times = members["diaSourceId"].map(frame.set_index("diaSourceId")["midpointMjdTai"])
     first_utc = (convert_mjd(times.groupby(members["linkage_id"]).min().to_numpy(np.float64),
                              "tai", "utc") if len(members) else np.empty(0))
-    linkages.insert(1, "designation", [
+    linkages.insert(1, "designation", pd.array([
         temporary_designation(t, start + int(k), prefix)
-        for t, k in zip(first_utc, linkages["linkage_id"], strict=True)])
+        for t, k in zip(first_utc, linkages["linkage_id"], strict=True)], dtype="str"))
     designation = linkages.set_index("linkage_id")["designation"]
-    members = members.assign(designation=members["linkage_id"].map(designation))
+    # Typed even when empty: a night without new objects reads back like the others.
+    members = members.assign(
+        designation=members["linkage_id"].map(designation).astype("str"))
     members = members[["linkage_id", "designation", "diaSourceId", "residual_ra_arcsec",
                        "residual_dec_arcsec"]]
     write_table_atomic(linkages, out / "linkages.parquet")

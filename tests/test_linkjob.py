@@ -169,3 +169,19 @@ def test_config_file_of_the_readme_is_read(tmp_path):
     assert config.tracklets.max_rate_deg_per_day == 1.5
     assert abs(config.cluster_radius_au_at_1au - LinkingConfig().cluster_radius_au_at_1au) < 1e-8
     assert config.min_nights == LinkingConfig().min_nights
+
+
+def test_a_job_without_new_objects_writes_typed_empty_tables(detections_file, tmp_path):
+    """The first night's detections alone (a linkage needs three nights): no linkage, and the
+    empty tables keep the column types of full ones (a later reader concatenates them)."""
+    _, table, _ = detections_file
+    few = table[table["midpointMjdTai"] < table["midpointMjdTai"].min() + 1.0]
+    few.to_parquet(tmp_path / "few.parquet")
+    assert main(["link", "--detections", str(tmp_path / "few.parquet"), "--grid", "mb",
+                 "--out", str(tmp_path / "out")]) == 0
+    linkages = pd.read_parquet(tmp_path / "out" / "linkages.parquet")
+    members = pd.read_parquet(tmp_path / "out" / "members.parquet")
+    assert len(linkages) == len(members) == 0
+    assert pd.api.types.is_string_dtype(linkages["designation"])
+    assert pd.api.types.is_string_dtype(members["designation"])
+    assert linkages["x_au"].dtype == np.float64 and members["diaSourceId"].dtype == np.int64

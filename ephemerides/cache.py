@@ -179,6 +179,12 @@ class NightlyCache:
         self._H = self.objects["H"].to_numpy(np.float64)
         self._G = self.objects["G"].to_numpy(np.float64)
 
+    def __reduce__(self):
+        # Pickled (e.g. for a worker) as what it is made of; the index, which holds an offset
+        # per HEALPix pixel of the sky (1.6 MB at nside 128), is rebuilt on arrival.
+        return (type(self), (self.objects, self.coefficients, self._pixels, self._pixel_counts,
+                             self.params, self.build_seconds_))
+
     # ------------------------------------------------------------------ build
     @classmethod
     def build(

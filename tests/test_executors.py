@@ -4,6 +4,7 @@ for byte, across executors; a worker that dies mid-unit costs a retry, not a res
 
 import json
 import os
+import pickle
 import signal
 import threading
 import time
@@ -179,6 +180,10 @@ def test_the_part_of_a_cache_near_some_fields_answers_their_queries_alike(orbits
     centres = ([54.5, 56.0], [19.5, 20.5])
     part = cache.near(*centres, 2.0)
     assert 0 < len(part.objects) < len(cache.objects)
+    # As a worker receives it: pickled without its index, rebuilt on arrival.
+    shipped = pickle.dumps(part)
+    assert len(shipped) < len(pickle.dumps(part.__dict__))
+    part = pickle.loads(shipped)
     for ra, dec in zip(*centres, strict=True):
         for t in (61001.0, 61001.3):
             pd.testing.assert_frame_equal(part.query(ra, dec, 2.0, t), cache.query(ra, dec, 2.0, t))

@@ -553,7 +553,7 @@ def associate(
     first = np.searchsorted(sources["visit"][by_visit], visit_ids, side="left")
     last = np.searchsorted(sources["visit"][by_visit], visit_ids, side="right")
     if executor is not None and not isinstance(executor, SerialExecutor):
-        # Units of consecutive visits, each with the part of the cache its fields can reach.
+        # Units of visits close on the sky, each with the part of the cache its fields reach.
         options = (radius_arcsec, uncertainty_arcsec, magnitude_limit, magnitude_window,
                    trailed_min_arcsec, trail_length_tolerance_arcsec, trail_angle_tolerance_deg,
                    footprint, settings.cone_deg)

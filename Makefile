@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed
 # (sb441-n16.bsp, ~650 MB) for the full N-body force model.
 EXTRAS ?= test,asteroids
 
-.PHONY: demo test bench clean
+# Benchmark-only environment with the peers run side by side (never runtime dependencies):
+# the C++ HelioLinC3D's Python package, which needs NumPy 1 (and a pyarrow built for it).
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+.PHONY: demo test bench bench-linking clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +29,23 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+$(PEERS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -e . "heliolinx==0.0.2" "numpy<2" "pyarrow<22"
+	touch $(PEERS_STAMP)
+
+bench-linking: $(PEERS_STAMP)
+	$(PEERS)/bin/python benchmarks/bench_linking.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/accuracy_horizons.py
 	$(BIN)/python benchmarks/bench_ephemeris.py
 	$(BIN)/python benchmarks/bench_propagation.py
 	$(BIN)/python benchmarks/bench_cache.py
 	$(BIN)/python benchmarks/bench_association.py
-	$(BIN)/python benchmarks/bench_linking.py
+	$(MAKE) bench-linking
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache demo_out
+	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache .ruff_cache demo_out

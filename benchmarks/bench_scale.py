@@ -20,9 +20,10 @@ memory per worker: the largest resident set a worker reached (``VmHWM`` of
 /proc/self/status, read by a task on every worker after the night's units; the serial run: this
 process, which also holds the population and the DIASources).
 
-Then the linking search (``search_tracklets``, ``mb+neo`` grid) of ``bench_linking``'s field
-(``--search-mba``, ``--search-neo`` objects, ``--search-noise`` false detections): threads in
-one process, then units of hypotheses on 1 and 2 workers; the candidates must be identical.
+Then the linking search (``search_tracklets``, ``mb+neo`` grid) of one of ``bench_linking``'s
+fields (``--search-field``, default ``opposition``: the real LSST cadence at opposition) with a
+fraction ``--search-scale`` (0.3) of its objects and false detections: threads in one process,
+then units of hypotheses on 1 and 2 workers; the candidates must be identical.
 
 The per-unit costs measured here are what the projection to a full LSST night (printed at the
 end, and kept in the JSON) rests on.
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 from _common import survey_cadence, write_results
-from bench_linking import simulate_field
+from bench_linking import FIELDS, simulate_field
 
 from ephemerides import NightlyCache
 from linking import LinkingConfig, load_hypotheses, make_tracklets, search_tracklets
@@ -151,13 +152,13 @@ def run(n_orbits: int, n_visits: int, unit_orbits: int, noise_per_deg2: float, s
     }
 
 
-def run_search(n_mba: int, n_neo: int, n_noise: int, seed: int) -> dict:
-    """The linking search (``search_tracklets``, mb+neo grid) of ``bench_linking``'s field with
-    ``n_mba`` + ``n_neo`` objects and ``n_noise`` false detections: threads in this process
-    (the serial executor's way), then units of hypotheses on 1 and 2 workers."""
-    field = simulate_field(n_mba, n_neo, n_noise, seed, 0.6)
+def run_search(name: str, scale: float, seed: int) -> dict:
+    """The linking search (``search_tracklets``, mb+neo grid) of ``bench_linking``'s field
+    ``name`` with the fraction ``scale`` of its objects and false detections: threads in this
+    process (the serial executor's way), then units of hypotheses on 1 and 2 workers."""
+    field = simulate_field(name, seed, scale)
     config = LinkingConfig()
-    tracklets = make_tracklets(field["diasources"], config.tracklets)
+    tracklets = make_tracklets(field["detections"], config.tracklets)
     hypotheses = load_hypotheses("mb+neo")
     search_tracklets(tracklets, hypotheses.iloc[:4], config)  # compiled kernels loaded
     rows, reference = [], None
@@ -229,9 +230,8 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=1_000)
     parser.add_argument("--unit-orbits", type=int, default=20_000)
     parser.add_argument("--noise-per-deg2", type=float, default=300.0)
-    parser.add_argument("--search-mba", type=int, default=900)
-    parser.add_argument("--search-neo", type=int, default=90)
-    parser.add_argument("--search-noise", type=int, default=20_000)
+    parser.add_argument("--search-field", choices=sorted(FIELDS), default="opposition")
+    parser.add_argument("--search-scale", type=float, default=0.3)
     parser.add_argument("--repeat", type=int, default=2,
                         help="nights per configuration; the fastest is reported")
     parser.add_argument("--seed", type=int, default=1)
@@ -239,8 +239,7 @@ def main() -> None:
     results = run(args.orbits, args.visits, args.unit_orbits, args.noise_per_deg2, args.seed,
                   args.repeat)
     print(f"identical caches and associations: {results['identical']}")
-    results["search"] = run_search(args.search_mba, args.search_neo, args.search_noise,
-                                   args.seed)
+    results["search"] = run_search(args.search_field, args.search_scale, args.seed)
     results["projection"] = _projection(results)
     print(results["projection"])
     print(f"wrote {write_results('bench_scale', results)}")

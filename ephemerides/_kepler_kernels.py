@@ -245,11 +245,17 @@ def propagate_pairs(states, dt, mu, out):
     mu : float
         Gravitational parameter (AU³/day²).
     out : (n, 6) float64
-        Receives the propagated states. May be ``states`` itself.
+        Receives the propagated states. May be ``states`` itself. A row with a non-finite
+        position or velocity gives NaN at once.
     """
     for i in range(states.shape[0]):
         x, y, z = states[i, 0], states[i, 1], states[i, 2]
         vx, vy, vz = states[i, 3], states[i, 4], states[i, 5]
+        if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z) and np.isfinite(vx)
+                and np.isfinite(vy) and np.isfinite(vz)):
+            for k in range(6):
+                out[i, k] = np.nan
+            continue
         r0, sigma0, alpha, q, period = orbit_invariants(x, y, z, vx, vy, vz, mu)
         res = propagate_one(x, y, z, vx, vy, vz, r0, sigma0, alpha, q, period, mu, dt[i])
         for k in range(6):

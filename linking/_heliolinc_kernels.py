@@ -277,10 +277,69 @@ def cluster_points(points, radius, labels):
 
 
 @njit
+def select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_inf,
+                     accel_tolerance, radius_per_au, min_geodist):
+    """Leave out (set to NaN) the projected tracklets that cannot belong to a hypothesis.
+
+    Parameters
+    ----------
+    states, dt, geodist : as :func:`tracklet_states` returns them, for the passes of one
+        hypothesis (rows ``k·n + i``); changed in place.
+    hypotheses : (m, 3) float64
+        The passes' rows (r₀, ṙ₀, r̈), AU, AU/day, AU/day².
+    n : int
+        Tracklets per pass.
+    rate_sigma : (n,) float64
+        1-σ error of each tracklet's angular rate per coordinate, radians/day.
+    mu : float
+        GM of the Sun, AU³/day².
+    max_v_inf : float
+        Largest hyperbolic excess speed, AU/day (0: bound orbits only).
+    accel_tolerance : float
+        How many clustering radii the radial miss ½ |r̈_tracklet − r̈| (t_ref − t)² may reach.
+    radius_per_au, min_geodist : float
+        The clustering radius, as :func:`hypothesis_clusters` sets it.
+
+    Notes
+    -----
+    A tracklet's velocity error from its astrometry is σ_v ≈ ρ · ``rate_sigma`` (ρ its
+    topocentric distance). Two tests, each with a 3 σ_v margin:
+
+    * **energy** — its speed exceeds the escape speed at its distance combined with
+      ``max_v_inf`` (HelioLinC3D's ``max_v_inf``);
+    * **orbit family** — the hypothesis fixes r̈, hence the transverse speed an object at r
+      has (r̈ = v_t²/r − GM/r²); a tracklet whose own transverse speed implies another r̈ is
+      placed by the hypothesis at a distance off by ½ Δr̈ (t_ref − t)² at its time t, and one
+      off by more than ``accel_tolerance`` clustering radii cannot cluster with its object's
+      tracklets at other times: it belongs to another hypothesis of the grid.
+    """
+    for row in range(states.shape[0]):
+        if not math.isfinite(states[row, 0]):
+            continue
+        x, y, z = states[row, 0], states[row, 1], states[row, 2]
+        vx, vy, vz = states[row, 3], states[row, 4], states[row, 5]
+        r = math.sqrt(x * x + y * y + z * z)
+        v2 = vx * vx + vy * vy + vz * vz
+        sigma_v = 3.0 * geodist[row] * rate_sigma[row % n]
+        escape = math.sqrt(2.0 * mu / r + max_v_inf * max_v_inf)
+        radial = (x * vx + y * vy + z * vz) / r
+        transverse2 = max(v2 - radial * radial, 0.0)
+        rddot = transverse2 / r - mu / (r * r)
+        rddot_sigma = 2.0 * math.sqrt(transverse2) * sigma_v / r
+        miss = max(abs(rddot - hypotheses[row // n, 2]) - rddot_sigma, 0.0)
+        radius = radius_per_au * max(geodist[row], min_geodist)
+        if (math.sqrt(v2) - sigma_v > escape
+                or 0.5 * miss * dt[row] * dt[row] > accel_tolerance * radius):
+            for j in range(6):
+                states[row, j] = np.nan
+
+
+@njit
 def hypothesis_clusters(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near,
                         t_ref, c_au_per_day, light_time, mu, tau, radius_per_au,
-                        min_geodist, states, radius, labels):
-    """Project, propagate and cluster every tracklet under one hypothesis.
+                        min_geodist, rate_sigma, max_v_inf, accel_tolerance, states, radius,
+                        labels):
+    """Project, select, propagate and cluster every tracklet under one hypothesis.
 
     Parameters
     ----------
@@ -293,18 +352,24 @@ def hypothesis_clusters(t_start, u_start, o_start, t_end, u_end, o_end, hypothes
         Velocity time scale, days: the clustering space is (x, y, z, τvx, τvy, τvz).
     radius_per_au, min_geodist : float
         A point's radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
+    rate_sigma, max_v_inf, accel_tolerance
+        As :func:`select_tracklets`.
     states : (m·n, 6) float64
-        Receives the points clustered: (x, y, z, τvx, τvy, τvz) at t_ref (NaN: no projection).
+        Receives the points clustered: (x, y, z, τvx, τvy, τvz) at t_ref (NaN: no projection,
+        or left out by :func:`select_tracklets`).
     radius : (m·n,) float64
         Receives the radius of each point.
     labels : (m·n,) int64
         Receives the component of each (pass, tracklet) point as :func:`cluster_points`.
     """
-    rows = hypotheses.shape[0] * t_start.shape[0]
+    n = t_start.shape[0]
+    rows = hypotheses.shape[0] * n
     dt = np.empty(rows)
     geodist = np.empty(rows)
     tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
                     c_au_per_day, light_time, states, dt, geodist)
+    select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_inf,
+                     accel_tolerance, radius_per_au, min_geodist)
     propagate_pairs(states, dt, mu, states)
     for i in range(rows):
         for j in range(3, 6):

@@ -90,6 +90,18 @@ def _check_columns(frame: pd.DataFrame) -> None:
         _fail_rows("trailLength", length < 0.0, frame, "trail lengths (arcsec) must be >= 0")
 
 
+def astrometric_sigma_arcsec(frame: pd.DataFrame, default_arcsec: float) -> np.ndarray:
+    """Astrometric uncertainty per coordinate of each detection, arcsec: the mean of ``raErr``
+    and ``decErr`` (degrees) where both are finite and positive, else ``default_arcsec``."""
+    sigma = np.full(len(frame), float(default_arcsec))
+    if {"raErr", "decErr"} <= set(frame.columns):
+        given = 0.5 * (frame["raErr"].to_numpy(np.float64)
+                       + frame["decErr"].to_numpy(np.float64)) * 3600.0
+        ok = np.isfinite(given) & (given > 0)
+        sigma[ok] = given[ok]
+    return sigma
+
+
 def _add_observer(frame: pd.DataFrame, mjd_tdb: np.ndarray, codes: np.ndarray) -> None:
     positions = np.empty((len(frame), 3))
     for code in np.unique(codes):

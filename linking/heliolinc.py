@@ -66,8 +66,8 @@ TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 HYPOTHESES_PER_UNIT = 256
 TRACKLET_COLUMNS = (
     "tracklet_id", "night", "mjd_tai_start", "mjd_tai_end", "ra_start_deg", "dec_start_deg",
-    "ra_end_deg", "dec_end_deg", "obs_start_x_au", "obs_start_y_au", "obs_start_z_au",
-    "obs_end_x_au", "obs_end_y_au", "obs_end_z_au",
+    "ra_end_deg", "dec_end_deg", "rate_err_deg_per_day", "obs_start_x_au", "obs_start_y_au",
+    "obs_start_z_au", "obs_end_x_au", "obs_end_y_au", "obs_end_z_au",
 )
 
 
@@ -127,6 +127,19 @@ class LinkingConfig:
         None: the CPUs this process may use. Memory is ~200 bytes × tracklets per thread (a
         10⁶-tracklet field: ~0.2 GB each). Results do not depend on it. Not used when
         :func:`search_tracklets` is given an executor (one thread per work unit).
+    max_v_inf_km_per_s : float
+        Largest hyperbolic excess speed of an orbit, km/s (HelioLinC3D's ``max_v_inf``): under
+        each hypothesis a tracklet whose projected speed exceeds the escape speed combined with
+        this by more than 3 σ of its astrometry is left out. 0: bound orbits only, as
+        HelioLinC3D's default; ~30 for interstellar objects.
+    accel_tolerance : float
+        Orbit-family test of each projected tracklet (``_heliolinc_kernels.select_tracklets``):
+        a hypothesis's r̈ fixes the transverse speed of an object at r, and a tracklet moving
+        otherwise (beyond 3 σ of its astrometry) is placed at a distance off by
+        ½ Δr̈ (t_ref − t)²; beyond this many clustering radii it cannot cluster with its
+        object's other tracklets and is left out of that hypothesis (another one of the grid
+        holds it). 2 keeps every object the unfiltered search finds on the benchmark fields
+        and leaves out most tracklets of a main-belt field under near-Earth hypotheses.
     light_time : bool
         Correct the endpoint times for light time (True: up to ~25 min at 3 AU, i.e. ~10⁴ km
         of motion, a tenth of the default radius).
@@ -155,6 +168,8 @@ class LinkingConfig:
     same_night_tolerance_arcsec: float = 10.0
     max_splits: int = 3
     threads: int | None = None
+    max_v_inf_km_per_s: float = 0.0
+    accel_tolerance: float = 2.0
     light_time: bool = True
     sky_nside: int | None = None
 
@@ -173,10 +188,14 @@ class LinkingConfig:
             "velocity_timescale_days": self.velocity_timescale_days,
             "min_radius_geodist_au": self.min_radius_geodist_au,
             "same_night_tolerance_arcsec": self.same_night_tolerance_arcsec,
+            "accel_tolerance": self.accel_tolerance,
         }
         for name, value in checks.items():
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise ValueError(f"LinkingConfig.{name} must be finite and > 0; got {value!r}")
+        if not (np.isfinite(self.max_v_inf_km_per_s) and self.max_v_inf_km_per_s >= 0):
+            raise ValueError(f"LinkingConfig.max_v_inf_km_per_s must be finite and >= 0; got "
+                             f"{self.max_v_inf_km_per_s!r}")
         if not (np.isfinite(self.min_arc_days) and self.min_arc_days >= 0):
             raise ValueError(
                 f"LinkingConfig.min_arc_days must be finite and >= 0; got {self.min_arc_days!r}"
@@ -386,6 +405,7 @@ def search_tracklets(
     o_end = np.ascontiguousarray(
         table[["obs_end_x_au", "obs_end_y_au", "obs_end_z_au"]].to_numpy(np.float64))
     nights = table["night"].to_numpy(np.int64)
+    rate_sigma = np.deg2rad(table["rate_err_deg_per_day"].to_numpy(np.float64))
 
     members = tracklets.members.sort_values(["tracklet_id", "diaSourceId"])
     unknown = ~members["tracklet_id"].isin(table["tracklet_id"])
@@ -410,8 +430,9 @@ def search_tracklets(
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
     inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
                               float(t_end.max()) - t_ref, max_obs)
-    search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights, detection_start,
-                     members["diaSourceId"].to_numpy(np.int64), t_ref, tau, config)
+    search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights, rate_sigma,
+                     detection_start, members["diaSourceId"].to_numpy(np.int64), t_ref, tau,
+                     config)
 
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
@@ -460,7 +481,8 @@ class _Search:
     it once: ~150 bytes per tracklet).
 
     Tracklet i runs from ``t_start[i]`` (TDB) to ``t_end[i]``, seen along the unit vectors
-    ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``; its
+    ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``, its
+    rate known to ``rate_sigma[i]`` (radians/day per coordinate); its
     detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]`` (sorted).
     ``core`` (a sky partition's): whether each tracklet lies in the partition's own pixel; a
     cluster (a component before its night-by-night splits) is kept only when its first
@@ -474,6 +496,7 @@ class _Search:
     u_end: np.ndarray
     o_end: np.ndarray
     nights: np.ndarray
+    rate_sigma: np.ndarray
     detection_start: np.ndarray
     detection_ids: np.ndarray
     t_ref: float
@@ -499,6 +522,7 @@ class _Search:
                 self, t_start=self.t_start[rows], u_start=self.u_start[rows],
                 o_start=self.o_start[rows], t_end=self.t_end[rows], u_end=self.u_end[rows],
                 o_end=self.o_end[rows], nights=self.nights[rows],
+                rate_sigma=self.rate_sigma[rows],
                 detection_start=np.concatenate(([0], np.cumsum(counts))),
                 detection_ids=np.concatenate([self.detection_ids[start[r]: start[r + 1]]
                                               for r in rows]),
@@ -527,7 +551,9 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
                         np.ascontiguousarray(np.repeat(hyp_row[None], passes, axis=0)),
                         np.arange(passes) == 1, search.t_ref, C_AU_PER_DAY, config.light_time,
                         GM_SUN_AU3_PER_DAY2, search.tau, config.cluster_radius_au_at_1au,
-                        config.min_radius_geodist_au, states, radius, labels)
+                        config.min_radius_geodist_au, search.rate_sigma,
+                        config.max_v_inf_km_per_s / AU_KM * 86400.0, config.accel_tolerance,
+                        states, radius, labels)
     out = []
     tracklet_of = np.arange(passes * n) % n
     for rows in _components(labels, config.min_tracklets):

@@ -58,7 +58,9 @@ class FindabilityRule:
         ``min_nights`` distinct nights that all fall within ``window_days``. ``"min_observations"``:
         difi's simpler rule, at least ``min_observations`` detections in total.
     min_separation_arcsec : float
-        Smallest on-sky separation between the two detections of a tracklet, arcsec (1″).
+        Smallest on-sky separation between the two detections of a tracklet, arcsec: 0, no
+        minimum motion (the findability of ``../shared/DESIGN.md``: an object near its
+        stationary point, or seen on back-to-back visits, moves less than an arcsecond).
     max_tracklet_duration_minutes : float
         Largest time between the two detections of a tracklet, minutes (90).
     min_nights : int
@@ -72,7 +74,7 @@ class FindabilityRule:
     """
 
     method: Literal["tracklets", "min_observations"] = "tracklets"
-    min_separation_arcsec: float = 1.0
+    min_separation_arcsec: float = 0.0
     max_tracklet_duration_minutes: float = 90.0
     min_nights: int = 3
     window_days: float = 15.0

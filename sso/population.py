@@ -20,6 +20,11 @@ class       distributions (source of the approximate shape)
             40 deg; mean longitude Jupiter's ± 60 deg (L4/L5 equally) with 15 deg Gaussian
             libration (Jewitt et al. 2000, Emery et al. 2015). H power law alpha = 0.45 over
             11-16 (Wong & Brown 2015, bright end).
+``hilda``   a normal(3.97, 0.04) AU within 3.7-4.2 (the 3:2 resonance with Jupiter); e
+            Rayleigh(0.15) below 0.3; i Rayleigh(8 deg) below 25 deg (Brož & Vokrouhlický
+            2008: e 0.1-0.3, i < 20 deg for most); resonant phases are not modelled. H power
+            law alpha = 0.35 over 13-19 (Terai & Yoshida 2018 find a slope near 0.35 over H
+            14-17).
 ``tno``     60 % classical (a uniform 42-47 AU, e Rayleigh(0.05), i Rayleigh(3 deg) cold or
             15 deg hot, half each), 25 % plutinos (a normal(39.4, 0.2) AU, e uniform 0.1-0.3,
             i Rayleigh(10 deg)), 15 % scattered (q uniform 30-40 AU, a uniform 50-100 AU, i
@@ -39,10 +44,11 @@ import pandas as pd
 from ephemerides.designations import ss_object_ids
 from ephemerides.orbits import validate_orbits
 
-POPULATION_CLASSES = ("mba", "neo", "trojan", "tno")
-_PREFIX = {"mba": "M", "neo": "N", "trojan": "J", "tno": "T"}
+# New classes go at the end: each class draws from the child generator of its position.
+POPULATION_CLASSES = ("mba", "neo", "trojan", "tno", "hilda")
+_PREFIX = {"mba": "M", "neo": "N", "trojan": "J", "tno": "T", "hilda": "H"}
 _H_LAW = {"mba": (0.30, 14.0, 20.0), "neo": (0.35, 16.0, 24.0), "trojan": (0.45, 11.0, 16.0),
-          "tno": (0.6, 4.0, 9.0)}
+          "tno": (0.6, 4.0, 9.0), "hilda": (0.35, 13.0, 19.0)}
 _MAX_PER_CLASS = 10**7
 
 
@@ -86,6 +92,10 @@ def _elements(cls, rng, n, epoch_mjd_tdb):
         longitude = (_jupiter_mean_longitude_deg(epoch_mjd_tdb) + camp
                      + rng.normal(0.0, 15.0, n))
         mean_anomaly = (longitude - node - argperi) % 360.0
+    elif cls == "hilda":
+        a = np.clip(rng.normal(3.97, 0.04, n), 3.7, 4.2)
+        e = _rayleigh_below(rng, n, 0.15, 0.3)
+        inc = _rayleigh_below(rng, n, 8.0, 25.0)
     else:
         kind = rng.uniform(size=n)
         classical, plutino = kind < 0.6, (kind >= 0.6) & (kind < 0.85)
@@ -110,9 +120,9 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     Parameters
     ----------
     counts : int or dict
-        Objects per class, ``{"mba": 800, "neo": 100, "trojan": 50, "tno": 50}``; an int ``n``
-        splits ``n`` as 85 % main belt, 5 % NEO, 5 % Trojans, 5 % TNO (rounded, remainder to
-        the main belt).
+        Objects per class, ``{"mba": 800, "neo": 100, "trojan": 50, "tno": 50, "hilda": 20}``;
+        an int ``n`` splits ``n`` as 85 % main belt, 5 % NEO, 5 % Trojans, 5 % TNO (rounded,
+        remainder to the main belt).
     seed : int
         Seed of ``numpy.random.default_rng``; each class draws from its own child generator,
         so changing one class's count leaves the others unchanged.
@@ -124,7 +134,8 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     -------
     pandas.DataFrame
         Orbit table as :func:`ephemerides.read_orbits` returns it (see :mod:`ephemerides.orbits`),
-        with ``object_id`` ``<letter><7 digits>`` (M main belt, N NEO, J Trojan, T TNO).
+        with ``object_id`` ``<letter><7 digits>`` (M main belt, N NEO, J Trojan, T TNO,
+        H Hilda).
     """
     if isinstance(counts, dict):
         unknown = set(counts) - set(POPULATION_CLASSES)
@@ -135,7 +146,7 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     else:
         n = int(counts)
         small = {c: round(0.05 * n) for c in ("neo", "trojan", "tno")}
-        counts = {"mba": n - sum(small.values()), **small}
+        counts = {"mba": n - sum(small.values()), **small, "hilda": 0}
     if any(v < 0 or v > _MAX_PER_CLASS for v in counts.values()) or sum(counts.values()) == 0:
         raise ValueError(f"population counts must be 0-{_MAX_PER_CLASS} per class and not all "
                          f"zero; got {counts}")

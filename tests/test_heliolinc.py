@@ -15,7 +15,7 @@ from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, G
 from ephemerides.elements import keplerian_to_cartesian
 from ephemerides.observers import observer_states
 from linking import classify_linkages, heliolinc, make_tracklets
-from linking._heliolinc_kernels import cluster_points, project_endpoints
+from linking._heliolinc_kernels import cluster_points, project_endpoints, select_tracklets
 from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters, search_tracklets
 from linking.hypotheses import (
     POPULATIONS,
@@ -203,6 +203,8 @@ def _single_object_tracklets(kepler=MAIN_BELT):
         "mjd_tai_start": t_tai[s], "mjd_tai_end": t_tai[e],
         "ra_start_deg": ra[s], "dec_start_deg": dec[s], "ra_end_deg": ra[e],
         "dec_end_deg": dec[e], "ra_rate_deg_per_day": 0.0, "dec_rate_deg_per_day": 0.0,
+        # 0.01″ astrometry over the 30 minutes of a pair.
+        "rate_err_deg_per_day": 0.01 / 3600.0 / (0.5 / 24.0 / np.sqrt(2.0)),
         "obs_start_x_au": observer[s, 0], "obs_start_y_au": observer[s, 1],
         "obs_start_z_au": observer[s, 2], "obs_end_x_au": observer[e, 0],
         "obs_end_y_au": observer[e, 1], "obs_end_z_au": observer[e, 2],
@@ -243,6 +245,73 @@ def test_exact_hypothesis_links_the_object():
     assert len(search_tracklets(tracklets, exact, tight).linkages) == 1
     wrong = exact.assign(r_au=exact.r_au + 0.05)
     assert len(search_tracklets(tracklets, wrong, tight).linkages) == 0
+
+
+def _selected_reference(states, dt, geodist, rddot, rate_sigma, max_v_inf, tolerance,
+                        radius_per_au, min_geodist):
+    """Which projected tracklets select_tracklets keeps, written out from its definition."""
+    keep = []
+    for s, step, rho, sigma in zip(states, dt, geodist, rate_sigma, strict=True):
+        if not np.isfinite(s[0]):
+            keep.append(False)
+            continue
+        x, v = s[:3], s[3:]
+        r = np.linalg.norm(x)
+        speed = np.linalg.norm(v)
+        sigma_v = 3.0 * rho * sigma
+        bound = speed - sigma_v <= np.sqrt(2.0 * GM_SUN_AU3_PER_DAY2 / r + max_v_inf**2)
+        transverse = np.linalg.norm(np.cross(x, v)) / r
+        implied = transverse**2 / r - GM_SUN_AU3_PER_DAY2 / r**2
+        miss = max(abs(implied - rddot) - 2.0 * transverse * sigma_v / r, 0.0)
+        near = 0.5 * miss * step**2 <= tolerance * radius_per_au * max(rho, min_geodist)
+        keep.append(bool(bound and near))
+    return np.array(keep)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tracklet_selection_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    r = rng.uniform(0.8, 4.0, n)
+    direction = rng.normal(size=(n, 3))
+    x = direction / np.linalg.norm(direction, axis=1)[:, None] * r[:, None]
+    circular = np.sqrt(GM_SUN_AU3_PER_DAY2 / r)
+    v = rng.normal(size=(n, 3)) * (circular * rng.uniform(0.2, 1.2, n))[:, None]
+    states = np.column_stack((x, v))
+    states[::37] = np.nan
+    dt = rng.uniform(-7.0, 7.0, n)
+    geodist = rng.uniform(0.05, 3.0, n)
+    rate_sigma = rng.uniform(1e-7, 1e-4, n)
+    rddot = -2.0e-5
+    hypothesis = np.array([[2.0, 0.001, rddot]])
+    for max_v_inf, tolerance in ((0.0, 2.0), (0.01, 0.3)):
+        expected = _selected_reference(states, dt, geodist, rddot, rate_sigma, max_v_inf,
+                                       tolerance, 6.7e-4, 0.5)
+        assert 50 < expected.sum() < n - 50  # both tests bite on this sample
+        got = states.copy()
+        select_tracklets(got, dt, geodist, hypothesis, n, rate_sigma, GM_SUN_AU3_PER_DAY2,
+                         max_v_inf, tolerance, 6.7e-4, 0.5)
+        kept = np.isfinite(got[:, 0])
+        np.testing.assert_array_equal(kept, expected)
+        np.testing.assert_array_equal(got[kept], states[kept])
+
+
+def test_selection_keeps_the_object_and_drops_foreign_orbits():
+    tracklets, exact, t_ref = _single_object_tracklets()
+    config = LinkingConfig(reference_mjd_tdb=t_ref)
+    # The exact hypothesis keeps every tracklet even with the tightest tolerance: the object's
+    # own transverse speed implies the hypothesis' r̈.
+    tight = replace(config, accel_tolerance=1e-3)
+    assert search_tracklets(tracklets, exact, tight).linkages["n_tracklets"].tolist() == [4]
+    # A hypothesis of another orbit family at the same r and ṙ (mean_accel 0.2 lower: r̈
+    # 1.2e-5 AU/day² off, which moves the tracklets 5 days from t_ref by 1.5e-4 AU) still
+    # clusters them without the test; with a tolerance below that miss (0.03 radii, ~3e-5 AU)
+    # the test leaves them out.
+    foreign = exact.assign(mean_accel=exact.mean_accel - 0.2)
+    assert len(search_tracklets(tracklets, foreign, replace(config, accel_tolerance=1e9))
+               .linkages) == 1
+    assert len(search_tracklets(tracklets, foreign, replace(config, accel_tolerance=0.03))
+               .linkages) == 0
 
 
 def test_object_inside_the_earths_orbit_is_found_at_the_near_root(monkeypatch):
@@ -307,6 +376,10 @@ def test_settings_and_inputs_are_validated():
     tracklets, exact, _ = _single_object_tracklets()
     with pytest.raises(ValueError, match="cluster_radius_au_at_1au must be finite and > 0"):
         search_tracklets(tracklets, exact, LinkingConfig(cluster_radius_au_at_1au=-1.0))
+    with pytest.raises(ValueError, match="max_v_inf_km_per_s must be finite and >= 0"):
+        search_tracklets(tracklets, exact, LinkingConfig(max_v_inf_km_per_s=-1.0))
+    with pytest.raises(ValueError, match="accel_tolerance must be finite and > 0"):
+        search_tracklets(tracklets, exact, LinkingConfig(accel_tolerance=0.0))
     with pytest.raises(ValueError, match="min_nights must be an integer >= 1"):
         search_tracklets(tracklets, exact, LinkingConfig(min_nights=0))
     with pytest.raises(ValueError, match=r"TrackletConfig.max_dt_h must be finite and > 0"):

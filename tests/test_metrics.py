@@ -233,8 +233,12 @@ def test_three_of_many_nights_in_a_sliding_window():
     assert _findable(_tracklets([0, 20, 40, 41, 45, 80]))["findable"]
 
 
-def test_too_close_pairs_are_not_tracklets():
-    row = _findable(_tracklets([0, 5, 10], separation_arcsec=0.5))
+def test_slow_pairs_are_tracklets_unless_a_minimum_motion_is_asked():
+    # No minimum motion by default: a slow object near its stationary point is findable.
+    assert _findable(_tracklets([0, 5, 10], separation_arcsec=0.5))["findable"]
+    rule = FindabilityRule(min_separation_arcsec=1.0)
+    table = _tracklets([0, 5, 10], separation_arcsec=0.5)
+    row = findable_objects(table, rule).iloc[0]
     assert not row["findable"] and row["num_nights_with_tracklet"] == 0
 
 

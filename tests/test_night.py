@@ -93,11 +93,12 @@ def test_a_night_run_again_reproduces_its_outputs(survey):
 
 def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_path,
                                                                monkeypatch):
-    sim, _, catalogue, visits, state, dates, _ = survey
-    # The state as it was before the last night, from the nights before it.
+    sim, _, catalogue, visits, state, dates, reports = survey
+    # The state as it was before the last night with discoveries, from the nights before it.
     copy = tmp_path / "state"
     shutil.copytree(state, copy)
-    last = dates[-1]
+    last = max(date for date, report in zip(dates, reports, strict=True)
+               if report["n_new_objects"] > 0)
     shutil.rmtree(copy / "nights" / last)
     for name in STATE_FILES:
         table = pd.read_parquet(copy / name)

@@ -153,6 +153,13 @@ def test_outliers_are_dropped_down_to_the_limits():
     fit = fit_orbit(mixed, _true_state(epoch), epoch)
     assert fit.status == "rms_too_high"
     assert fit.used.sum() == 6 and np.unique(mixed.nights[fit.used]).size == 3
+    # At the fewest detections allowed the outlier test still holds: 6 detections with 0.01"
+    # errors, one 0.3" off, have an RMS far below 1" but a 30 σ residual: not "ok".
+    minimal = _observations([0, 1, 3], seed=5, sigma_arcsec=0.01)
+    minimal.dec[2] += np.deg2rad(0.3 / 3600.0)
+    fit = fit_orbit(minimal, _true_state(epoch), epoch)
+    assert fit.rms_arcsec < 0.2 and fit.used.all()
+    assert fit.status == "rms_too_high"
 
 
 def test_jacobian_matches_one_sided_differences():

@@ -49,6 +49,14 @@ def test_population_schema_and_distributions():
     orbits = synthetic_population({"mba": 3000, "neo": 500, "trojan": 300, "tno": 300}, seed=2)
     assert orbits.equals(synthetic_population({"mba": 3000, "neo": 500, "trojan": 300,
                                                "tno": 300}, seed=2))
+    # Hildas come from a child generator of their own: adding them leaves the others alone.
+    with_hildas = synthetic_population({"mba": 3000, "neo": 500, "trojan": 300, "tno": 300,
+                                        "hilda": 400}, seed=2)
+    hilda = with_hildas[with_hildas["object_id"].str[0] == "H"]
+    assert with_hildas[with_hildas["object_id"].str[0] != "H"].equals(orbits)
+    assert len(hilda) == 400 and hilda["a_au"].between(3.7, 4.2).all()
+    assert hilda["e"].lt(0.3).all() and 0.1 < hilda["e"].median() < 0.25
+    assert hilda["inc_deg"].lt(25).all()
     assert not orbits.equals(synthetic_population({"mba": 3000, "neo": 500, "trojan": 300,
                                                    "tno": 300}, seed=3))
     assert orbits["object_id"].is_unique and set(orbits["format"]) == {"KEP"}

@@ -63,8 +63,6 @@ def _brute_force_pairs(frame, config):
             sep_deg = np.rad2deg(2 * np.arcsin(np.sqrt(h)))
             if sep_deg / dt_days > config.max_rate_deg_per_day:
                 continue
-            if sep_deg * 3600 < config.min_motion_arcsec:
-                continue
             if angle is not None and not all(
                 np.isnan(angle[p])
                 or _angle_gap(angle[p], _tangent_pa(ra[p], dec[p], ra[q], dec[q]))
@@ -213,12 +211,60 @@ def test_trails_must_agree_with_the_motion(angles, lengths, exposure, accepted):
 
 def test_stationary_and_too_fast_pairs_are_rejected():
     mjd = NIGHT + 0.1 + np.array([0.0, 30.0]) / 1440.0
-    still = _table(mjd, np.array([50.0, 50.0 + 0.5 / 3600]), np.zeros(2))
+    # 0.1″ apart with the default 0.1″ errors: χ² = 0.01 / 0.02 = 0.5 < 2².
+    still = _table(mjd, np.array([50.0, 50.0 + 0.1 / 3600]), np.zeros(2))
     fast = _table(mjd, np.array([50.0, 50.1]), np.zeros(2))  # 4.8°/day
     assert len(make_tracklets(still, observatory_code=None).tracklets) == 0
     assert len(make_tracklets(fast, observatory_code=None).tracklets) == 0
     quicker = TrackletConfig(max_rate_deg_per_day=5.0)
     assert len(make_tracklets(fast, quicker, observatory_code=None).tracklets) == 1
+
+
+@pytest.mark.parametrize(
+    ("dt_s", "motion_arcsec", "sigma_arcsec", "kept"),
+    [
+        (40.0, 0.29, 0.03, True),  # back-to-back visits, 0.25°/day: 6.8σ
+        (40.0, 0.29, 0.3, False),  # the same with 0.3″ errors: 0.7σ
+        (1500.0, 0.35, 0.1, True),  # near the stationary point: 0.35″ in 25 min, 2.5σ
+        (1500.0, 0.25, 0.1, False),  # 1.8σ
+    ],
+)
+def test_pairs_are_kept_when_their_motion_is_significant(dt_s, motion_arcsec, sigma_arcsec,
+                                                         kept):
+    mjd = NIGHT + 0.1 + np.array([0.0, dt_s]) / 86400.0
+    ra, dec = _tangent_offsets(50.0, 10.0, np.array([0.0, motion_arcsec]) / 3600, np.zeros(2))
+    error = np.full(2, sigma_arcsec / 3600)
+    pair = _table(mjd, ra, dec, raErr=error, decErr=error)
+    assert len(make_tracklets(pair, observatory_code=None).tracklets) == (1 if kept else 0)
+    # Without raErr/decErr the default error decides.
+    bare = _table(mjd, ra, dec)
+    config = TrackletConfig(default_sigma_arcsec=sigma_arcsec)
+    assert len(make_tracklets(bare, config, observatory_code=None).tracklets) == int(kept)
+
+
+def test_a_stationary_source_seen_on_several_visits_makes_no_tracklet():
+    # A variable star or an artefact at one place, seen on 6 visits of a night with 0.1″
+    # errors: some of its 15 pairs pass 2σ by chance, but they all lie in one chain that does
+    # not move. A slow mover 0.2° away (0.6″ in 24 min) still makes its tracklet.
+    rng = np.random.default_rng(5)
+    mjd = NIGHT + 0.1 + np.array([0.0, 1.0, 24.0, 25.0, 48.0, 49.0]) / 1440.0
+    east, north = rng.normal(0.0, 0.1, (2, 6)) / 3600
+    ra, dec = _tangent_offsets(80.0, -20.0, east, north)
+    mover_t = mjd[[0, 2]]
+    mover_ra, mover_dec = _tangent_offsets(80.0, -19.8, np.array([0.0, 0.6]) / 3600,
+                                           np.zeros(2))
+    frame = _table(np.concatenate((mjd, mover_t)), np.concatenate((ra, mover_ra)),
+                   np.concatenate((dec, mover_dec)))
+    sigma = 0.1 / 3600.0
+    frame["raErr"] = sigma
+    frame["decErr"] = sigma
+    still_pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)
+                   if np.hypot(east[b] - east[a], north[b] - north[a]) >= 2 * np.sqrt(2) * sigma]
+    assert still_pairs  # without the chain rule some pairs would be tracklets
+    result = make_tracklets(frame, observatory_code=None)
+    mover_ids = set(frame["diaSourceId"].iloc[6:])
+    assert len(result.tracklets) == 1
+    assert set(result.members["diaSourceId"]) == mover_ids
 
 
 def test_nights_change_at_local_noon_in_chile():
@@ -295,6 +341,7 @@ def test_every_simulated_object_gets_tracklets_on_its_nights(shared_data):
     table, truth_table = ten_objects_detections(shared_data)
     config = TrackletConfig()
     result = make_tracklets(table, config)
+    sigma = config.default_sigma_arcsec / 3600.0
     prepared = prepare_detections(table)
     truth = dict(zip(truth_table["diaSourceId"], truth_table["object_id"], strict=True))
     members = result.members.assign(obj=result.members["diaSourceId"].map(truth))
@@ -306,7 +353,12 @@ def test_every_simulated_object_gets_tracklets_on_its_nights(shared_data):
     prepared["obj"] = prepared["diaSourceId"].map(truth)
     expected = set()
     for (obj, night), group in prepared.groupby(["obj", "night"]):
-        if len(find_pairs(group.reset_index(drop=True), config)[0]):
+        # A pair whose separation reaches min_motion_sigma of the two errors combined.
+        i, j = find_pairs(group.reset_index(drop=True), config)
+        ra, dec = np.deg2rad(group["ra"].to_numpy()), np.deg2rad(group["dec"].to_numpy())
+        separation = np.arccos(np.clip(np.sin(dec[i]) * np.sin(dec[j]) + np.cos(dec[i])
+                                       * np.cos(dec[j]) * np.cos(ra[i] - ra[j]), -1, 1))
+        if (np.rad2deg(separation) >= config.min_motion_sigma * np.sqrt(2) * sigma).any():
             expected.add((obj, night))
     assert len({obj for obj, _ in expected}) == 10
     assert expected <= found

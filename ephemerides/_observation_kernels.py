@@ -45,7 +45,8 @@ def observe(helio_t, sun_bary_t, obs_bary_t, mu, c, tol_days, max_iter, out):
     mu : gravitational parameter of the heliocentric motion over the light time (AU³/d²).
     c : speed of light (AU/day).
     tol_days : convergence tolerance of the light-time iteration.
-    max_iter : iteration cap; the fixed point contracts by v/c ~ 1e-4 per step, so 3–4 suffice.
+    max_iter : iteration cap of the straight-line light-time iteration; the fixed point
+        contracts by v/c ~ 1e-4 per step, so 3–4 suffice.
     out : (k, 9) output; columns RA, DEC (rad, astrometric ICRF), RA_RATE (dRA/dt·cos Dec),
         DEC_RATE (rad/day), TOPO_RANGE, HELIO_RANGE (AU), LIGHT_TIME (day), PHASE, ELONGATION
         (rad).
@@ -72,17 +73,17 @@ def observe(helio_t, sun_bary_t, obs_bary_t, mu, c, tol_days, max_iter, out):
         ovx, ovy, ovz = obs_bary_t[i, 3], obs_bary_t[i, 4], obs_bary_t[i, 5]
         r0, sigma0, alpha, q, period = orbit_invariants(x, y, z, vx, vy, vz, mu)
 
-        # Light time: fixed-point iteration from the geometric distance.
+        # Light time: fixed-point iteration from the geometric distance with the object moving
+        # in a straight line (its curvature over the light time shifts lt by ~a·lt²/2c, a few
+        # microseconds), then one exact 2-body step and one Newton step of
+        # |r_obj(t − lt) − r_obs| = c·lt from there (what remains is of second order in those
+        # microseconds).
         dx, dy, dz = x + sx - ox, y + sy - oy, z + sz - oz
         lt = math.sqrt(dx * dx + dy * dy + dz * dz) / c
-        ex, ey, ez, evx, evy, evz = x, y, z, vx, vy, vz
         for _ in range(max_iter):
-            ex, ey, ez, evx, evy, evz = propagate_one(
-                x, y, z, vx, vy, vz, r0, sigma0, alpha, q, period, mu, -lt
-            )
-            dx = ex + sx - svx * lt - ox
-            dy = ey + sy - svy * lt - oy
-            dz = ez + sz - svz * lt - oz
+            dx = x + sx - (vx + svx) * lt - ox
+            dy = y + sy - (vy + svy) * lt - oy
+            dz = z + sz - (vz + svz) * lt - oz
             new = math.sqrt(dx * dx + dy * dy + dz * dz) / c
             change = abs(new - lt)
             lt = new
@@ -91,6 +92,14 @@ def observe(helio_t, sun_bary_t, obs_bary_t, mu, c, tol_days, max_iter, out):
         ex, ey, ez, evx, evy, evz = propagate_one(
             x, y, z, vx, vy, vz, r0, sigma0, alpha, q, period, mu, -lt
         )
+        dx = ex + sx - svx * lt - ox
+        dy = ey + sy - svy * lt - oy
+        dz = ez + sz - svz * lt - oz
+        dist = math.sqrt(dx * dx + dy * dy + dz * dz)
+        step = (dist - c * lt) / (c + (dx * (evx + svx) + dy * (evy + svy)
+                                       + dz * (evz + svz)) / dist)
+        lt += step
+        ex, ey, ez = ex - evx * step, ey - evy * step, ez - evz * step
         # Astrometric vector: barycentric object at emission minus observer at reception.
         dx = ex + sx - svx * lt - ox
         dy = ey + sy - svy * lt - oy

@@ -277,6 +277,99 @@ def cluster_points(points, radius, labels):
 
 
 @njit
+def qualifying_components(labels, tracklet_of, night_index, t_start, t_end, min_tracklets,
+                          min_nights, min_arc):
+    """The components that can be candidate linkages, with what :func:`linking.heliolinc`
+    checks next.
+
+    Parameters
+    ----------
+    labels : (m,) int64
+        Component of each point: the smallest index of its points (:func:`cluster_points`;
+        −1: none).
+    tracklet_of : (m,) int64
+        Tracklet of each point (a tracklet has a point per pass of the hypothesis).
+    night_index : (n,) int64
+        Night of each tracklet, numbered 0, 1, … .
+    t_start, t_end : (n,) float64
+        First and last time of each tracklet, days.
+    min_tracklets, min_nights : int
+        Fewest distinct tracklets, and nights, in a qualifying component.
+    min_arc : float
+        Shortest time from its first to its last detection, days.
+
+    Returns
+    -------
+    rows, row_offsets : int64 arrays
+        The points of qualifying component k are ``rows[row_offsets[k]:row_offsets[k + 1]]``
+        (ascending); components are in the order of their labels.
+    groups, group_offsets : int64 arrays
+        Its distinct tracklets, sorted: ``groups[group_offsets[k]:group_offsets[k + 1]]``.
+    n_nights : int64 array
+        Its distinct nights.
+    arc : float64 array
+        Its time span, days.
+    """
+    # Only the points of components with enough points are sorted (by label, stably).
+    size = np.zeros(labels.size, dtype=np.int64)
+    for a in range(labels.size):
+        if labels[a] >= 0:
+            size[labels[a]] += 1
+    candidates = np.empty(labels.size, dtype=np.int64)
+    n_candidates = 0
+    for a in range(labels.size):
+        if labels[a] >= 0 and size[labels[a]] >= min_tracklets:
+            candidates[n_candidates] = a
+            n_candidates += 1
+    candidates = candidates[:n_candidates]
+    order = candidates[np.argsort(labels[candidates], kind="mergesort")]
+    tracklet_stamp = np.full(t_start.shape[0], -1, dtype=np.int64)
+    night_stamp = np.full(night_index.max() + 1 if night_index.size else 1, -1,
+                          dtype=np.int64)
+    rows = [np.int64(0)][:0]
+    groups = [np.int64(0)][:0]
+    row_offsets = [0]
+    group_offsets = [0]
+    nights_out = [np.int64(0)][:0]
+    arc_out = [0.0][:0]
+    members = np.empty(order.size, dtype=np.int64)
+    start = 0
+    while start < order.size:
+        label = labels[order[start]]
+        stop = start + 1
+        while stop < order.size and labels[order[stop]] == label:
+            stop += 1
+        if label >= 0 and stop - start >= min_tracklets:
+            count = 0
+            nights = 0
+            first, last = np.inf, -np.inf
+            for a in range(start, stop):
+                k = tracklet_of[order[a]]
+                if tracklet_stamp[k] != label:
+                    tracklet_stamp[k] = label
+                    members[count] = k
+                    count += 1
+                    first = min(first, t_start[k])
+                    last = max(last, t_end[k])
+                    if night_stamp[night_index[k]] != label:
+                        night_stamp[night_index[k]] = label
+                        nights += 1
+            if count >= min_tracklets and nights >= min_nights and last - first >= min_arc:
+                for a in range(start, stop):
+                    rows.append(order[a])
+                row_offsets.append(len(rows))
+                for k in np.sort(members[:count]):
+                    groups.append(k)
+                group_offsets.append(len(groups))
+                nights_out.append(nights)
+                arc_out.append(last - first)
+        start = stop
+    return (np.array(rows, dtype=np.int64), np.array(row_offsets, dtype=np.int64),
+            np.array(groups, dtype=np.int64), np.array(group_offsets, dtype=np.int64),
+            np.array(nights_out, dtype=np.int64), np.array(arc_out, dtype=np.float64))
+
+
+@njit
 def select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_inf,
                      accel_tolerance, radius_per_au, min_geodist):
     """Leave out (set to NaN) the projected tracklets that cannot belong to a hypothesis.

@@ -50,7 +50,11 @@ import pandas as pd
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.progress import ProgressBar
 from ephemerides.sky import unit_vectors
-from linking._heliolinc_kernels import cluster_points, hypothesis_clusters
+from linking._heliolinc_kernels import (
+    cluster_points,
+    hypothesis_clusters,
+    qualifying_components,
+)
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
 from linking.hypotheses import load_hypotheses
 from linking.orbitfit import FitConfig
@@ -430,7 +434,8 @@ def search_tracklets(
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
     inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
                               float(t_end.max()) - t_ref, max_obs)
-    search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights, rate_sigma,
+    search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights,
+                     np.unique(nights, return_inverse=True)[1].astype(np.int64), rate_sigma,
                      detection_start, members["diaSourceId"].to_numpy(np.int64), t_ref, tau,
                      config)
 
@@ -481,7 +486,8 @@ class _Search:
     it once: ~150 bytes per tracklet).
 
     Tracklet i runs from ``t_start[i]`` (TDB) to ``t_end[i]``, seen along the unit vectors
-    ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``, its
+    ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``
+    (``night_index[i]`` in 0, 1, … ), its
     rate known to ``rate_sigma[i]`` (radians/day per coordinate); its
     detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]`` (sorted).
     ``core`` (a sky partition's): whether each tracklet lies in the partition's own pixel; a
@@ -496,6 +502,7 @@ class _Search:
     u_end: np.ndarray
     o_end: np.ndarray
     nights: np.ndarray
+    night_index: np.ndarray
     rate_sigma: np.ndarray
     detection_start: np.ndarray
     detection_ids: np.ndarray
@@ -506,7 +513,8 @@ class _Search:
 
     def night_check(self) -> "_NightCheck":
         return _NightCheck(self.nights, self.t_start, self.t_end, self.u_start, self.u_end,
-                           np.deg2rad(self.config.same_night_tolerance_arcsec / 3600.0))
+                           np.deg2rad(self.config.same_night_tolerance_arcsec / 3600.0),
+                           self.detection_start, self.detection_ids)
 
     def sky_partitions(self, nside: int) -> list["_Search"]:
         """One search per HEALPix pixel (NESTED, ``nside``) in which a tracklet starts: the
@@ -522,17 +530,12 @@ class _Search:
                 self, t_start=self.t_start[rows], u_start=self.u_start[rows],
                 o_start=self.o_start[rows], t_end=self.t_end[rows], u_end=self.u_end[rows],
                 o_end=self.o_end[rows], nights=self.nights[rows],
-                rate_sigma=self.rate_sigma[rows],
+                night_index=self.night_index[rows], rate_sigma=self.rate_sigma[rows],
                 detection_start=np.concatenate(([0], np.cumsum(counts))),
                 detection_ids=np.concatenate([self.detection_ids[start[r]: start[r + 1]]
                                               for r in rows]),
                 core=pixel[rows] == p))
         return parts
-
-    def detections(self, group: np.ndarray) -> np.ndarray:
-        """Sorted distinct detections of the tracklets ``group``."""
-        start, ids = self.detection_start, self.detection_ids
-        return np.unique(np.concatenate([ids[start[g]: start[g + 1]] for g in group]))
 
 
 def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: np.ndarray,
@@ -556,10 +559,11 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
                         states, radius, labels)
     out = []
     tracklet_of = np.arange(passes * n) % n
-    for rows in _components(labels, config.min_tracklets):
-        if search.core is not None and not search.core[tracklet_of[rows].min()]:
+    for rows, group, n_nights, arc in _qualifying(labels, tracklet_of, search):
+        if search.core is not None and not search.core[group[0]]:
             continue  # a component of another sky partition
-        _split(rows, tracklet_of, states, radius, night_check, search, 1.0, out)
+        _split(rows, group, n_nights, arc, tracklet_of, states, radius, night_check, search,
+               1.0, out)
     return out
 
 
@@ -597,15 +601,32 @@ def _merge(found: dict, clusters) -> None:
 
 
 class _NightCheck:
-    """Whether a set of tracklets can be one object night by night (see the module docstring)."""
+    """Whether a set of tracklets can be one object night by night (see the module docstring),
+    and its detections; remembered per set, as one object's set is found under many
+    hypotheses."""
 
-    def __init__(self, nights, t_start, t_end, u_start, u_end, tolerance_rad):
+    def __init__(self, nights, t_start, t_end, u_start, u_end, tolerance_rad, detection_start,
+                 detection_ids):
         self.nights = nights
         self.t_start = t_start
         self.duration = t_end - t_start
         self.u_start = u_start
         self.velocity = (u_end - u_start) / self.duration[:, None]
         self.cos_tolerance = np.cos(tolerance_rad)
+        self.detection_start = detection_start
+        self.detection_ids = detection_ids
+        self._verdicts: dict[bytes, np.ndarray | None] = {}
+
+    def detections(self, group: np.ndarray) -> np.ndarray | None:
+        """Sorted distinct detections of the tracklets ``group`` (sorted indices), or None when
+        they fail the check."""
+        key = group.tobytes()
+        if key not in self._verdicts:
+            start, ids = self.detection_start, self.detection_ids
+            self._verdicts[key] = (
+                np.unique(np.concatenate([ids[start[g]: start[g + 1]] for g in group]))
+                if self.consistent(group) else None)
+        return self._verdicts[key]
 
     def consistent(self, group: np.ndarray) -> bool:
         """True when every tracklet of ``group`` (indices, sorted) passes within the tolerance
@@ -623,46 +644,38 @@ class _NightCheck:
         return bool((cosine >= self.cos_tolerance).all())
 
 
-def _components(labels: np.ndarray, min_size: int) -> list[np.ndarray]:
-    """Row indices of each component with at least ``min_size`` points (labels −1: none)."""
-    ok = labels >= 0
-    counts = np.bincount(labels[ok], minlength=labels.size)
-    rows = np.flatnonzero(ok & (counts[np.where(ok, labels, 0)] >= min_size))
-    if rows.size == 0:
-        return []
-    rows = rows[np.argsort(labels[rows], kind="stable")]
-    return np.split(rows, np.flatnonzero(np.diff(labels[rows])) + 1)
+def _qualifying(labels: np.ndarray, tracklet_of: np.ndarray, search: _Search) -> list:
+    """``(rows, group, n_nights, arc_days)`` of each component of ``labels`` (points
+    ``tracklet_of`` tracklets) with enough tracklets, nights and arc, in label order."""
+    config = search.config
+    rows, row_offsets, groups, group_offsets, n_nights, arc = qualifying_components(
+        labels, tracklet_of, search.night_index, search.t_start, search.t_end,
+        config.min_tracklets, config.min_nights, config.min_arc_days)
+    return [(rows[row_offsets[k]: row_offsets[k + 1]],
+             groups[group_offsets[k]: group_offsets[k + 1]], int(n_nights[k]), float(arc[k]))
+            for k in range(n_nights.size)]
 
 
-def _split(rows, tracklet_of, states, radius, night_check, search, scale, out):
-    """Append to ``out`` the candidate linkages of one component (rows of the points), found
-    with the radii ``radius · scale``.
+def _split(rows, group, n_nights, arc, tracklet_of, states, radius, night_check, search, scale,
+           out):
+    """Append to ``out`` the candidate linkages of one qualifying component (rows of the
+    points, their distinct tracklets ``group``), found with the radii ``radius · scale``.
 
-    A component that qualifies (tracklets, nights, arc) and passes the night check is one
-    candidate ``(detections, (n_tracklets, n_detections, n_nights, arc_days, *mean point))``,
-    the detections a sorted int64 array; one that fails the check is re-clustered with half the
-    radii, at most ``config.max_splits`` times.
+    A component that passes the night check is one candidate ``(detections, (n_tracklets,
+    n_detections, n_nights, arc_days, *mean point))``, the detections a sorted int64 array; one
+    that fails it is re-clustered with half the radii, at most ``config.max_splits`` times.
     """
-    config, t_start, t_end = search.config, search.t_start, search.t_end
-    group = np.unique(tracklet_of[rows])
-    if group.size < config.min_tracklets:
-        return
-    n_nights = np.unique(night_check.nights[group]).size
-    if n_nights < config.min_nights:
-        return
-    arc = float(t_end[group].max() - t_start[group].min())
-    if arc < config.min_arc_days:
-        return
-    if not night_check.consistent(group):
-        if scale <= 0.5**config.max_splits:
+    ids = night_check.detections(group)
+    if ids is None:
+        if scale <= 0.5**search.config.max_splits:
             return
         labels = np.empty(rows.size, dtype=np.int64)
         cluster_points(np.ascontiguousarray(states[rows]), 0.5 * scale * radius[rows], labels)
-        for part in _components(labels, config.min_tracklets):
-            _split(rows[part], tracklet_of, states, radius, night_check, search, 0.5 * scale,
-                   out)
+        for part, part_group, part_nights, part_arc in _qualifying(labels, tracklet_of[rows],
+                                                                   search):
+            _split(rows[part], part_group, part_nights, part_arc, tracklet_of, states, radius,
+                   night_check, search, 0.5 * scale, out)
         return
-    ids = search.detections(group)
     out.append((ids, (group.size, ids.size, n_nights, arc, *states[rows].mean(axis=0))))
 
 

@@ -70,11 +70,6 @@ class FitConfig:
         Largest number of Levenberg–Marquardt steps per fit.
     default_sigma_arcsec : float
         Astrometric uncertainty of a detection without ``raErr``/``decErr``, arcsec.
-    chi2_tolerance : float
-        Convergence: a step that would lower chi² by at most this × max(chi², 1) ends the fit
-        (it would move the state by at most √this × max(√chi², 1) of its uncertainty). 1e-8
-        recovers noise-free orbits to a kilometre; :func:`linking.link` screens its candidates
-        with 1e-4 (a hundredth of the uncertainty) and refits the accepted ones at this value.
     """
 
     max_rms_arcsec: float = 1.0
@@ -83,12 +78,10 @@ class FitConfig:
     min_nights: int = 3
     max_iterations: int = 30
     default_sigma_arcsec: float = 0.1
-    chi2_tolerance: float = 1e-8
 
     def validate(self) -> None:
         """Raise ValueError naming the setting when one is out of range."""
-        for name in ("max_rms_arcsec", "outlier_sigma", "default_sigma_arcsec",
-                     "chi2_tolerance"):
+        for name in ("max_rms_arcsec", "outlier_sigma", "default_sigma_arcsec"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"FitConfig.{name} must be finite and > 0; got {value!r}")
@@ -315,7 +308,8 @@ def _enough(used, nights, config) -> bool:
 
 
 def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
-              config: FitConfig | None = None, method: str = "2body") -> OrbitFit:
+              config: FitConfig | None = None, method: str = "2body",
+              tolerance: float = 1e-8) -> OrbitFit:
     """Fit a heliocentric orbit to detections, dropping outliers (method in the module docstring).
 
     Parameters
@@ -331,6 +325,10 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
     method : {"2body", "nbody"}
         Motion model: Kepler (fast; for the many candidate fits of a linking window) or the
         N-body integration with the planets (final fits, arcs beyond a few weeks).
+    tolerance : float
+        Convergence: a step that would lower chi² by at most this × max(chi², 1) ends each
+        fit (it would move the state by at most √this × max(√chi², 1) of its uncertainty).
+        1e-8 recovers noise-free orbits to a kilometre.
 
     Returns
     -------
@@ -342,8 +340,7 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
     used = np.ones(len(obs), dtype=bool)
     while True:
         state, covariance, res, chi2 = differential_correction(
-            state, epoch_mjd_tdb, obs, used, config.max_iterations, method,
-            config.chi2_tolerance)
+            state, epoch_mjd_tdb, obs, used, config.max_iterations, method, tolerance)
         if not np.isfinite(res[used]).all():
             return OrbitFit(epoch_mjd_tdb, state, covariance, res[:, 0], res[:, 1], used,
                             np.nan, np.nan, "failed")

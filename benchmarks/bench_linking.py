@@ -20,8 +20,9 @@ LSST focal plane, the visit's seeing and depth), plus false detections uniform o
 plane at the density that gives ``false_detections`` of them.
 
 Linkers, each in a fresh process (numba caches and heliolinx loaded by a warm-up on the
-ten-object fixture first; CPU = user + system time of the process, all threads, for the
-linking alone; peak memory = the process's high-water mark):
+ten-object fixture first; BLAS single-threaded, see ``_run_linker``; CPU = user + system time
+of the process, all threads, for the linking alone; peak memory = the process's high-water
+mark):
 
 * **project** — ``linking.link(detections)``, the default configuration, timed by stage
   (tracklets, search, fits and purification), as a new user would call it;
@@ -38,12 +39,15 @@ detections. For the project the missed findable objects are put in the stage tha
 no tracklet on 3 nights, no pure candidate, or lost in the fits and purification.
 
 Run: ``make bench-linking`` (or ``.venv-peers/bin/python benchmarks/bench_linking.py
-[--fields NAME ...] [--seed S] [--scale F]``; ``--scale 0.2`` is a quick run with a fifth of
-the objects and false detections). Writes ``benchmarks/results/bench_linking.json``.
+[--fields NAME ...] [--seed S] [--scale F] [--false-detections N] [--linkers ...]
+[--hypotheses GRID]``; ``--scale 0.2`` is a quick run with a fifth of the objects and false
+detections; ``--fields opposition --false-detections 920000 --linkers project`` makes a window
+of 10⁶ detections for the memory target). Writes ``benchmarks/results/bench_linking.json``.
 """
 
 import argparse
 import hashlib
+import os
 import resource
 import sys
 import tempfile
@@ -117,8 +121,10 @@ def _templates(path: Path) -> np.ndarray:
     return np.ascontiguousarray(kep[:, [0, 1, 2, 4]])
 
 
-def simulate_field(name: str, seed: int, scale: float) -> dict:
-    """Detections, truth (``object_id``, ``kind``), visits and orbits of one field."""
+def simulate_field(name: str, seed: int, scale: float,
+                   false_detections: int | None = None) -> dict:
+    """Detections, truth (``object_id``, ``kind``), visits and orbits of one field; the field's
+    own number of false detections (times ``scale``) unless ``false_detections`` is given."""
     from sso.cadence import night_of, read_visits, visit_midpoints
     from sso.population import field_population
     from sso.simulate import simulate
@@ -133,7 +139,8 @@ def simulate_field(name: str, seed: int, scale: float) -> dict:
     orbits, _ = field_population(
         counts, spec.center_radec_deg, HALF_WIDTH_DEG, epoch, seed,
         templates={"mba": _templates(MBA_TEMPLATES), "neo": _templates(NEO_TEMPLATES)})
-    noise_per_deg2 = spec.false_detections * scale / (len(visits) * FOCAL_PLANE_DEG2)
+    wanted = spec.false_detections * scale if false_detections is None else false_detections
+    noise_per_deg2 = wanted / (len(visits) * FOCAL_PLANE_DEG2)
     sim = simulate(orbits, visits, seed, noise_per_deg2=noise_per_deg2, footprint="lsst",
                    detector_corners=DETECTOR_CORNERS)
     kind = {"M": "mba", "N": "neo", "J": "trojan", "H": "hilda", "T": "tno"}
@@ -165,16 +172,16 @@ def fixture_field() -> dict:
 
 # --- the two linkers, each in a fresh process ---------------------------------------------------
 
-def _warm_up(run) -> None:
+def _warm_up(run, settings: dict) -> None:
     """Load numba caches / heliolinx on the ten-object fixture before anything is timed."""
     if TEN_OBJECTS.is_file():
-        run(fixture_field()["detections"], None)
+        run(fixture_field()["detections"], None, settings)
 
 
-def _project(detections: pd.DataFrame, _visits) -> dict:
+def _project(detections: pd.DataFrame, _visits, settings: dict) -> dict:
     import linking
 
-    config = linking.LinkingConfig()
+    config = linking.LinkingConfig(**settings)
     stages, cpu = {}, {}
     t0, c0 = time.perf_counter(), time.process_time()
     frame = linking.prepare_detections(detections)
@@ -193,7 +200,7 @@ def _project(detections: pd.DataFrame, _visits) -> dict:
             "n_tracklets": len(tracklets.tracklets), "wall_s": stages, "cpu_s": cpu}
 
 
-def _heliolinc3d(detections: pd.DataFrame, visits) -> dict:
+def _heliolinc3d(detections: pd.DataFrame, visits, _settings: dict) -> dict:
     from _heliolinx_peer import run_heliolinx
 
     found = run_heliolinx(detections, PEER_HYPOTHESES, visits=visits)
@@ -204,13 +211,14 @@ def _heliolinc3d(detections: pd.DataFrame, visits) -> dict:
 LINKERS = {"project": _project, "heliolinc3d": _heliolinc3d}
 
 
-def _child(linker: str, path: str, visits_path: str | None) -> dict:
-    """One linker on one field's detections, in this (fresh) process."""
+def _child(linker: str, path: str, visits_path: str | None, settings: dict) -> dict:
+    """One linker on one field's detections, in this (fresh) process; ``settings`` are the
+    project's ``LinkingConfig`` fields given on the command line."""
     run = LINKERS[linker]
-    _warm_up(run)
+    _warm_up(run, settings)
     detections = pd.read_parquet(path)
     visits = pd.read_parquet(visits_path) if visits_path else None
-    out = run(detections, visits)
+    out = run(detections, visits, settings)
     out["peak_memory_mb"] = _peak_memory_mb()
     return out
 
@@ -225,16 +233,21 @@ def _peer_missing() -> str | None:
     return None
 
 
-def _run_linker(linker: str, data: dict, workdir: Path) -> dict:
+def _run_linker(linker: str, data: dict, workdir: Path, settings: dict) -> dict:
     path = workdir / "detections.parquet"
     data["detections"].to_parquet(path)
     visits_path = None
     if data["visits"] is not None:
         visits_path = str(workdir / "visits.parquet")
         data["visits"].to_parquet(visits_path)
+    # BLAS single-threaded in the linkers' processes: both parallelise themselves (the
+    # project's search threads; HelioLinC3D's OpenMP), and NumPy 1's OpenBLAS, which the
+    # peer's environment needs, spends ~5× the CPU of one thread on the 6×6 normal equations
+    # of the orbit fits by waking its threads (NumPy 2's does not).
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     context = get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(_child, linker, str(path), visits_path).result()
+        return pool.submit(_child, linker, str(path), visits_path, settings).result()
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -299,9 +312,11 @@ def _checksum(detections: pd.DataFrame) -> str:
     return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]
 
 
-def run_field(name: str, seed: int, scale: float, workdir: Path) -> dict:
+def run_field(name: str, seed: int, scale: float, workdir: Path, linkers, settings: dict,
+              false_detections: int | None) -> dict:
     t0 = time.perf_counter()
-    data = fixture_field() if name == FIXTURE else simulate_field(name, seed, scale)
+    data = (fixture_field() if name == FIXTURE
+            else simulate_field(name, seed, scale, false_detections))
     obs = _observations(data)
     real = obs["object_id"].notna()
     result = {
@@ -314,11 +329,11 @@ def run_field(name: str, seed: int, scale: float, workdir: Path) -> dict:
         "detections_sha256_16": _checksum(data["detections"]), "linkers": {},
     }
     missing = _peer_missing()
-    for linker in LINKERS:
+    for linker in linkers:
         if linker == "heliolinc3d" and missing:
             result["linkers"][linker] = {"skipped": missing}
             continue
-        found = _run_linker(linker, data, workdir)
+        found = _run_linker(linker, data, workdir, settings)
         scored = score(obs, found)
         entry = {"n_tracklets": found["n_tracklets"], "cpu_s": found["cpu_s"],
                  "wall_s": found["wall_s"], "peak_memory_mb": found["peak_memory_mb"],
@@ -366,19 +381,31 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of each field's objects and false detections")
+    parser.add_argument("--false-detections", type=int, default=None, metavar="N",
+                        help="false detections per simulated field instead of its own number "
+                             "(e.g. a window of 10^6 detections for the memory target)")
+    parser.add_argument("--linkers", nargs="+", choices=list(LINKERS), default=list(LINKERS))
+    parser.add_argument("--hypotheses", default=None, metavar="GRID",
+                        help="the project's hypotheses (a built-in grid or a file) instead of "
+                             "its default")
     args = parser.parse_args()
     for path in (VISITS, DETECTOR_CORNERS, MBA_TEMPLATES, NEO_TEMPLATES, TEN_OBJECTS):
         if not path.is_file():
             sys.exit(f"bench_linking needs the shared data: {path} not found")
     if not 0.0 < args.scale <= 1.0:
         sys.exit(f"--scale must be in (0, 1]; got {args.scale}")
+    if args.false_detections is not None and args.false_detections < 0:
+        sys.exit(f"--false-detections must be >= 0; got {args.false_detections}")
+    settings = {} if args.hypotheses is None else {"hypotheses": args.hypotheses}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.fields:
-            results.append(run_field(name, args.seed, args.scale, Path(tmp)))
+            results.append(run_field(name, args.seed, args.scale, Path(tmp), args.linkers,
+                                     settings, args.false_detections))
             _report(results[-1])
             sys.stdout.flush()
-    payload = {"seed": args.seed, "scale": args.scale, "fields": results}
+    payload = {"seed": args.seed, "scale": args.scale, "settings": settings,
+               "false_detections": args.false_detections, "fields": results}
     print(f"wrote {write_results('bench_linking', payload)}")
 
 

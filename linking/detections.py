@@ -102,12 +102,23 @@ def astrometric_sigma_arcsec(frame: pd.DataFrame, default_arcsec: float) -> np.n
     return sigma
 
 
+def _per_exposure(function, mjd: np.ndarray, *args) -> np.ndarray:
+    """``function(times, *args)`` evaluated once per distinct time of ``mjd`` (the detections of
+    an exposure share theirs) and spread back to every row."""
+    times, which = np.unique(mjd, return_inverse=True)
+    return function(times, *args)[which.ravel()]
+
+
+def _heliocentric_positions(mjd_tdb: np.ndarray, code: str) -> np.ndarray:
+    return observer_states(code, mjd_tdb, origin="sun", frame="equatorial")[:, :3]
+
+
 def _add_observer(frame: pd.DataFrame, mjd_tdb: np.ndarray, codes: np.ndarray) -> None:
+    """Heliocentric ICRF observer positions, computed once per distinct (site, time)."""
     positions = np.empty((len(frame), 3))
     for code in np.unique(codes):
-        rows = codes == code
-        positions[rows] = observer_states(code, mjd_tdb[rows], origin="sun",
-                                          frame="equatorial")[:, :3]
+        rows = np.flatnonzero(codes == code)
+        positions[rows] = _per_exposure(_heliocentric_positions, mjd_tdb[rows], code)
     for k, column in enumerate(OBSERVER_COLUMNS):
         frame[column] = positions[:, k]
 
@@ -193,7 +204,8 @@ def prepare_detections(
             f"{list(OBSERVER_COLUMNS)}"
         )
     else:
-        mjd_tdb = convert_mjd(frame["midpointMjdTai"].to_numpy(np.float64), "tai", "tdb")
+        mjd_tdb = _per_exposure(convert_mjd, frame["midpointMjdTai"].to_numpy(np.float64),
+                                "tai", "tdb")
         _add_observer(frame, mjd_tdb, codes)
 
     if "night" in frame.columns:
@@ -205,7 +217,8 @@ def prepare_detections(
             )
         frame["night"] = night.astype(np.int64)
     else:
-        mjd_utc = convert_mjd(frame["midpointMjdTai"].to_numpy(np.float64), "tai", "utc")
+        mjd_utc = _per_exposure(convert_mjd, frame["midpointMjdTai"].to_numpy(np.float64),
+                                "tai", "utc")
         if codes is not None:
             night = np.empty(len(frame), dtype=np.int64)
             for code in np.unique(codes):

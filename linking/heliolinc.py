@@ -10,8 +10,13 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    hypotheses that come inside the observer's orbit (r(t) < |observer| somewhere in the data)
    a second point per tracklet takes the near intersection where the line of sight crosses the
    sphere twice, so NEOs between the Earth and the Sun are found too;
-2. the two endpoints give a heliocentric state (mean position, finite-difference velocity) that
-   is propagated to t_ref on a 2-body orbit around the Sun (universal variables,
+2. the two endpoints give a heliocentric state (mean position, finite-difference velocity);
+   a tracklet whose state cannot belong to the hypothesis is left out of it — unbound beyond
+   ``max_v_inf_km_per_s``, or moving across the line of sight at a speed that implies an r̈
+   so different from the hypothesis' that it would sit more than ``accel_tolerance`` clustering
+   radii from its object's other tracklets (both with a 3σ margin for its astrometry;
+   :func:`linking._heliolinc_kernels.select_tracklets`) — and the others are propagated to
+   t_ref on a 2-body orbit around the Sun (universal variables,
    :func:`ephemerides._kepler_kernels.propagate_pairs`);
 3. the states of one object's tracklets then nearly coincide when the hypothesis is close to the
    object's true (r, ṙ). The 6-D points (x, y, z, τ·vx, τ·vy, τ·vz), AU, are grouped: two
@@ -389,7 +394,9 @@ def search_tracklets(
     config = LinkingConfig() if config is None else config
     config.validate()
     _check_inputs(tracklets, hypotheses)
-    table = tracklets.tracklets.sort_values("tracklet_id").reset_index(drop=True)
+    table = tracklets.tracklets
+    if not table["tracklet_id"].is_monotonic_increasing:  # as make_tracklets sorts it
+        table = table.sort_values("tracklet_id")
     if table["tracklet_id"].duplicated().any():
         raise ValueError("tracklet_id must be unique in the tracklets table")
     n = len(table)

@@ -188,26 +188,29 @@ def find_pairs(frame: pd.DataFrame, config: TrackletConfig) -> tuple[np.ndarray,
     night = frame["night"].to_numpy(np.int64)
     max_dt_days = config.max_dt_h / 24.0
     radius = chord_length(config.max_rate_deg_per_day * max_dt_days) * (1.0 + 1e-9) + 1e-15
-    found = []
+    found_i, found_j = [], []
     for value in np.unique(night):
         rows = np.flatnonzero(night == value)
         local = cKDTree(uvec[rows]).query_pairs(radius, output_type="ndarray")
-        found.append(rows[local.astype(np.int64)])
-    pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
-    i, j = pairs.min(axis=1), pairs.max(axis=1)
-    dt = mjd[j] - mjd[i]
-    chord = np.linalg.norm(uvec[j] - uvec[i], axis=1)
-    separation_deg = np.rad2deg(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = separation_deg / dt
-    keep = (
-        (dt >= config.min_dt_s / SECONDS_PER_DAY)
-        & (dt <= max_dt_days)
-        & (rate <= config.max_rate_deg_per_day)
-    )
-    i, j, rate = i[keep], j[keep], rate[keep]
-    keep = _trail_consistent(frame, i, j, rate, config)
-    i, j = i[keep], j[keep]
+        pairs = rows[local.astype(np.int64)]
+        del local
+        i, j = pairs.min(axis=1), pairs.max(axis=1)
+        del pairs
+        # Filtered night by night: the candidate pairs of a whole window do not fit in memory
+        # at survey densities (~4 × 10⁶ per night for 10⁵ detections of a field).
+        dt = mjd[j] - mjd[i]
+        chord = np.linalg.norm(uvec[j] - uvec[i], axis=1)
+        separation_deg = np.rad2deg(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = separation_deg / dt
+        keep = ((dt >= config.min_dt_s / SECONDS_PER_DAY) & (dt <= max_dt_days)
+                & (rate <= config.max_rate_deg_per_day))
+        i, j, rate = i[keep], j[keep], rate[keep]
+        keep = _trail_consistent(frame, i, j, rate, config)
+        found_i.append(i[keep])
+        found_j.append(j[keep])
+    i = np.concatenate(found_i) if found_i else np.empty(0, dtype=np.int64)
+    j = np.concatenate(found_j) if found_j else np.empty(0, dtype=np.int64)
     order = np.lexsort((j, i))
     return i[order], j[order]
 
@@ -277,9 +280,9 @@ def make_tracklets(
         config.max_great_circle_residual_arcsec / ARCSEC_PER_RAD,
     )
     chains = _unique_chains(chain_offsets, chain_members)
-    covered = {(a, b) for chain in chains for x, a in enumerate(chain) for b in chain[x + 1:]}
-    lone = np.array([(a, b) not in covered for a, b in zip(i.tolist(), j.tolist(), strict=True)],
-                    dtype=bool)
+    covered = np.array([a * n + b for chain in chains for x, a in enumerate(chain)
+                        for b in chain[x + 1:]], dtype=np.int64)
+    lone = ~np.isin(i * n + j, covered)
 
     width = max((len(c) for c in chains), default=2)
     table = np.full((int(lone.sum()) + len(chains), width), -1, dtype=np.int64)

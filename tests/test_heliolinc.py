@@ -15,7 +15,12 @@ from ephemerides.constants import AU_KM, C_AU_PER_DAY, ECLIPTIC_TO_EQUATORIAL, G
 from ephemerides.elements import keplerian_to_cartesian
 from ephemerides.observers import observer_states
 from linking import classify_linkages, heliolinc, make_tracklets
-from linking._heliolinc_kernels import cluster_points, project_endpoints, select_tracklets
+from linking._heliolinc_kernels import (
+    cluster_points,
+    project_endpoints,
+    qualifying_components,
+    select_tracklets,
+)
 from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters, search_tracklets
 from linking.hypotheses import (
     POPULATIONS,
@@ -245,6 +250,34 @@ def test_exact_hypothesis_links_the_object():
     assert len(search_tracklets(tracklets, exact, tight).linkages) == 1
     wrong = exact.assign(r_au=exact.r_au + 0.05)
     assert len(search_tracklets(tracklets, wrong, tight).linkages) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_qualifying_components_match_reference(seed):
+    rng = np.random.default_rng(seed)
+    n = 120  # tracklets; two passes give 240 points
+    tracklet_of = np.arange(2 * n) % n
+    nights = rng.integers(0, 8, n)
+    t_start = nights + rng.uniform(0.0, 0.2, n)
+    t_end = t_start + rng.uniform(0.01, 0.06, n)
+    # Components: labels are the smallest point index of each, some points in none.
+    group = rng.integers(0, 40, 2 * n)
+    labels = np.array([np.flatnonzero(group == g).min() for g in group])
+    labels[rng.random(2 * n) < 0.1] = -1
+    rows, row_offsets, groups, group_offsets, n_nights, arc = qualifying_components(
+        labels, tracklet_of, nights, t_start, t_end, 3, 3, 1.0)
+    expected = []
+    for label in np.unique(labels[labels >= 0]):
+        points = np.flatnonzero(labels == label)
+        members = np.unique(tracklet_of[points])
+        span = t_end[members].max() - t_start[members].min()
+        if (members.size >= 3 and np.unique(nights[members]).size >= 3 and span >= 1.0):
+            expected.append((points, members, np.unique(nights[members]).size, span))
+    assert len(expected) > 5 and n_nights.size == len(expected)
+    for k, (points, members, count, span) in enumerate(expected):
+        np.testing.assert_array_equal(rows[row_offsets[k]: row_offsets[k + 1]], points)
+        np.testing.assert_array_equal(groups[group_offsets[k]: group_offsets[k + 1]], members)
+        assert n_nights[k] == count and arc[k] == span
 
 
 def _selected_reference(states, dt, geodist, rddot, rate_sigma, max_v_inf, tolerance,

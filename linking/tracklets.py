@@ -191,13 +191,10 @@ def find_pairs(frame: pd.DataFrame, config: TrackletConfig) -> tuple[np.ndarray,
     found_i, found_j = [], []
     for value in np.unique(night):
         rows = np.flatnonzero(night == value)
-        local = cKDTree(uvec[rows]).query_pairs(radius, output_type="ndarray")
-        pairs = rows[local.astype(np.int64)]
-        del local
-        i, j = pairs.min(axis=1), pairs.max(axis=1)
-        del pairs
         # Filtered night by night: the candidate pairs of a whole window do not fit in memory
         # at survey densities (~4 × 10⁶ per night for 10⁵ detections of a field).
+        local = cKDTree(uvec[rows]).query_pairs(radius, output_type="ndarray").astype(np.int64)
+        i, j = rows[local.min(axis=1)], rows[local.max(axis=1)]
         dt = mjd[j] - mjd[i]
         chord = np.linalg.norm(uvec[j] - uvec[i], axis=1)
         separation_deg = np.rad2deg(2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0)))

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ephemerides.photometry import ab_magnitude
 from linking import read_hypotheses
 
 PEER_DATA = Path(__file__).resolve().parents[2] / "shared" / "peers" / "heliolinx"
@@ -44,7 +45,6 @@ DEFAULT_MAG = 20.0
 DEFAULT_SIGMAG = 0.1
 DEFAULT_BAND = "r"
 IMAGE_RADIUS_DEG = 2.0
-NJY_AB_ZERO_POINT = 31.4  # AB magnitude of 1 nJy
 STAGES = ("prepare", "tracklets", "heliolinc", "purify", "total")
 
 
@@ -315,9 +315,7 @@ def _magnitudes(detections: pd.DataFrame) -> np.ndarray:
     if "mag" in detections.columns:
         mag = detections["mag"].to_numpy(np.float64)
     elif "psfFlux" in detections.columns:
-        flux = detections["psfFlux"].to_numpy(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mag = NJY_AB_ZERO_POINT - 2.5 * np.log10(np.where(flux > 0.0, flux, np.nan))
+        mag = ab_magnitude(detections["psfFlux"].to_numpy(np.float64))
     else:
         mag = np.full(len(detections), np.nan)
     return np.where(np.isfinite(mag), mag, DEFAULT_MAG)

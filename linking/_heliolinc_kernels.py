@@ -66,18 +66,18 @@ def _topocentric_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref, nea
 
 
 @njit
-def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time, near, rho,
-                      t_emit):
-    """Topocentric distance and emission time of each detection under one hypothesis.
+def emission_distance(t, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref, c_au_per_day,
+                      light_time, near):
+    """Topocentric distance and emission time of one detection under one hypothesis.
 
     Parameters
     ----------
-    t : (n,) float64
-        Observation times, MJD TDB.
-    u : (n, 3) float64
-        Unit vectors of the astrometric directions (ICRF).
-    o : (n, 3) float64
-        Heliocentric observer positions at ``t``, AU (ICRF).
+    t : float
+        Observation time, MJD TDB.
+    ux, uy, uz : float
+        Unit vector of the astrometric direction (ICRF).
+    ox, oy, oz : float
+        Heliocentric observer position at ``t``, AU (ICRF).
     r0, rdot, rddot : float
         Hypothesis at ``t_ref``: AU, AU/day, AU/day².
     t_ref : float
@@ -88,85 +88,22 @@ def project_endpoints(t, u, o, r0, rdot, rddot, t_ref, c_au_per_day, light_time,
         Solve at the emission time (True) or at the observation time (False).
     near : bool
         Take the smaller of two positive roots (NaN where there are not two); else the larger.
-    rho : (n,) float64
-        Receives ρ, AU (NaN where the hypothesis has no solution).
-    t_emit : (n,) float64
-        Receives the emission time t − ρ/c (``t`` itself when ``light_time`` is False).
+
+    Returns
+    -------
+    rho, t_emit : float
+        ρ, AU, and the emission time t − ρ/c (``t`` itself when ``light_time`` is False); both
+        NaN where the hypothesis has no solution.
     """
-    passes = LIGHT_TIME_PASSES if light_time else 1
-    for i in range(t.shape[0]):
-        te = t[i]
-        d = np.nan
-        for _ in range(passes):
-            d = _topocentric_distance(
-                te, u[i, 0], u[i, 1], u[i, 2], o[i, 0], o[i, 1], o[i, 2], r0, rdot, rddot, t_ref,
-                near,
-            )
-            if not math.isfinite(d):
-                break
-            if light_time:
-                te = t[i] - d / c_au_per_day
-        rho[i] = d
-        t_emit[i] = te if math.isfinite(d) else np.nan
-
-
-@njit
-def tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
-                    c_au_per_day, light_time, states, dt, geodist):
-    """Heliocentric states of every tracklet under every hypothesis, before propagation.
-
-    Parameters
-    ----------
-    t_start, u_start, o_start, t_end, u_end, o_end : float64 arrays
-        Tracklet endpoints: times (n,), MJD TDB; unit vectors (n, 3); heliocentric observer
-        positions (n, 3), AU.
-    hypotheses : (m, 3) float64
-        Rows (r₀ AU, ṙ₀ AU/day, r̈ AU/day²) at ``t_ref``.
-    near : (m,) bool
-        Per row: use the near roots of both endpoints (see the module docstring), else the far
-        roots.
-    t_ref : float
-        Reference epoch, MJD TDB.
-    c_au_per_day : float
-        Speed of light, AU/day.
-    light_time : bool
-        Correct the endpoint times for light time.
-    states : (m·n, 6) float64
-        Receives, in row ``k·n + i`` (hypothesis k, tracklet i), the position at the midpoint of
-        the two emission times (mean of the endpoint positions, AU) and the velocity
-        (P_end − P_start)/(t_end − t_start), AU/day; NaN when an endpoint is invalid.
-    dt : (m·n,) float64
-        Receives t_ref − t_mid, days: the step that brings the state to the reference epoch.
-    geodist : (m·n,) float64
-        Receives the mean topocentric distance of the two endpoints, AU.
-    """
-    n = t_start.shape[0]
-    rho_s = np.empty(n)
-    rho_e = np.empty(n)
-    te_s = np.empty(n)
-    te_e = np.empty(n)
-    for k in range(hypotheses.shape[0]):
-        r0, rdot, rddot = hypotheses[k, 0], hypotheses[k, 1], hypotheses[k, 2]
-        project_endpoints(t_start, u_start, o_start, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, near[k], rho_s, te_s)
-        project_endpoints(t_end, u_end, o_end, r0, rdot, rddot, t_ref, c_au_per_day,
-                          light_time, near[k], rho_e, te_e)
-        for i in range(n):
-            row = k * n + i
-            span = te_e[i] - te_s[i]
-            if not (math.isfinite(rho_s[i]) and math.isfinite(rho_e[i]) and span > 0.0):
-                for j in range(6):
-                    states[row, j] = np.nan
-                dt[row] = 0.0
-                geodist[row] = np.nan
-                continue
-            for j in range(3):
-                ps = o_start[i, j] + rho_s[i] * u_start[i, j]
-                pe = o_end[i, j] + rho_e[i] * u_end[i, j]
-                states[row, j] = 0.5 * (ps + pe)
-                states[row, 3 + j] = (pe - ps) / span
-            dt[row] = t_ref - 0.5 * (te_s[i] + te_e[i])
-            geodist[row] = 0.5 * (rho_s[i] + rho_e[i])
+    te = t
+    d = np.nan
+    for _ in range(LIGHT_TIME_PASSES if light_time else 1):
+        d = _topocentric_distance(te, ux, uy, uz, ox, oy, oz, r0, rdot, rddot, t_ref, near)
+        if not math.isfinite(d):
+            return np.nan, np.nan
+        if light_time:
+            te = t - d / c_au_per_day
+    return d, te
 
 
 @njit
@@ -370,20 +307,22 @@ def qualifying_components(labels, tracklet_of, night_index, t_start, t_end, min_
 
 
 @njit
-def select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_inf,
-                     accel_tolerance, radius_per_au, min_geodist):
-    """Leave out (set to NaN) the projected tracklets that cannot belong to a hypothesis.
+def foreign_to_hypothesis(x, y, z, vx, vy, vz, dt, geodist, rddot_hypothesis, rate_sigma, mu,
+                          max_v_inf, accel_tolerance, radius_per_au, min_geodist):
+    """Whether a projected tracklet cannot belong to a hypothesis, and is left out of it.
 
     Parameters
     ----------
-    states, dt, geodist : as :func:`tracklet_states` returns them, for the passes of one
-        hypothesis (rows ``k·n + i``); changed in place.
-    hypotheses : (m, 3) float64
-        The passes' rows (r₀, ṙ₀, r̈), AU, AU/day, AU/day².
-    n : int
-        Tracklets per pass.
-    rate_sigma : (n,) float64
-        1-σ error of each tracklet's angular rate per coordinate, radians/day.
+    x, y, z, vx, vy, vz : float
+        Its heliocentric state under the hypothesis (before propagation), AU, AU/day.
+    dt : float
+        t_ref − its time, days.
+    geodist : float
+        Its topocentric distance, AU.
+    rddot_hypothesis : float
+        The hypothesis' r̈, AU/day².
+    rate_sigma : float
+        1-σ error of its angular rate per coordinate, radians/day.
     mu : float
         GM of the Sun, AU³/day².
     max_v_inf : float
@@ -391,7 +330,7 @@ def select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_i
     accel_tolerance : float
         How many clustering radii the radial miss ½ |r̈_tracklet − r̈| (t_ref − t)² may reach.
     radius_per_au, min_geodist : float
-        The clustering radius, as :func:`hypothesis_clusters` sets it.
+        The clustering radius, as :func:`cluster_projected` sets it.
 
     Notes
     -----
@@ -406,65 +345,122 @@ def select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_i
       off by more than ``accel_tolerance`` clustering radii cannot cluster with its object's
       tracklets at other times: it belongs to another hypothesis of the grid.
     """
-    for row in range(states.shape[0]):
-        if not math.isfinite(states[row, 0]):
-            continue
-        x, y, z = states[row, 0], states[row, 1], states[row, 2]
-        vx, vy, vz = states[row, 3], states[row, 4], states[row, 5]
-        r = math.sqrt(x * x + y * y + z * z)
-        v2 = vx * vx + vy * vy + vz * vz
-        sigma_v = 3.0 * geodist[row] * rate_sigma[row % n]
-        escape = math.sqrt(2.0 * mu / r + max_v_inf * max_v_inf)
-        radial = (x * vx + y * vy + z * vz) / r
-        transverse2 = max(v2 - radial * radial, 0.0)
-        rddot = transverse2 / r - mu / (r * r)
-        rddot_sigma = 2.0 * math.sqrt(transverse2) * sigma_v / r
-        miss = max(abs(rddot - hypotheses[row // n, 2]) - rddot_sigma, 0.0)
-        radius = radius_per_au * max(geodist[row], min_geodist)
-        if (math.sqrt(v2) - sigma_v > escape
-                or 0.5 * miss * dt[row] * dt[row] > accel_tolerance * radius):
-            for j in range(6):
-                states[row, j] = np.nan
+    r = math.sqrt(x * x + y * y + z * z)
+    v2 = vx * vx + vy * vy + vz * vz
+    sigma_v = 3.0 * geodist * rate_sigma
+    escape = math.sqrt(2.0 * mu / r + max_v_inf * max_v_inf)
+    radial = (x * vx + y * vy + z * vz) / r
+    transverse2 = max(v2 - radial * radial, 0.0)
+    rddot = transverse2 / r - mu / (r * r)
+    rddot_sigma = 2.0 * math.sqrt(transverse2) * sigma_v / r
+    miss = max(abs(rddot - rddot_hypothesis) - rddot_sigma, 0.0)
+    radius = radius_per_au * max(geodist, min_geodist)
+    return (math.sqrt(v2) - sigma_v > escape
+            or 0.5 * miss * dt * dt > accel_tolerance * radius)
 
 
 @njit
-def hypothesis_clusters(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near,
-                        t_ref, c_au_per_day, light_time, mu, tau, radius_per_au,
-                        min_geodist, rate_sigma, max_v_inf, accel_tolerance, states, radius,
-                        labels):
-    """Project, select, propagate and cluster every tracklet under one hypothesis.
+def project_hypothesis(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
+                       c_au_per_day, light_time, mu, radius_per_au, min_geodist, rate_sigma,
+                       max_v_inf, accel_tolerance, states, dt, geodist, point_of):
+    """Heliocentric states of the tracklets one hypothesis can hold, before propagation.
 
     Parameters
     ----------
-    t_start … o_end, hypotheses, near, t_ref, c_au_per_day, light_time
-        As :func:`tracklet_states`; the rows of ``hypotheses`` are passes of one hypothesis
-        (the far pass, and the near pass when it applies), whose points are clustered together.
+    t_start, u_start, o_start, t_end, u_end, o_end : float64 arrays
+        Tracklet endpoints: times (n,), MJD TDB; unit vectors (n, 3); heliocentric observer
+        positions (n, 3), AU.
+    hypotheses : (m, 3) float64
+        The passes of one hypothesis (the far pass, and the near pass when it applies), rows
+        (r₀ AU, ṙ₀ AU/day, r̈ AU/day²) at ``t_ref``; their points are clustered together.
+    near : (m,) bool
+        Per pass: use the near roots of both endpoints (see the module docstring), else the far
+        roots.
+    t_ref : float
+        Reference epoch, MJD TDB.
+    c_au_per_day : float
+        Speed of light, AU/day.
+    light_time : bool
+        Correct the endpoint times for light time.
+    mu : float
+        GM of the Sun, AU³/day².
+    radius_per_au, min_geodist, rate_sigma, max_v_inf, accel_tolerance
+        As :func:`foreign_to_hypothesis`; ``rate_sigma`` per tracklet (n,).
+    states : (m·n, 6) float64
+        Receives in its first ``count`` rows the points kept: the position at the midpoint of
+        the two emission times (mean of the endpoint positions, AU) and the velocity
+        (P_end − P_start)/(t_end − t_start), AU/day.
+    dt : (m·n,) float64
+        Receives t_ref − t_mid, days: the step that brings each state to the reference epoch.
+    geodist : (m·n,) float64
+        Receives the mean topocentric distance of the two endpoints, AU.
+    point_of : (m·n,) int64
+        Receives the row ``k·n + i`` (pass k, tracklet i) of each point.
+
+    Returns
+    -------
+    count : int
+        Points kept, in row order: those with both endpoints projected and a positive span,
+        and not :func:`foreign_to_hypothesis`. Only their rows of the outputs are written, so
+        the memory touched, and the clustering, scale with what a hypothesis can hold rather
+        than with the whole window.
+    """
+    n = t_start.shape[0]
+    count = 0
+    for k in range(hypotheses.shape[0]):
+        r0, rdot, rddot = hypotheses[k, 0], hypotheses[k, 1], hypotheses[k, 2]
+        for i in range(n):
+            rho_s, te_s = emission_distance(
+                t_start[i], u_start[i, 0], u_start[i, 1], u_start[i, 2], o_start[i, 0],
+                o_start[i, 1], o_start[i, 2], r0, rdot, rddot, t_ref, c_au_per_day, light_time,
+                near[k])
+            if not math.isfinite(rho_s):
+                continue
+            rho_e, te_e = emission_distance(
+                t_end[i], u_end[i, 0], u_end[i, 1], u_end[i, 2], o_end[i, 0], o_end[i, 1],
+                o_end[i, 2], r0, rdot, rddot, t_ref, c_au_per_day, light_time, near[k])
+            span = te_e - te_s
+            if not (math.isfinite(rho_e) and span > 0.0):
+                continue
+            for j in range(3):
+                ps = o_start[i, j] + rho_s * u_start[i, j]
+                pe = o_end[i, j] + rho_e * u_end[i, j]
+                states[count, j] = 0.5 * (ps + pe)
+                states[count, 3 + j] = (pe - ps) / span
+            dt[count] = t_ref - 0.5 * (te_s + te_e)
+            geodist[count] = 0.5 * (rho_s + rho_e)
+            if foreign_to_hypothesis(
+                    states[count, 0], states[count, 1], states[count, 2], states[count, 3],
+                    states[count, 4], states[count, 5], dt[count], geodist[count], rddot,
+                    rate_sigma[i], mu, max_v_inf, accel_tolerance, radius_per_au, min_geodist):
+                continue
+            point_of[count] = k * n + i
+            count += 1
+    return count
+
+
+@njit
+def cluster_projected(states, dt, geodist, mu, tau, radius_per_au, min_geodist, radius, labels):
+    """Propagate the points :func:`project_hypothesis` kept to t_ref and cluster them.
+
+    Parameters
+    ----------
+    states, dt, geodist : (p, 6), (p,), (p,) float64
+        The kept points (their first ``count`` rows); ``states`` becomes the points clustered,
+        (x, y, z, τvx, τvy, τvz) at t_ref.
     mu : float
         GM of the Sun, AU³/day².
     tau : float
         Velocity time scale, days: the clustering space is (x, y, z, τvx, τvy, τvz).
     radius_per_au, min_geodist : float
         A point's radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
-    rate_sigma, max_v_inf, accel_tolerance
-        As :func:`select_tracklets`.
-    states : (m·n, 6) float64
-        Receives the points clustered: (x, y, z, τvx, τvy, τvz) at t_ref (NaN: no projection,
-        or left out by :func:`select_tracklets`).
-    radius : (m·n,) float64
+    radius : (p,) float64
         Receives the radius of each point.
-    labels : (m·n,) int64
-        Receives the component of each (pass, tracklet) point as :func:`cluster_points`.
+    labels : (p,) int64
+        Receives the component of each point as :func:`cluster_points`.
     """
-    n = t_start.shape[0]
-    rows = hypotheses.shape[0] * n
-    dt = np.empty(rows)
-    geodist = np.empty(rows)
-    tracklet_states(t_start, u_start, o_start, t_end, u_end, o_end, hypotheses, near, t_ref,
-                    c_au_per_day, light_time, states, dt, geodist)
-    select_tracklets(states, dt, geodist, hypotheses, n, rate_sigma, mu, max_v_inf,
-                     accel_tolerance, radius_per_au, min_geodist)
     propagate_pairs(states, dt, mu, states)
-    for i in range(rows):
+    for i in range(states.shape[0]):
         for j in range(3, 6):
             states[i, j] *= tau
         radius[i] = radius_per_au * max(geodist[i], min_geodist)

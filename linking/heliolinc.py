@@ -15,7 +15,7 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    ``max_v_inf_km_per_s``, or moving across the line of sight at a speed that implies an r̈
    so different from the hypothesis' that it would sit more than ``accel_tolerance`` clustering
    radii from its object's other tracklets (both with a 3σ margin for its astrometry;
-   :func:`linking._heliolinc_kernels.select_tracklets`) — and the others are propagated to
+   :func:`linking._heliolinc_kernels.foreign_to_hypothesis`) — and the others are propagated to
    t_ref on a 2-body orbit around the Sun (universal variables,
    :func:`ephemerides._kepler_kernels.propagate_pairs`);
 3. the states of one object's tracklets then nearly coincide when the hypothesis is close to the
@@ -57,7 +57,8 @@ from ephemerides.progress import ProgressBar
 from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import (
     cluster_points,
-    hypothesis_clusters,
+    cluster_projected,
+    project_hypothesis,
     qualifying_components,
 )
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
@@ -142,9 +143,10 @@ class LinkingConfig:
         this by more than 3 σ of its astrometry is left out. 0: bound orbits only, as
         HelioLinC3D's default; ~30 for interstellar objects.
     accel_tolerance : float
-        Orbit-family test of each projected tracklet (``_heliolinc_kernels.select_tracklets``):
-        a hypothesis's r̈ fixes the transverse speed of an object at r, and a tracklet moving
-        otherwise (beyond 3 σ of its astrometry) is placed at a distance off by
+        Orbit-family test of each projected tracklet
+        (``_heliolinc_kernels.foreign_to_hypothesis``): a hypothesis's r̈ fixes the transverse
+        speed of an object at r, and a tracklet moving otherwise (beyond 3 σ of its astrometry)
+        is placed at a distance off by
         ½ Δr̈ (t_ref − t)²; beyond this many clustering radii it cannot cluster with its
         object's other tracklets and is left out of that hypothesis (another one of the grid
         holds it). 2 keeps every object the unfiltered search finds on the benchmark fields
@@ -418,16 +420,19 @@ def search_tracklets(
     nights = table["night"].to_numpy(np.int64)
     rate_sigma = np.deg2rad(table["rate_err_deg_per_day"].to_numpy(np.float64))
 
-    members = tracklets.members.sort_values(["tracklet_id", "diaSourceId"])
-    unknown = ~members["tracklet_id"].isin(table["tracklet_id"])
-    if unknown.any() or members["tracklet_id"].nunique() != n:
+    members = tracklets.members
+    if not members["tracklet_id"].is_monotonic_increasing:  # as make_tracklets orders them
+        members = members.sort_values("tracklet_id", kind="stable")
+    member_ids = members["tracklet_id"].to_numpy(np.int64)
+    ids = table["tracklet_id"].to_numpy(np.int64)
+    member_rows = np.minimum(np.searchsorted(ids, member_ids), n - 1)
+    if (ids[member_rows] != member_ids).any() or np.unique(member_rows).size != n:
         raise ValueError(
             "tracklet members must name every tracklet, and only those in the tracklets table; "
             "pass the Tracklets that linking.make_tracklets returned unchanged"
         )
-    position = pd.Series(np.arange(n), index=table["tracklet_id"].to_numpy())
-    member_rows = position.loc[members["tracklet_id"].to_numpy()].to_numpy()
     detection_start = np.concatenate(([0], np.cumsum(np.bincount(member_rows, minlength=n))))
+    del member_ids, ids, member_rows
 
     span = float(t_end.max() - t_start.min())
     t_ref = (0.5 * float(t_end.max() + t_start.min()) if config.reference_mjd_tdb is None
@@ -496,7 +501,7 @@ class _Search:
     ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``
     (``night_index[i]`` in 0, 1, … ), its
     rate known to ``rate_sigma[i]`` (radians/day per coordinate); its
-    detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]`` (sorted).
+    detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]``.
     ``core`` (a sky partition's): whether each tracklet lies in the partition's own pixel; a
     cluster (a component before its night-by-night splits) is kept only when its first
     tracklet does.
@@ -554,18 +559,24 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
     n = search.t_start.size
     passes = 2 if inside else 1
     states = np.empty((passes * n, 6))
-    radius = np.empty(passes * n)
-    labels = np.empty(passes * n, dtype=np.int64)
-    hypothesis_clusters(search.t_start, search.u_start, search.o_start, search.t_end,
-                        search.u_end, search.o_end,
-                        np.ascontiguousarray(np.repeat(hyp_row[None], passes, axis=0)),
-                        np.arange(passes) == 1, search.t_ref, C_AU_PER_DAY, config.light_time,
-                        GM_SUN_AU3_PER_DAY2, search.tau, config.cluster_radius_au_at_1au,
-                        config.min_radius_geodist_au, search.rate_sigma,
-                        config.max_v_inf_km_per_s / AU_KM * 86400.0, config.accel_tolerance,
-                        states, radius, labels)
+    dt = np.empty(passes * n)
+    geodist = np.empty(passes * n)
+    point_of = np.empty(passes * n, dtype=np.int64)
+    count = project_hypothesis(
+        search.t_start, search.u_start, search.o_start, search.t_end, search.u_end,
+        search.o_end, np.ascontiguousarray(np.repeat(hyp_row[None], passes, axis=0)),
+        np.arange(passes) == 1, search.t_ref, C_AU_PER_DAY, config.light_time,
+        GM_SUN_AU3_PER_DAY2, config.cluster_radius_au_at_1au, config.min_radius_geodist_au,
+        search.rate_sigma, config.max_v_inf_km_per_s / AU_KM * 86400.0, config.accel_tolerance,
+        states, dt, geodist, point_of)
+    states, tracklet_of = states[:count], point_of[:count] % n
+    radius = np.empty(count)
+    labels = np.empty(count, dtype=np.int64)
+    cluster_projected(states, dt[:count], geodist[:count], GM_SUN_AU3_PER_DAY2, search.tau,
+                      config.cluster_radius_au_at_1au, config.min_radius_geodist_au, radius,
+                      labels)
+    del dt, geodist, point_of
     out = []
-    tracklet_of = np.arange(passes * n) % n
     for rows, group, n_nights, arc in _qualifying(labels, tracklet_of, search):
         if search.core is not None and not search.core[group[0]]:
             continue  # a component of another sky partition
@@ -616,9 +627,9 @@ class _NightCheck:
                  detection_ids):
         self.nights = nights
         self.t_start = t_start
-        self.duration = t_end - t_start
+        self.t_end = t_end
         self.u_start = u_start
-        self.velocity = (u_end - u_start) / self.duration[:, None]
+        self.u_end = u_end
         self.cos_tolerance = np.cos(tolerance_rad)
         self.detection_start = detection_start
         self.detection_ids = detection_ids
@@ -644,8 +655,10 @@ class _NightCheck:
             return True  # one tracklet per night
         counts = np.diff(np.append(first_index, order.size))
         first = np.repeat(order[first_index], counts)
-        predicted = (self.u_start[first] + self.velocity[first]
-                     * (self.t_start[order] - self.t_start[first])[:, None])
+        velocity = ((self.u_end[first] - self.u_start[first])
+                    / (self.t_end[first] - self.t_start[first])[:, None])
+        predicted = (self.u_start[first]
+                     + velocity * (self.t_start[order] - self.t_start[first])[:, None])
         cosine = (np.einsum("ij,ij->i", predicted, self.u_start[order])
                   / np.linalg.norm(predicted, axis=1))
         return bool((cosine >= self.cos_tolerance).all())

@@ -17,9 +17,10 @@ from ephemerides.observers import observer_states
 from linking import classify_linkages, heliolinc, make_tracklets
 from linking._heliolinc_kernels import (
     cluster_points,
-    project_endpoints,
+    emission_distance,
+    foreign_to_hypothesis,
+    project_hypothesis,
     qualifying_components,
-    select_tracklets,
 )
 from linking.heliolinc import LinkingConfig, find_candidates, neighbour_clusters, search_tracklets
 from linking.hypotheses import (
@@ -95,6 +96,13 @@ def _reference_projection(t, u, o, r0, rdot, rddot, t_ref, passes, near):
     return rho, t_emit
 
 
+def _emission(t, u, o, r0, rdot, rddot, light_time, near):
+    """:func:`emission_distance` of each detection, as arrays."""
+    out = np.array([emission_distance(t[i], *u[i], *o[i], r0, rdot, rddot, 60007.5,
+                                      C_AU_PER_DAY, light_time, near) for i in range(t.size)])
+    return out[:, 0], out[:, 1]
+
+
 @pytest.mark.parametrize("near", [False, True])
 @pytest.mark.parametrize("light_time", [False, True])
 def test_projection_matches_quadratic_reference(light_time, near):
@@ -105,14 +113,11 @@ def test_projection_matches_quadratic_reference(light_time, near):
     o = rng.normal(size=(n, 3))
     o *= rng.uniform(0.9, 1.1, n)[:, None] / np.linalg.norm(o, axis=1)[:, None]
     t = rng.uniform(60000.0, 60015.0, n)
-    rho = np.empty(n)
-    t_emit = np.empty(n)
     cases = [(0.7, -0.01, 1e-4), (0.95, 0.0, 0.0)]
     if not near:
         cases += [(2.5, 0.004, -2e-5), (1.05, 0.0, 0.0)]
     for r0, rdot, rddot in cases:
-        project_endpoints(t, u, o, r0, rdot, rddot, 60007.5, C_AU_PER_DAY, light_time, near,
-                          rho, t_emit)
+        rho, t_emit = _emission(t, u, o, r0, rdot, rddot, light_time, near)
         ref_rho, ref_t = _reference_projection(t, u, o, r0, rdot, rddot, 60007.5,
                                                3 if light_time else 1, near)
         np.testing.assert_array_equal(np.isnan(rho), np.isnan(ref_rho))
@@ -120,12 +125,10 @@ def test_projection_matches_quadratic_reference(light_time, near):
         np.testing.assert_allclose(t_emit, ref_t, rtol=0, atol=1e-12)
         assert np.isfinite(rho).any()
     # r = 0.7 AU inside the observer's ~1 AU: some lines of sight miss the sphere.
-    project_endpoints(t, u, o, 0.7, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, near, rho,
-                      t_emit)
+    rho, _ = _emission(t, u, o, 0.7, 0.0, 0.0, light_time, near)
     assert np.isnan(rho).any()
     # r = 2.5 AU outside it: never two positive roots.
-    project_endpoints(t, u, o, 2.5, 0.0, 0.0, 60007.5, C_AU_PER_DAY, light_time, near, rho,
-                      t_emit)
+    rho, _ = _emission(t, u, o, 2.5, 0.0, 0.0, light_time, near)
     assert np.isnan(rho).all() == near
 
 
@@ -311,22 +314,77 @@ def test_tracklet_selection_matches_reference(seed):
     circular = np.sqrt(GM_SUN_AU3_PER_DAY2 / r)
     v = rng.normal(size=(n, 3)) * (circular * rng.uniform(0.2, 1.2, n))[:, None]
     states = np.column_stack((x, v))
-    states[::37] = np.nan
     dt = rng.uniform(-7.0, 7.0, n)
     geodist = rng.uniform(0.05, 3.0, n)
     rate_sigma = rng.uniform(1e-7, 1e-4, n)
     rddot = -2.0e-5
-    hypothesis = np.array([[2.0, 0.001, rddot]])
     for max_v_inf, tolerance in ((0.0, 2.0), (0.01, 0.3)):
         expected = _selected_reference(states, dt, geodist, rddot, rate_sigma, max_v_inf,
                                        tolerance, 6.7e-4, 0.5)
         assert 50 < expected.sum() < n - 50  # both tests bite on this sample
-        got = states.copy()
-        select_tracklets(got, dt, geodist, hypothesis, n, rate_sigma, GM_SUN_AU3_PER_DAY2,
-                         max_v_inf, tolerance, 6.7e-4, 0.5)
-        kept = np.isfinite(got[:, 0])
+        kept = [not foreign_to_hypothesis(*states[i], dt[i], geodist[i], rddot, rate_sigma[i],
+                                          GM_SUN_AU3_PER_DAY2, max_v_inf, tolerance, 6.7e-4, 0.5)
+                for i in range(n)]
         np.testing.assert_array_equal(kept, expected)
-        np.testing.assert_array_equal(got[kept], states[kept])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_projected_points_match_reference(seed):
+    """project_hypothesis: both endpoints projected, the state from them, the selection, and
+    the kept points compacted in (pass, tracklet) order — against the references above."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    t_start = rng.uniform(60000.0, 60015.0, n)
+    t_end = t_start + rng.uniform(0.01, 0.06, n)
+    t_end[::41] = t_start[::41]  # no span: never a point
+    u_start = rng.normal(size=(n, 3))
+    u_start /= np.linalg.norm(u_start, axis=1)[:, None]
+    u_end = u_start + rng.normal(scale=3e-5, size=(n, 3))
+    u_end /= np.linalg.norm(u_end, axis=1)[:, None]
+    o_start = rng.normal(size=(n, 3))
+    o_start *= rng.uniform(0.98, 1.02, n)[:, None] / np.linalg.norm(o_start, axis=1)[:, None]
+    o_end = o_start + rng.normal(scale=0.01, size=(n, 3)) * (t_end - t_start)[:, None]
+    rate_sigma = rng.uniform(1e-7, 1e-5, n)
+    t_ref, radius_per_au, min_geodist, tolerance = 60007.5, 6.7e-4, 0.5, 2.0
+    # A hypothesis inside the observers' orbit, with its near pass, and one outside.
+    for passes in (np.array([[0.9, -0.002, 2e-5], [0.9, -0.002, 2e-5]]),
+                   np.array([[2.2, 0.003, -3e-5]])):
+        near = np.arange(len(passes)) == 1
+        expected_states, expected_rows, expected_dt, expected_geo = [], [], [], []
+        for k, (r0, rdot, rddot) in enumerate(passes):
+            rho_s, te_s = _reference_projection(t_start, u_start, o_start, r0, rdot, rddot,
+                                                t_ref, 3, near[k])
+            rho_e, te_e = _reference_projection(t_end, u_end, o_end, r0, rdot, rddot, t_ref, 3,
+                                                near[k])
+            ok = np.isfinite(rho_s) & np.isfinite(rho_e) & (te_e > te_s)
+            p_s = o_start + rho_s[:, None] * u_start
+            p_e = o_end + rho_e[:, None] * u_end
+            states = np.column_stack((0.5 * (p_s + p_e), (p_e - p_s) / (te_e - te_s)[:, None]))
+            step = t_ref - 0.5 * (te_s + te_e)
+            geodist = 0.5 * (rho_s + rho_e)
+            states[~ok] = np.nan
+            keep = _selected_reference(states, step, geodist, rddot, rate_sigma, 0.0, tolerance,
+                                       radius_per_au, min_geodist)
+            expected_rows.append(k * n + np.flatnonzero(keep))
+            expected_states.append(states[keep])
+            expected_dt.append(step[keep])
+            expected_geo.append(geodist[keep])
+        rows = np.concatenate(expected_rows)
+        assert 20 < rows.size < len(passes) * n - 20  # some points are left out, most kept
+        states = np.full((len(passes) * n, 6), np.nan)
+        dt, geodist = np.empty(len(passes) * n), np.empty(len(passes) * n)
+        point_of = np.empty(len(passes) * n, dtype=np.int64)
+        count = project_hypothesis(t_start, u_start, o_start, t_end, u_end, o_end, passes, near,
+                                   t_ref, C_AU_PER_DAY, True, GM_SUN_AU3_PER_DAY2,
+                                   radius_per_au, min_geodist, rate_sigma, 0.0, tolerance,
+                                   states, dt, geodist, point_of)
+        np.testing.assert_array_equal(point_of[:count], rows)
+        np.testing.assert_allclose(states[:count], np.concatenate(expected_states), rtol=1e-9,
+                                   atol=1e-12)
+        np.testing.assert_allclose(dt[:count], np.concatenate(expected_dt), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(geodist[:count], np.concatenate(expected_geo), rtol=1e-12)
+        # Beyond the points, at most the row of the last one tested and left out is written.
+        assert np.isnan(states[count + 1:]).all()
 
 
 def test_selection_keeps_the_object_and_drops_foreign_orbits():

@@ -22,9 +22,9 @@ change per pass is ~ṙ ρ/c, a few hundred km, then its square relative to ρ).
 
 **Clustering** (:func:`cluster_points`): points i and j are neighbours when their 6-D distance
 is at most (radius_i + radius_j)/2, and clusters are the connected components (union-find).
-Candidate pairs come from a hash grid of the positions with cells as large as the largest
-radius, so only points in the same or adjacent cells are compared: linear in the number of
-points at survey densities.
+Candidate pairs come from a hash grid of the positions with cells as large as the typical
+radius, so a point is compared with those in the same or adjacent cells (a point of larger
+radius reaches over more cells): linear in the number of points at survey densities.
 """
 
 import math
@@ -126,7 +126,7 @@ def _slot(key, size):
 
 
 @njit
-def cluster_points(points, radius, labels):
+def cluster_points(points, radius, labels, cell_size=0.0):
     """Connected components of the graph joining points within their mean radius.
 
     Parameters
@@ -138,10 +138,15 @@ def cluster_points(points, radius, labels):
         Radius of each point; i and j are neighbours when |pᵢ − pⱼ| ≤ (rᵢ + rⱼ)/2.
     labels : (n,) int64
         Receives the smallest row index of each point's component, −1 for invalid rows.
+    cell_size : float
+        Edge of the hash grid's cells; 0: the largest radius. A point whose radius exceeds it
+        scans ⌈radius / cell⌉ cells around its own, and a pair is compared from the point that
+        reaches farther (the other one's cells, in the same grid), so that a few large radii
+        do not make every point scan large cells.
     """
     n, dim = points.shape
     valid = np.zeros(n, dtype=np.bool_)
-    cell_size = 0.0
+    largest = 0.0
     extent = 0.0
     for i in range(n):
         ok = math.isfinite(radius[i]) and radius[i] > 0.0
@@ -149,11 +154,13 @@ def cluster_points(points, radius, labels):
             ok = ok and math.isfinite(points[i, j])
         valid[i] = ok
         if ok:
-            cell_size = max(cell_size, radius[i])
+            largest = max(largest, radius[i])
             for j in range(3):
                 extent = max(extent, abs(points[i, j]))
-    # Cells at least as large as any radius, and few enough per axis to pack into the key.
-    cell_size = max(cell_size, extent / _CELL_LIMIT)
+    if not cell_size > 0.0:
+        cell_size = largest
+    # Few enough cells per axis to pack into the key, reaches included.
+    cell_size = max(cell_size, largest / 16.0, extent / (_CELL_LIMIT - 64))
     m = int(valid.sum())
     # Open-addressing table from a cell's key to the list of its points (head, next).
     size = 1
@@ -163,9 +170,11 @@ def cluster_points(points, radius, labels):
     head = np.empty(size, dtype=np.int64)
     following = np.full(n, -1, dtype=np.int64)
     keys = np.empty(n, dtype=np.int64)
+    reach = np.zeros(n, dtype=np.int64)
     for i in range(n):
         if not valid[i]:
             continue
+        reach[i] = max(1, math.ceil(radius[i] / cell_size))
         key = 0
         for j in range(3):
             key = (key << 21) | (math.floor(points[i, j] / cell_size) + _CELL_OFFSET)
@@ -185,12 +194,13 @@ def cluster_points(points, radius, labels):
             continue
         own = keys[i]
         cx, cy, cz = own >> 42, (own >> 21) & mask, own & mask
-        for dx in range(-1, 2):
-            for dy in range(-1, 2):
-                for dz in range(-1, 2):
+        k = reach[i]
+        for dx in range(-k, k + 1):
+            for dy in range(-k, k + 1):
+                for dz in range(-k, k + 1):
                     key = ((cx + dx) << 42) | ((cy + dy) << 21) | (cz + dz)
-                    if key < own:
-                        continue  # that pair of cells is handled from the other one
+                    if k == 1 and key < own:
+                        continue  # a pair of reach-1 points is compared from the smaller key
                     slot = _slot(key, size)
                     while table_keys[slot] != -1 and table_keys[slot] != key:
                         slot = (slot + 1) & (size - 1)
@@ -198,7 +208,10 @@ def cluster_points(points, radius, labels):
                         continue
                     j = head[slot]
                     while j != -1:
-                        if key != own or j > i:  # a pair within one cell once
+                        # Each pair once: from the point of larger reach; between equal reaches
+                        # from the smaller cell key, or within a cell from the smaller index.
+                        if (reach[j] < k or (reach[j] == k and (
+                                key > own or (key == own and j > i)))):
                             limit = 0.5 * (radius[i] + radius[j])
                             d2 = 0.0
                             for c in range(dim):
@@ -440,7 +453,8 @@ def project_hypothesis(t_start, u_start, o_start, t_end, u_end, o_end, hypothese
 
 
 @njit
-def cluster_projected(states, dt, geodist, mu, tau, radius_per_au, min_geodist, radius, labels):
+def cluster_projected(states, dt, geodist, rate_sigma, mu, tau, radius_per_au, min_geodist,
+                      velocity_sigmas, max_growth, radius, labels):
     """Propagate the points :func:`project_hypothesis` kept to t_ref and cluster them.
 
     Parameters
@@ -448,20 +462,30 @@ def cluster_projected(states, dt, geodist, mu, tau, radius_per_au, min_geodist, 
     states, dt, geodist : (p, 6), (p,), (p,) float64
         The kept points (their first ``count`` rows); ``states`` becomes the points clustered,
         (x, y, z, τvx, τvy, τvz) at t_ref.
+    rate_sigma : (p,) float64
+        1-σ error of each point's angular rate per coordinate, radians/day.
     mu : float
         GM of the Sun, AU³/day².
     tau : float
         Velocity time scale, days: the clustering space is (x, y, z, τvx, τvy, τvz).
     radius_per_au, min_geodist : float
-        A point's radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
+        A point's base radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
+    velocity_sigmas, max_growth : float
+        Its radius is the larger of the base radius and ``velocity_sigmas`` × its velocity
+        error carried to t_ref, ρ σ_rate (|dt| + τ), at most ``max_growth`` × the base radius.
     radius : (p,) float64
         Receives the radius of each point.
     labels : (p,) int64
-        Receives the component of each point as :func:`cluster_points`.
+        Receives the component of each point as :func:`cluster_points`, whose hash cells are
+        as large as the largest base radius (a grown radius reaches over several).
     """
     propagate_pairs(states, dt, mu, states)
+    cell = 0.0
     for i in range(states.shape[0]):
         for j in range(3, 6):
             states[i, j] *= tau
-        radius[i] = radius_per_au * max(geodist[i], min_geodist)
-    cluster_points(states, radius, labels)
+        base = radius_per_au * max(geodist[i], min_geodist)
+        cell = max(cell, base)
+        spread = velocity_sigmas * geodist[i] * rate_sigma[i] * (abs(dt[i]) + tau)
+        radius[i] = min(max(base, spread), max_growth * base)
+    cluster_points(states, radius, labels, cell)

@@ -16,8 +16,11 @@ and each is fitted on its detections not yet claimed by an accepted linkage, pro
    detections kept, then the lowest chi²;
 2. the N-body fit of the kept detections from that solution (the final orbit).
 
-A linkage whose fits both end ``"ok"`` is accepted and claims the detections it kept; so no
-detection belongs to two linkages.
+A linkage whose fits both end ``"ok"`` is accepted and claims the detections it kept, so no
+detection belongs to two linkages — unless its orbit is unbound (beyond the search's
+``max_v_inf_km_per_s``) by more than ``UNBOUND_SIGMAS`` σ of its energy: two nights of one
+object and a short tracklet of another fit a hyperbola within the astrometry, far from bound,
+while a true object whose short arc fits a hyperbola is within a σ of a bound orbit.
 
 Merging
 -------
@@ -36,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from ephemerides.constants import GM_SUN_AU3_PER_DAY2
+from ephemerides.constants import AU_KM, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import cartesian_to_keplerian, equatorial_to_ecliptic
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude, hg_apparent_magnitude
@@ -67,6 +70,11 @@ MERGE_SCREEN_ARCSEC = 60.0
 # instead of 21.5 s and end with as many pure linkages (1,281).
 SCREENING_TOLERANCE = 1e-4
 LINKAGE_TOLERANCE = 1e-6
+# A linkage whose orbit is unbound (beyond the search's max_v_inf) by more than this many σ of
+# its energy is rejected. On bench_linking's quadrature field the pure linkages whose fits end
+# hyperbolic (short arcs) are within 1 σ of bound, while the mixed ones (two nights of one
+# object and a short tracklet of another) are 58-3,800 σ beyond.
+UNBOUND_SIGMAS = 3.0
 # Osculating elements of the fitted states, heliocentric ecliptic J2000 as the MPC gives them.
 ELEMENT_COLUMNS = ("a_au", "e", "inc_deg", "node_deg", "argperi_deg", "mean_anomaly_deg")
 
@@ -149,6 +157,7 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
         Progress bar over the candidates on stderr.
     """
     fit_config = config.fit
+    max_v_inf = config.max_v_inf_km_per_s / AU_KM * 86400.0
     v_mag = _v_magnitudes(frame)
     everything = Observations(
         frame["midpointMjdTai"].to_numpy(np.float64), frame["ra"].to_numpy(np.float64),
@@ -169,7 +178,8 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
         rows = rows[~claimed[rows]]
         if _enough(rows, everything.nights, fit_config):
             state0 = np.array([getattr(candidate, name) for name in STATE_COLUMNS])
-            found = _fit(everything, rows, state0, candidate.epoch_mjd_tdb, fit_config)
+            found = _fit(everything, rows, state0, candidate.epoch_mjd_tdb, fit_config,
+                         max_v_inf)
             if found is not None:
                 claimed[found.rows] = True
                 found.candidate_id = candidate.linkage_id
@@ -178,7 +188,7 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
             bar.update(k + 1, f"{len(accepted)} linkages")
     if bar is not None:
         bar.close()
-    accepted = _merge(accepted, everything, fit_config)
+    accepted = _merge(accepted, everything, fit_config, max_v_inf)
     claimed[:] = False
     for found in accepted:
         claimed[found.rows] = True
@@ -201,11 +211,13 @@ def _enough(rows, nights, config) -> bool:
     return rows.size >= config.min_detections and np.unique(nights[rows]).size >= config.min_nights
 
 
-def _fit(everything: Observations, rows, state0, epoch, config) -> "_Linkage | None":
+def _fit(everything: Observations, rows, state0, epoch, config,
+         max_v_inf: float) -> "_Linkage | None":
     """2-body fit with outlier rejection from the cluster state, or from Gauss's initial orbits
     when that fails, ends outside the limits or unbound; then the N-body fit of the kept
     detections. None unless both end "ok" (converged to ``SCREENING_TOLERANCE``, then
-    ``LINKAGE_TOLERANCE``)."""
+    ``LINKAGE_TOLERANCE``) and the orbit is not unbound beyond ``max_v_inf`` (AU/day) by more
+    than ``UNBOUND_SIGMAS``."""
     part = everything.subset(rows)
     fit = fit_orbit(part, state0, epoch, config, tolerance=SCREENING_TOLERANCE)
     if fit.status != "ok" or _unbound(fit.state):
@@ -222,9 +234,22 @@ def _fit(everything: Observations, rows, state0, epoch, config) -> "_Linkage | N
     rows = rows[fit.used]
     fit = fit_orbit(everything.subset(rows), fit.state, fit.epoch_mjd_tdb, config,
                     method="nbody", tolerance=LINKAGE_TOLERANCE)
-    if fit.status != "ok":
+    if fit.status != "ok" or _energy_excess_sigmas(fit, max_v_inf) > UNBOUND_SIGMAS:
         return None
     return _Linkage(rows[fit.used], _kept(fit))
+
+
+def _energy_excess_sigmas(fit: OrbitFit, max_v_inf: float) -> float:
+    """How many σ (from the fit's covariance, linearised) the orbit's 2-body energy
+    ½v² − GM/r exceeds ½ ``max_v_inf``² (AU/day); negative when below."""
+    state = fit.state
+    r = np.linalg.norm(state[:3])
+    excess = 0.5 * state[3:] @ state[3:] - GM_SUN_AU3_PER_DAY2 / r - 0.5 * max_v_inf**2
+    gradient = np.concatenate((GM_SUN_AU3_PER_DAY2 * state[:3] / r**3, state[3:]))
+    variance = gradient @ np.asarray(fit.covariance).reshape(6, 6) @ gradient
+    if not variance > 0.0:
+        return np.inf if excess > 0.0 else -np.inf
+    return float(excess / np.sqrt(variance))
 
 
 def _unbound(state) -> bool:
@@ -241,7 +266,7 @@ def _kept(fit: OrbitFit) -> OrbitFit:
                     fit.status)
 
 
-def _merge(linkages: list, everything: Observations, config) -> list:
+def _merge(linkages: list, everything: Observations, config, max_v_inf: float) -> list:
     """Merge linkages of one object (module docstring). Repeated until nothing merges."""
     while len(linkages) > 1:
         pairs = _merge_pairs(linkages, everything)
@@ -249,7 +274,7 @@ def _merge(linkages: list, everything: Observations, config) -> list:
         for i, j in pairs:
             if gone[i] or gone[j]:
                 continue
-            merged = _joint_fit(everything, linkages[i], linkages[j], config)
+            merged = _joint_fit(everything, linkages[i], linkages[j], config, max_v_inf)
             if merged is not None:
                 linkages[min(i, j)] = merged
                 gone[max(i, j)] = True
@@ -296,10 +321,11 @@ def _merge_pairs(linkages: list, everything: Observations) -> np.ndarray:
     return np.unique(np.array(found, dtype=np.int64), axis=0)
 
 
-def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config):
+def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config,
+               max_v_inf: float):
     """The two linkages as one, or None: the orbit of one of them must predict all their
     detections within ``MERGE_SCREEN_ARCSEC``, and the joint fit from it (2-body, then N-body)
-    must keep every detection within the fit's limits."""
+    must keep every detection within the fit's limits, its orbit bound as :func:`_fit`'s."""
     rows = np.union1d(one.rows, other.rows)
     part = everything.subset(rows)
     offset, start = min((np.nan_to_num(np.abs(residuals(f.fit.state, f.fit.epoch_mjd_tdb, part)),
@@ -316,7 +342,8 @@ def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config)
             and (np.hypot(res[:, 0], res[:, 1]) / part.sigma).max() <= config.outlier_sigma):
         return None
     fit = fit_orbit(part, state, epoch, config, method="nbody", tolerance=LINKAGE_TOLERANCE)
-    if fit.status != "ok" or not fit.used.all():
+    if (fit.status != "ok" or not fit.used.all()
+            or _energy_excess_sigmas(fit, max_v_inf) > UNBOUND_SIGMAS):
         return None
     return _Linkage(rows, fit, min(one.candidate_id, other.candidate_id))
 

@@ -17,6 +17,7 @@ from ephemerides.observers import observer_states
 from linking import classify_linkages, heliolinc, make_tracklets
 from linking._heliolinc_kernels import (
     cluster_points,
+    cluster_projected,
     emission_distance,
     foreign_to_hypothesis,
     project_hypothesis,
@@ -174,6 +175,55 @@ def test_clustering_matches_brute_force(seed):
     np.testing.assert_array_equal(
         _canonical(labels[keep]),
         _canonical(_brute_force_clusters(points[keep], radius[keep])))
+
+
+@pytest.mark.parametrize("cell", [0.02, 0.06, 0.15])
+def test_clustering_with_cells_smaller_than_the_radii_matches_brute_force(cell):
+    """Points whose radius exceeds the hash cell reach over several cells; a pair of such
+    points, or one with a small-radius point, is still compared exactly once."""
+    rng = np.random.default_rng(7)
+    points = rng.uniform(0.0, 1.0, size=(400, 6))
+    radius = np.where(rng.uniform(size=400) < 0.2, rng.uniform(0.2, 0.5, 400),
+                      rng.uniform(0.02, 0.1, 400))
+    labels = np.empty(400, dtype=np.int64)
+    cluster_points(points, radius, labels, cell)
+    expected = _brute_force_clusters(points, radius)
+    np.testing.assert_array_equal(_canonical(labels), _canonical(expected))
+    assert 1 < np.unique(labels).size < 400
+
+
+def test_projected_points_are_propagated_and_clustered_with_grown_radii():
+    """cluster_projected against NumPy: 2-body propagation by dt, velocities times τ, radius
+    max(base, k σ_v (|dt| + τ)) capped at the growth, and the brute-force components."""
+    rng = np.random.default_rng(3)
+    n = 250
+    r = rng.uniform(2.3, 2.5, n)
+    direction = np.array([1.0, 0.0, 0.0]) + rng.normal(scale=0.03, size=(n, 3))
+    position = direction / np.linalg.norm(direction, axis=1)[:, None] * r[:, None]
+    velocity = np.cross(position, [0.0, 0.0, 1.0])
+    velocity *= (np.sqrt(GM_SUN_AU3_PER_DAY2 / r) / np.linalg.norm(velocity, axis=1))[:, None]
+    states = np.column_stack((position, velocity))
+    dt = rng.uniform(-7.0, 7.0, n)
+    geodist = rng.uniform(0.3, 2.5, n)
+    rate_sigma = np.where(rng.uniform(size=n) < 0.3, rng.uniform(1e-4, 1e-2, n), 3e-5)
+    tau, per_au, floor, sigmas, growth = 3.5, 0.02, 0.5, 2.0, 4.0
+    expected = np.empty_like(states)
+    propagate_pairs(states, dt, GM_SUN_AU3_PER_DAY2, expected)
+    expected[:, 3:] *= tau
+    base = per_au * np.maximum(geodist, floor)
+    expected_radius = np.minimum(np.maximum(base, sigmas * geodist * rate_sigma
+                                            * (np.abs(dt) + tau)), growth * base)
+    assert (expected_radius > base).sum() > 20 and (expected_radius == growth * base).any()
+    radius = np.empty(n)
+    labels = np.empty(n, dtype=np.int64)
+    got = states.copy()
+    cluster_projected(got, dt, geodist, rate_sigma, GM_SUN_AU3_PER_DAY2, tau, per_au, floor,
+                      sigmas, growth, radius, labels)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(radius, expected_radius, rtol=1e-12)
+    np.testing.assert_array_equal(_canonical(labels),
+                                  _canonical(_brute_force_clusters(expected, expected_radius)))
+    assert 1 < np.unique(labels).size < n
 
 
 # --- one object on a known orbit with its exact hypothesis -----------------------------------

@@ -79,3 +79,28 @@ def test_simulated_field_is_linked_completely_and_purely(simulated_field):
     assert np.median(np.abs(fitted["a_au"].to_numpy() - true["a_au"].to_numpy())) < 0.01
     assert np.median(np.abs(fitted["inc_deg"].to_numpy() - true["inc_deg"].to_numpy())) < 0.05
     assert np.median(np.abs(fitted["H"].to_numpy() - true["H"].to_numpy())) < 0.2
+
+
+@pytest.mark.parametrize("speed_factor, max_v_inf", [(1.5, 0.0), (0.6, 0.0), (1.6, 0.01)])
+def test_energy_excess_matches_monte_carlo(speed_factor, max_v_inf):
+    """The significance of an orbit's energy above ½ v∞², against sampled states."""
+    from ephemerides.constants import GM_SUN_AU3_PER_DAY2
+    from linking.link import _energy_excess_sigmas
+    from linking.orbitfit import OrbitFit
+
+    rng = np.random.default_rng(5)
+    r = 2.4
+    escape = np.sqrt(2.0 * GM_SUN_AU3_PER_DAY2 / r)
+    state = np.array([r, 0.0, 0.0, 0.2 * escape, speed_factor * escape, 0.0])
+    root = rng.normal(scale=[2e-3, 2e-3, 2e-3, 3e-4, 3e-4, 3e-4], size=(6, 6)) / 3.0
+    covariance = root @ root.T
+    fit = OrbitFit(60000.0, state, covariance, np.zeros(6), np.zeros(6), np.ones(6, bool), 0.1,
+                   1.0, "ok")
+    samples = rng.multivariate_normal(state, covariance, size=200_000)
+    energy = (0.5 * (samples[:, 3:] ** 2).sum(axis=1)
+              - GM_SUN_AU3_PER_DAY2 / np.linalg.norm(samples[:, :3], axis=1)
+              - 0.5 * max_v_inf**2)
+    expected = energy.mean() / energy.std()
+    got = _energy_excess_sigmas(fit, max_v_inf)
+    assert abs(got) > 3.0  # clearly bound or clearly unbound in these cases
+    assert got == pytest.approx(expected, rel=0.03)

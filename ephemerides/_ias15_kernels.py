@@ -307,9 +307,11 @@ def _compact(keep, n, orig, x0, v0, a0, csx, csv, b, e, b_done, e_done):
 
 
 @njit
-def _initial_step(x0, n, bodies, gm, t_span):
+def _initial_step(x0, n, bodies, gm, t_span, dt_min):
     """A safe first step: 2 % of the shortest free-fall timescale √(r³/GM) over particles and
-    bodies, at most the whole span (signed like ``t_span``)."""
+    bodies, at least ``dt_min`` (a particle that needs less is stopped by the step control, not
+    left to hold the batch at a standstill) and at most the whole span (signed like
+    ``t_span``)."""
     shortest = np.inf
     for j in range(bodies.shape[0]):
         for i in range(n):
@@ -320,7 +322,7 @@ def _initial_step(x0, n, bodies, gm, t_span):
             tau = math.sqrt(r2 * math.sqrt(r2) / gm[j])
             if tau < shortest:
                 shortest = tau
-    step = min(0.02 * shortest, abs(t_span))
+    step = min(max(0.02 * shortest, dt_min), abs(t_span))
     return step if t_span > 0.0 else -step
 
 
@@ -425,7 +427,7 @@ def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_esc
     body_states(data, segments, segment_times, chains, et0 + t * SECONDS_PER_DAY, bodies[0])
     accelerations(x0, v0, n, bodies[0], gm, radius2, c2, a0, hit)
     stats[2] += 1
-    dt = _initial_step(x0, n, bodies[0], gm, t_end - t_start)
+    dt = _initial_step(x0, n, bodies[0], gm, t_end - t_start, dt_min)
     dt_last_done = 0.0
     next_out = 0
     while n > 0 and next_out < n_times:

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ephemerides import spk
+from ephemerides._ias15_kernels import ESCAPED, IMPACT, OK, STEP_COLLAPSED
 from ephemerides._ias15_kernels import integrate as _integrate_kernel
 from ephemerides.constants import (
     ASTEROID_IMPACT_RADIUS_KM,
@@ -60,13 +61,16 @@ from ephemerides.constants import (
 )
 from ephemerides.twobody import as_state_array, as_time_array
 
+# A 2-body orbit whose Kepler solution is not finite (:func:`ephemerides.propagate_states`).
+DEGENERATE = 4
 STATUS = {
-    0: "ok",
-    1: "impact",
-    2: "escaped",
-    3: "step size collapsed",
+    OK: "ok",
+    IMPACT: "impact",
+    ESCAPED: "escaped",
+    STEP_COLLAPSED: "step size collapsed",
+    DEGENERATE: "degenerate orbit",
 }
-"""Per-particle status codes of :func:`integrate` and their meaning."""
+"""Per-particle status codes of :func:`integrate` (and 2-body propagation) and their meaning."""
 
 # A particle farther than this from the barycentre is no longer followed (status 2), AU.
 ESCAPE_RADIUS_AU = 1.0e4
@@ -144,6 +148,17 @@ def integrate_detailed(states, epoch_mjd_tdb: float, mjd_tdb, perturbers=None,
     status = np.zeros((2, n), dtype=np.int8)
     body = np.full((2, n), -1, dtype=np.int64)
     fail_days = np.full((2, n), np.nan)
+    # A particle inside a body at the epoch (e.g. a state at the Sun's centre) has impacted
+    # already: flagged at once and never integrated, as its singular forces would stall the
+    # steps of the whole batch.
+    at_epoch = spk.states(perturbers, np.array([epoch]))[0, :, :3]
+    inside = ((arr[:, None, :3] - at_epoch[None]) ** 2).sum(axis=2) < radius2[None]
+    started = ~inside.any(axis=1)
+    for d, cols in enumerate((backward, forward)):
+        if cols.size:
+            status[d, ~started] = IMPACT
+            body[d, ~started] = inside[~started].argmax(axis=1)
+            fail_days[d, ~started] = 0.0
     steps = evaluations = 0
     for d, cols in enumerate((backward, forward)):
         if cols.size == 0:
@@ -151,8 +166,9 @@ def integrate_detailed(states, epoch_mjd_tdb: float, mjd_tdb, perturbers=None,
         sign = 1.0 if d == 1 else -1.0
         # Work list of (rows, start time in days from the epoch, states); the kernel hands
         # back particles that need much shorter steps than the rest, to be integrated apart.
-        work = [(np.arange(s, min(s + CHUNK_PARTICLES, n)), 0.0, arr[s:s + CHUNK_PARTICLES])
-                for s in range(0, n, CHUNK_PARTICLES)]
+        live = np.flatnonzero(started)
+        work = [(live[s:s + CHUNK_PARTICLES], 0.0, arr[live[s:s + CHUNK_PARTICLES]])
+                for s in range(0, live.size, CHUNK_PARTICLES)]
         while work:
             rows, t_start, start_states = work.pop()
             todo = cols[sign * (offsets[cols] - t_start) > 0.0]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ephemerides import nbody, spk
-from ephemerides.constants import EQUATORIAL_TO_ECLIPTIC
+from ephemerides.constants import AU_KM, BODY_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
 from ephemerides.elements import orbits_to_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
@@ -108,14 +108,27 @@ def propagate_states(orbits: pd.DataFrame, mjd_tdb, method: str = "nbody", pairs
     if pairs and times.size != n:
         raise ValueError(f"pairs=True needs one time per orbit row: got {times.size} for {n}")
     status = np.zeros(n, dtype=np.int8)
+    perturbers = spk.load_perturbers()
+    # The times and epochs of both methods within the planetary ephemeris' span.
+    spk.check_coverage(perturbers, times)
     if method == "2body":
         states, epochs = orbits_to_states(orbits, frame="equatorial", origin="sun")
+        spk.check_coverage(perturbers, epochs)
+        # A state inside the Sun has impacted (its Kepler motion is singular); an orbit whose
+        # Kepler solution is not finite is degenerate. Both are flagged, not propagated.
+        inside = np.linalg.norm(states[:, :3], axis=1) < BODY_RADIUS_KM[10] / AU_KM
+        status[inside] = nbody.IMPACT
+        good = ~inside
+        out = np.full((n, 1 if pairs else times.size, 6), np.nan)
         if pairs:
-            return kepler_step(states, times - epochs)[:, None, :], status
-        return propagate_2body(states, epochs, times), status
+            out[good, 0] = kepler_step(states[good], times[good] - epochs[good])
+        else:
+            out[good] = propagate_2body(states[good], epochs[good], times)
+        degenerate = good & ~np.isfinite(out).all(axis=(1, 2))
+        status[degenerate] = nbody.DEGENERATE
+        out[degenerate] = np.nan
+        return out, status
 
-    perturbers = spk.load_perturbers()
-    spk.check_coverage(perturbers, times)
     states, epochs = orbits_to_states(orbits, frame="equatorial", origin="ssb")
     spk.check_coverage(perturbers, epochs)
     out = np.full((n, 1 if pairs else times.size, 6), np.nan)
@@ -173,8 +186,9 @@ def propagate(
     pandas.DataFrame
         One row per object and time, sorted by (object_id, mjd_tdb): ``object_id``,
         ``mjd_tdb``, ``x_au, y_au, z_au`` (AU), ``vx_au_per_day, vy_au_per_day,
-        vz_au_per_day`` (AU/day) and ``status`` (per object: "ok", or why it failed —
-        impact, escape, step-size collapse — with NaN states from the failure on).
+        vz_au_per_day`` (AU/day) and ``status``: "ok" for a valid state, else why its object
+        failed (impact, escape, step-size collapse, a degenerate 2-body orbit), with NaN
+        states from the failure on.
     """
     _check_choice(frame, FRAMES, "frame")
     _check_choice(origin, ORIGINS, "origin")
@@ -194,5 +208,7 @@ def propagate(
     table = pd.DataFrame(states, columns=list(STATE_COLUMNS))
     table.insert(0, "mjd_tdb", np.tile(times, n))
     table.insert(0, "object_id", np.repeat(orbits["object_id"].astype(str).to_numpy(), m))
-    table["status"] = np.repeat(np.array([nbody.STATUS[int(s)] for s in status], dtype=object), m)
+    # Per row: a finite state is valid ("ok"), even for an object that fails later on.
+    failure = np.repeat(np.array([nbody.STATUS[int(s)] for s in status], dtype=object), m)
+    table["status"] = np.where(np.isfinite(states).all(axis=1), "ok", failure)
     return table.sort_values(["object_id", "mjd_tdb"], kind="stable", ignore_index=True)

@@ -182,7 +182,7 @@ def _cmd_night(args) -> int:
     orbits = read_orbits(args.orbits)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
-                           executor=executor)
+                           executor=executor, rewind=args.rewind)
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
@@ -397,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="catalogue of known orbits: MPCORB, Sorcha, CSV or Parquet")
     night.add_argument("--state-dir", required=True,
                        help="folder of the survey's state (window, discoveries, nights)")
+    night.add_argument("--rewind", action="store_true",
+                       help="run a night earlier than the state's last one, rolling the later "
+                       "nights back first (refused without it)")
     night.add_argument("--window-nights", type=int, default=15,
                        help="nights of unassociated detections linked together (default 15)")
     night.add_argument("--radius-arcsec", type=float, default=1.0,

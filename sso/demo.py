@@ -88,9 +88,11 @@ def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int
 
     dates = [Time(float(n), format="mjd").iso[:10] for n in np.unique(night_of(midpoints))]
     reports = []
-    for date in dates:
+    for k, date in enumerate(dates):
+        # The demo's survey starts again from its first night: a folder of an earlier demo is
+        # rolled back (its caches reused) rather than refused.
         reports.append(run_night(date, sim.visits, sim.diasources, catalogue, out / "state",
-                                 NightSettings(), progress=False))
+                                 NightSettings(), progress=False, rewind=k == 0))
         r = reports[-1]
         say(f"{date}: {r['n_associated']} of {r['n_diasources']} associated "
             f"({r['n_associated_with_earlier_discoveries']} with discoveries), "

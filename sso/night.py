@@ -29,17 +29,22 @@ State folder
                                            linking job's folder: new orbits in ``orbits.csv``,
                                            MPC and ADES reports), ``report.json``,
                                            ``summary.txt``, ``timings.json``
+``nights.json``, ``.lock``                 the ledger of the nights run and the lock of the run
+                                           writing the state (:mod:`sso.state`)
 =========================================  ======================================================
 
 A night only reads what earlier nights left (discoveries with ``discovered_night < N``, window
 files of nights ≤ N) and replaces its own rows, so running a night again reproduces its outputs
 byte for byte (``timings.json`` and the times in ``summary.txt`` aside), and a night killed
 mid-way resumes: every file is written atomically, the linking job resumes by stage, and the
-state is updated last. Running an earlier night again makes the later nights' outputs stale;
-run them again in order.
+state is updated last (the ledger at the very end). One run writes the state at a time (a second
+is refused at once), and nights run in order: an earlier night than the state's last is refused
+unless ``rewind``, which rolls the later nights back first, so that running them again gives the
+in-order run's state. A night without DIASources is recorded as lost to weather.
 """
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -58,6 +63,7 @@ from sso.association import associate, association_night, validate_diasources
 from sso.cadence import night_of, visit_midpoints
 from sso.io import read_diasource_dataset, write_table_atomic, write_text_atomic
 from sso.linkjob import run_link_job
+from sso.state import NO_DIASOURCES, PROCESSED, nights_run, read_ledger, state_lock, write_ledger
 from sso.workunits import UNIT_ORBITS, build_cache
 
 WINDOW_NIGHTS = 15
@@ -211,7 +217,7 @@ def _read_state(path: Path, types: dict) -> pd.DataFrame:
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
               state_dir, settings: NightSettings | None = None, progress: bool = True,
-              executor=None) -> dict:
+              executor=None, rewind: bool = False) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
 
     Parameters
@@ -227,13 +233,23 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     orbits : pandas.DataFrame
         The catalogue of known orbits (:func:`ephemerides.read_orbits`).
     state_dir : str or Path
-        State folder, created if missing.
+        State folder, created if missing; locked while the night runs (:mod:`sso.state`).
     settings : NightSettings, optional
     progress : bool
         Progress lines on stderr.
     executor : optional
         Executor of :mod:`sso.executors` for the work units of the cache, the association and
         the linking search (serial if None).
+    rewind : bool
+        Allow a night earlier than the last one in the state: the later nights are rolled back
+        first (their discoveries, claims, window files, folders and ledger entries). Without
+        it such a night is refused and nothing changes.
+
+    Raises
+    ------
+    ValueError
+        Bad settings or input; :class:`sso.state.StateInUseError` when another run holds the
+        state; a night earlier than the state's last without ``rewind``.
     """
     settings = NightSettings() if settings is None else settings
     if not (isinstance(settings.window_nights, int) and settings.window_nights >= 1):
@@ -242,7 +258,6 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     state = Path(state_dir)
     if state.exists() and not state.is_dir():
         raise ValueError(f"--state-dir {state} is a file; give a folder (created if missing)")
-    timings = {}
 
     def say(message: str) -> None:
         if progress:
@@ -254,12 +269,82 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         diasources = read_diasource_dataset(dataset, nights=[night])
     tonight = validate_diasources(diasources)
     tonight = tonight[night_of(tonight["midpointMjdTai"].to_numpy()) == night]
-    if len(tonight) == 0:
-        raise ValueError(f"no DIASource falls on the night of {date} (MJD {night}.5 to "
-                         f"{night + 1}.5 TAI)")
     visits = visits[night_of(visit_midpoints(visits)) == night]
+    with state_lock(state, f"sso night --date {date}") as left:
+        if left:
+            say(f"the lock left by a run that ended without releasing it ({left.get('command')}, "
+                f"process {left.get('pid')} since {left.get('since')}) is taken over")
+        later = sorted(n for n in nights_run(state) if n > night)
+        if later and not rewind:
+            raise ValueError(
+                f"the night of {date} comes before the last night in --state-dir {state}, "
+                f"{_date_of(later[-1])}: nights run in order. Pass --rewind to roll the state "
+                f"back to before {date} ({len(later)} later night(s) dropped), or use another "
+                "--state-dir")
+        if later:
+            _rewind(state, later)
+            say(f"rolled back {len(later)} later night(s): {', '.join(map(_date_of, later))}")
+        if len(tonight) == 0:
+            return _night_without_data(state, date, night, len(visits), say)
+        return _process_night(state, date, night, tonight, visits, orbits, settings, executor,
+                              dataset, say if progress else None)
+
+
+def _date_of(night: int) -> str:
+    """The date YYYY-MM-DD on which the night ``night`` (MJD of its noon) begins."""
+    from astropy.time import Time
+
+    return Time(night, format="mjd", scale="utc").iso[:10]
+
+
+def _rewind(state: Path, later: list[int]) -> None:
+    """Roll the state back to before the nights ``later``: the ledger first (a run interrupted
+    here finds the later nights' leftovers ignored or replaced), then their discoveries and
+    claims, window files and folders."""
+    ledger = read_ledger(state)
+    dates = {n: ledger.get(n, {}).get("date", _date_of(n)) for n in later}
+    write_ledger(state, {n: entry for n, entry in ledger.items() if n not in dates})
+    for name, types in (("discovered.parquet", DISCOVERED_TYPES),
+                        ("claimed.parquet", CLAIMED_TYPES)):
+        if (state / name).is_file():
+            table = _read_state(state / name, types)
+            write_table_atomic(table[~table["discovered_night"].isin(later)]
+                               .reset_index(drop=True), state / name)
+    for n, date in dates.items():
+        (state / "window" / f"night={n}.parquet").unlink(missing_ok=True)
+        shutil.rmtree(state / "nights" / date, ignore_errors=True)
+
+
+def _night_without_data(state: Path, date: str, night: int, n_visits: int, say) -> dict:
+    """Record a night without DIASources (lost to weather): no window file, no discoveries,
+    its report and an entry in the ledger."""
+    (state / "window" / f"night={night}.parquet").unlink(missing_ok=True)
+    _record_discoveries(state, night, *_no_discoveries())
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
+    report = {"date": date, "night_mjd": night, "status": NO_DIASOURCES, "n_visits": n_visits,
+              "n_diasources": 0, "n_new_objects": 0, "new_objects": []}
+    write_text_atomic(json.dumps(report, indent=2) + "\n", night_dir / "report.json")
+    ledger = read_ledger(state)
+    ledger[night] = {"date": date, "status": NO_DIASOURCES}
+    write_ledger(state, ledger)
+    say(f"no DIASource on this night (MJD {night}.5 to {night + 1}.5 TAI): recorded as a night "
+        "without data")
+    return {**report, "timings": {}}
+
+
+def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
+                   visits: pd.DataFrame, orbits: pd.DataFrame, settings: NightSettings,
+                   executor, dataset, say) -> dict:
+    """The night's association, window, linking and state (module docstring), under the lock;
+    ``say``: the progress lines' writer, or None."""
+    progress = say is not None
+    say = say or (lambda message: None)
+    timings = {}
+    night_dir = state / "nights" / date
+    night_dir.mkdir(parents=True, exist_ok=True)
+    # A report stands for a completed run: an earlier run's goes until this one completes.
+    (night_dir / "report.json").unlink(missing_ok=True)
 
     # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
     # uncertainty of their orbit.
@@ -302,23 +387,26 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
             part = pd.read_parquet(path)
             parts.append(part[~part["diaSourceId"].isin(taken)])
     window = pd.concat(parts, ignore_index=True).sort_values("diaSourceId", ignore_index=True)
-    if len(window) == 0:
-        raise ValueError(f"the night of {date} leaves no unassociated DIASource to link")
     timings["window"] = round(time.perf_counter() - t0, 3)
 
-    # 3. Linking of the window.
+    # 3. Linking of the window (nothing to link when every detection was associated).
     t0 = time.perf_counter()
-    link_summary = run_link_job(window, night_dir / "link", settings.link,
-                                observatory_code=settings.observatory_code,
-                                designation_prefix=settings.designation_prefix,
-                                designation_start=len(earlier),
-                                ades_header=settings.ades_header, progress=progress,
-                                executor=executor)
+    if len(window):
+        link_summary = run_link_job(window, night_dir / "link", settings.link,
+                                    observatory_code=settings.observatory_code,
+                                    designation_prefix=settings.designation_prefix,
+                                    designation_start=len(earlier),
+                                    ades_header=settings.ades_header, progress=progress,
+                                    executor=executor)
+        linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
+        members = pd.read_parquet(night_dir / "link" / "members.parquet")
+    else:
+        say("every DIASource of the window is associated or claimed: nothing to link")
+        link_summary = {"n_tracklets": 0, "n_candidates": 0, "n_linkages": 0}
+        linkages, members = _no_discoveries()
     timings["linking"] = round(time.perf_counter() - t0, 3)
-    linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
-    members = pd.read_parquet(night_dir / "link" / "members.parquet")
 
-    # 4. State: this night's discoveries replace any earlier run's.
+    # 4. State: this night's discoveries replace any earlier run's; the ledger last.
     found = _record_discoveries(state, night, linkages, members)
 
     report = {
@@ -343,8 +431,20 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     write_text_atomic(json.dumps(report, indent=2) + "\n", night_dir / "report.json")
     write_text_atomic(json.dumps(timings, indent=2) + "\n", night_dir / "timings.json")
     write_text_atomic(_summary_text(report, timings), night_dir / "summary.txt")
+    ledger = read_ledger(state)
+    ledger[night] = {"date": date, "status": PROCESSED}
+    write_ledger(state, ledger)
     say(f"{report['n_new_objects']} new objects; report in {night_dir}")
     return {**report, "timings": timings}
+
+
+def _no_discoveries() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Empty ``linkages`` and ``members`` tables, as a linking job without linkages writes."""
+    columns = ["designation", *(c for c in DISCOVERED_TYPES
+                                if c not in ("object_id", "discovered_night"))]
+    return (pd.DataFrame(columns=columns),
+            pd.DataFrame({"diaSourceId": pd.Series(dtype="int64"),
+                          "designation": pd.Series(dtype="str")}))
 
 
 def _record_discoveries(state: Path, night: int, linkages: pd.DataFrame,

@@ -3,6 +3,8 @@ ones are discovered (purely, once each) and associated on later nights like cata
 a night run again reproduces its outputs; a night killed mid-way resumes to the same result."""
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,7 @@ from sso.cli import main
 from sso.night import NightSettings, run_night
 from sso.population import field_population
 from sso.simulate import simulate
+from sso.state import StateInUseError, read_ledger
 
 NIGHT_OUTPUTS = ("report.json", "diasources.parquet", "sssources.parquet",
                  "unassociated_ssobjects.parquet", "link/linkages.parquet",
@@ -82,7 +85,7 @@ def test_withheld_objects_are_discovered_once_and_associated_later(survey):
 
 def test_a_night_run_again_reproduces_its_outputs(survey):
     sim, _, catalogue, visits, state, dates, _ = survey
-    date = dates[4]
+    date = dates[-1]  # the state's last night (an earlier one needs --rewind)
     before = {name: (state / "nights" / date / name).read_bytes() for name in NIGHT_OUTPUTS}
     before.update({name: (state / name).read_bytes() for name in STATE_FILES})
     run_night(date, visits, sim.diasources, catalogue, state, progress=False)
@@ -94,22 +97,18 @@ def test_a_night_run_again_reproduces_its_outputs(survey):
 def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_path,
                                                                monkeypatch):
     sim, _, catalogue, visits, state, dates, reports = survey
-    # The state as it was before the last night with discoveries, from the nights before it.
+    # Rewound to before the last night with discoveries, which is then killed while linking.
     copy = tmp_path / "state"
     shutil.copytree(state, copy)
     last = max(date for date, report in zip(dates, reports, strict=True)
                if report["n_new_objects"] > 0)
-    shutil.rmtree(copy / "nights" / last)
-    for name in STATE_FILES:
-        table = pd.read_parquet(copy / name)
-        table[table["discovered_night"] < Time(last).mjd].to_parquet(copy / name)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sso.night, "run_link_job", killed)
     with pytest.raises(KeyboardInterrupt):
-        run_night(last, visits, sim.diasources, catalogue, copy, progress=False)
+        run_night(last, visits, sim.diasources, catalogue, copy, progress=False, rewind=True)
     assert not (copy / "nights" / last / "report.json").exists()
     monkeypatch.undo()
     assert main(["night", "--date", last, "--visits", str(_saved(visits, tmp_path)),
@@ -122,7 +121,74 @@ def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_pat
         assert (copy / "nights" / last / name).read_bytes() == (
             state / "nights" / last / name).read_bytes(), name
     for name in STATE_FILES:
-        pd.testing.assert_frame_equal(pd.read_parquet(copy / name), pd.read_parquet(state / name))
+        original = pd.read_parquet(state / name)
+        original = original[original["discovered_night"] <= Time(last).mjd]
+        pd.testing.assert_frame_equal(pd.read_parquet(copy / name),
+                                      original.reset_index(drop=True))
+
+
+def _snapshot(folder) -> dict:
+    """Every file under ``folder`` (but the lock's record) and its bytes."""
+    return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != ".lock"}
+
+
+def test_nights_out_of_order_are_refused_and_a_rewind_replays_to_the_same_state(survey,
+                                                                                  tmp_path):
+    sim, _, catalogue, visits, state, dates, _ = survey
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy)
+    before = _snapshot(copy)
+    with pytest.raises(ValueError, match=f"the night of {dates[-3]} comes before the last "
+                       f"night in --state-dir .*, {dates[-1]}: nights run in order. Pass "
+                       "--rewind"):
+        run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False)
+    assert _snapshot(copy) == before  # the refusal changed nothing
+    # Rewound and run again in order: the state is the in-order run's, byte for byte.
+    run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False, rewind=True)
+    assert not (copy / "nights" / dates[-1]).exists()
+    assert sorted(read_ledger(copy)) == [int(Time(d).mjd) for d in dates[:-2]]
+    for date in dates[-2:]:
+        run_night(date, visits, sim.diasources, catalogue, copy, progress=False)
+    after = _snapshot(copy)
+    changing = {"timings.json", "summary.txt"}  # wall-clock times
+    assert {k for k in after if k.name not in changing} == {
+        k for k in before if k.name not in changing}
+    for key, data in before.items():
+        if key.name not in changing and "cache" not in key.parts:
+            assert after[key] == data, key
+
+
+def test_a_locked_state_is_refused_at_once_and_a_dead_holders_lock_is_taken_over(
+        survey, tmp_path, capsys):
+    sim, _, catalogue, visits, state, dates, _ = survey
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy)
+    before = _snapshot(copy)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from sso.state import state_lock\n"
+         "with state_lock(Path(sys.argv[1]), 'sso night --date 2099-01-01'):\n"
+         "    print('held', flush=True); time.sleep(120)", str(copy)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StateInUseError, match=f"in use by process {holder.pid} on .* "
+                           r"\(sso night --date 2099-01-01\) since 20"):
+            run_night(dates[-1], visits, sim.diasources, catalogue, copy, progress=False)
+        assert main(["night", "--date", dates[-1], "--visits", str(_saved(visits, tmp_path)),
+                     "--diasources", str(_saved(sim.diasources, tmp_path)),
+                     "--orbits", str(_saved(catalogue, tmp_path)),
+                     "--state-dir", str(copy)]) == 2
+        assert f"in use by process {holder.pid}" in capsys.readouterr().err
+        assert _snapshot(copy) == before
+    finally:
+        holder.kill()  # as kill -9: the kernel releases its lock, its record stays
+        holder.wait()
+        holder.stdout.close()
+    run_night(dates[-1], visits, sim.diasources, catalogue, copy)
+    assert f"process {holder.pid} since" in capsys.readouterr().err
+    assert (copy / "claimed.parquet").read_bytes() == (state / "claimed.parquet").read_bytes()
 
 
 def _saved(table: pd.DataFrame, folder) -> object:
@@ -133,9 +199,13 @@ def _saved(table: pd.DataFrame, folder) -> object:
 
 def test_night_errors_name_the_problem(survey, tmp_path, capsys):
     sim, _, catalogue, visits, _, _, _ = survey
-    with pytest.raises(ValueError, match="no DIASource falls on the night of 2024-01-01"):
-        run_night("2024-01-01", visits, sim.diasources, catalogue, tmp_path / "s",
-                  progress=False)
+    # A night without DIASources (lost to weather) is recorded as such.
+    report = run_night("2024-01-01", visits, sim.diasources, catalogue, tmp_path / "s",
+                       progress=False)
+    assert (report["status"], report["n_diasources"], report["n_new_objects"]) == (
+        "no DIASources", 0, 0)
+    assert read_ledger(tmp_path / "s") == {int(Time("2024-01-01").mjd): {
+        "date": "2024-01-01", "status": "no DIASources"}}
     with pytest.raises(ValueError, match="is not a date YYYY-MM-DD"):
         run_night("yesterday", visits, sim.diasources, catalogue, tmp_path / "s",
                   progress=False)

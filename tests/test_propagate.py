@@ -70,7 +70,8 @@ def test_impact_is_reported_per_object_and_others_are_untouched(orbits):
     batch = pd.concat([orbits, _cart_orbits(["IMPACTOR"], eclip[None, :])], ignore_index=True)
     times = [EPOCH + 1.0, EPOCH + 5.0]
     table = propagate(batch, times).set_index("object_id")
-    assert (table.loc["IMPACTOR", "status"] == "impact").all()
+    # Each row's status is true to that row: valid before the impact, failed after it.
+    assert table.loc["IMPACTOR", "status"].tolist() == ["ok", "impact"]
     assert np.isfinite(table.loc["IMPACTOR", STATE].to_numpy()[0]).all()
     assert np.isnan(table.loc["IMPACTOR", STATE].to_numpy()[1]).all()
     alone = propagate(orbits, times).set_index("object_id")
@@ -78,9 +79,35 @@ def test_impact_is_reported_per_object_and_others_are_untouched(orbits):
     np.testing.assert_allclose(others[STATE].to_numpy(), alone[STATE].to_numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["nbody", "2body"])
+def test_orbit_at_the_suns_centre_is_flagged_and_leaves_the_batch_alone(orbits, method):
+    """A degenerate orbit in a batch: flagged at once, never stalls or changes the others."""
+    rng = np.random.default_rng(2)
+    states = keplerian_to_cartesian(rng.uniform(2.2, 3.0, 19), rng.uniform(0.0, 0.2, 19),
+                                    rng.uniform(0.0, 20.0, 19), rng.uniform(0.0, 360.0, 19),
+                                    rng.uniform(0.0, 360.0, 19), rng.uniform(0.0, 360.0, 19))
+    ids = [f"M{k:02d}" for k in range(19)]
+    batch = _cart_orbits(ids, states)
+    centre = _cart_orbits(["SUN"], np.array([[0.0, 0.0, 0.0, 0.01, 0.0, 0.0]]))
+    times = [EPOCH + 10.0, EPOCH + 20.0]
+    table = propagate(pd.concat([batch, centre], ignore_index=True), times, method=method)
+    table = table.set_index("object_id")
+    assert table.loc["SUN", "status"].tolist() == ["impact", "impact"]
+    assert np.isnan(table.loc["SUN", STATE].to_numpy()).all()
+    others = table.drop(index="SUN")
+    assert (others["status"] == "ok").all()
+    alone = propagate(batch, times, method=method).set_index("object_id")
+    np.testing.assert_allclose(others[STATE].to_numpy(), alone[STATE].to_numpy(), atol=1e-12)
+
+
 def test_clear_errors(orbits):
     with pytest.raises(ValueError, match=r"de440\.bsp.*1549 DEC 31"):
         propagate(orbits, [-300_000.0])
+    # 2-body propagation takes times and epochs within the same span as N-body.
+    with pytest.raises(ValueError, match=r"de440\.bsp"):
+        propagate(orbits, [-300_000.0], method="2body")
+    with pytest.raises(ValueError, match=r"de440\.bsp"):
+        propagate(orbits.assign(epoch_mjd_tdb=1e9), [EPOCH], method="2body")
     with pytest.raises(ValueError, match="object_id 'A1'"):
         propagate(pd.concat([orbits, orbits.head(1)]), [EPOCH])
     with pytest.raises(ValueError, match="frame='galactic'"):

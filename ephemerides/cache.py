@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from ephemerides import _cache_kernels as kernels
 from ephemerides import spk
 from ephemerides.ephemeris import observables
+from ephemerides.errors import InputError
 from ephemerides.observers import observer_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
@@ -233,24 +234,24 @@ class NightlyCache:
             ``max_segments`` sub-intervals (the message names the objects and their errors).
         """
         if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0:
-            raise ValueError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
+            raise InputError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
         check_unique_object_ids(orbits)
         start, end = float(night_start_mjd_tai), float(night_end_mjd_tai)
         finite = math.isfinite(start) and math.isfinite(end)
         if not (finite and 0 < end - start <= _MAX_NIGHT_DAYS):
-            raise ValueError(
+            raise InputError(
                 f"the night must satisfy 0 < night_end_mjd_tai - night_start_mjd_tai <= "
                 f"{_MAX_NIGHT_DAYS} days; got {start!r} to {end!r} (MJD, TAI)"
             )
         if int(degree) < 2 or not tolerance_mas > 0 or int(chunk_size) < 1:
-            raise ValueError(
+            raise InputError(
                 f"need degree >= 2, tolerance_mas > 0 and chunk_size >= 1; got degree={degree}, "
                 f"tolerance_mas={tolerance_mas}, chunk_size={chunk_size}"
             )
         if max_segments < 1 or max_segments & (max_segments - 1):
-            raise ValueError(f"max_segments must be a power of two; got {max_segments}")
+            raise InputError(f"max_segments must be a power of two; got {max_segments}")
         if not hp.isnsideok(nside, nest=True):
-            raise ValueError(f"nside must be a power of two for a NESTED index; got {nside}")
+            raise InputError(f"nside must be a power of two for a NESTED index; got {nside}")
         degree, chunk_size = int(degree), int(chunk_size)
         perturbers = spk.load_perturbers()
         params = {
@@ -304,7 +305,7 @@ class NightlyCache:
             if pending.size and segments * 2 > max_segments:
                 worst = ", ".join(f"{o} ({e:.3g} mas)" for o, e in
                                   zip(names[pending][:10], fit_error[pending][:10], strict=True))
-                raise ValueError(
+                raise InputError(
                     f"{pending.size} object(s) cannot be fitted to {tolerance_mas} mas with "
                     f"{max_segments} sub-intervals of degree {degree}: {worst}. Raise "
                     f"max_segments or degree, or shorten the night."
@@ -342,10 +343,10 @@ class NightlyCache:
             ``orbits``.
         """
         if not parts:
-            raise ValueError("concat needs at least one cache")
+            raise InputError("concat needs at least one cache")
         joined = cls._join(parts, {**parts[0].params, "orbits_sha256": orbits_checksum(orbits)})
         if not np.array_equal(joined._object_ids, orbits["object_id"].astype(str).to_numpy()):
-            raise ValueError("the caches' objects are not the orbit table's, in its order")
+            raise InputError("the caches' objects are not the orbit table's, in its order")
         return joined
 
     @classmethod
@@ -360,7 +361,7 @@ class NightlyCache:
             if other != expected:
                 differ = sorted(k for k in expected.keys() | other.keys()
                                 if expected.get(k) != other.get(k))
-                raise ValueError(f"the caches differ in their build parameters {differ}")
+                raise InputError(f"the caches differ in their build parameters {differ}")
         objects = pd.concat([part.objects for part in parts], ignore_index=True)
         seconds = {}
         for part in parts:
@@ -375,7 +376,7 @@ class NightlyCache:
         t = float(mjd_tai)
         start, end = self.params["night_start_mjd_tai"], self.params["night_end_mjd_tai"]
         if not start - _NIGHT_SLACK_DAYS <= t <= end + _NIGHT_SLACK_DAYS:
-            raise ValueError(
+            raise InputError(
                 f"mjd_tai={t!r} is outside the cached night {start!r} to {end!r} (MJD, TAI); "
                 f"build or load the cache of that night"
             )
@@ -449,7 +450,7 @@ class NightlyCache:
         t = self._check_time(mjd_tai)
         radius = math.radians(float(radius_deg))
         if not 0 < radius <= math.pi / 2:
-            raise ValueError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
+            raise InputError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
         centre = unit_vectors(float(ra_deg), float(dec_deg))
         pixels = hp.query_disc(self.params["nside"], centre, radius, inclusive=True, nest=True)
         rows = self._candidates(pixels)
@@ -467,7 +468,7 @@ class NightlyCache:
         """
         radius = math.radians(float(radius_deg))
         if not 0 < radius <= math.pi / 2:
-            raise ValueError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
+            raise InputError(f"radius_deg must be in (0, 90]; got {radius_deg!r}")
         centres = unit_vectors(np.atleast_1d(np.asarray(ra_deg, np.float64)),
                                np.atleast_1d(np.asarray(dec_deg, np.float64)))
         pixels = np.unique(np.concatenate([
@@ -503,7 +504,7 @@ class NightlyCache:
         dec = np.atleast_1d(np.asarray(vertices_dec_deg, dtype=np.float64))
         if ra.shape != dec.shape or ra.ndim != 1 or ra.size < 3 or not np.isfinite(ra).all() \
                 or not np.isfinite(dec).all():
-            raise ValueError(
+            raise InputError(
                 f"give at least 3 finite vertices as two 1-d arrays of equal length; got shapes "
                 f"{ra.shape} and {dec.shape}"
             )
@@ -513,7 +514,7 @@ class NightlyCache:
         sides = vertices @ normals.T
         sense = np.sign(np.sum(sides))
         if sense == 0 or (sense * sides < -1e-12).any():
-            raise ValueError(
+            raise InputError(
                 "the polygon must be convex with distinct vertices given in order around it"
             )
         pixels = hp.query_polygon(self.params["nside"], vertices, inclusive=True, nest=True)
@@ -555,7 +556,7 @@ class NightlyCache:
         folder = Path(folder)
         counts = [int(pq.read_metadata(folder / name).num_rows) for name in part_files]
         if sum(counts) != len(self.objects):
-            raise ValueError(f"the parts in {folder} hold {sum(counts)} objects; the cache has "
+            raise InputError(f"the parts in {folder} hold {sum(counts)} objects; the cache has "
                              f"{len(self.objects)}")
         manifest = {"params": self.params, "parts": [str(name) for name in part_files],
                     "objects": counts}
@@ -589,14 +590,14 @@ class NightlyCache:
         if path.is_dir():
             manifest_path = path / CACHE_MANIFEST
             if not manifest_path.is_file():
-                raise ValueError(f"{path} holds no {CACHE_MANIFEST}: not a nightly cache folder, "
+                raise InputError(f"{path} holds no {CACHE_MANIFEST}: not a nightly cache folder, "
                                  "or its build was interrupted (run it again to finish it)")
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             params = manifest["params"]
         else:
             schema_metadata = pq.read_schema(path).metadata or {}
             if _METADATA_KEY not in schema_metadata:
-                raise ValueError(
+                raise InputError(
                     f"{path} is not a nightly ephemeris cache (no {_METADATA_KEY.decode()} "
                     "metadata); write one with NightlyCache.save"
                 )
@@ -614,7 +615,7 @@ class NightlyCache:
         if stale:
             details = "; ".join(f"{k}: cache has {c!r}, expected {v!r}"
                                 for k, (c, v) in stale.items())
-            raise ValueError(
+            raise InputError(
                 f"stale nightly cache {path}: {details}. Rebuild it with NightlyCache.build."
             )
         if not path.is_dir():
@@ -623,7 +624,7 @@ class NightlyCache:
             (pq.read_schema(path / name).metadata or {}).get(_METADATA_KEY, b"{}")))
                  for name in manifest["parts"]]
         if [len(part.objects) for part in parts] != manifest["objects"]:
-            raise ValueError(f"the parts in {path} do not hold the objects its {CACHE_MANIFEST} "
+            raise InputError(f"the parts in {path} do not hold the objects its {CACHE_MANIFEST} "
                              "names; build the cache again")
         return cls._join(parts, params)
 

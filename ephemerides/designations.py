@@ -36,6 +36,8 @@ from datetime import date
 
 import numpy as np
 
+from ephemerides.errors import InputError
+
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_VALUE = {c: i for i, c in enumerate(_BASE62)}
 # Order-within-half-month letters: A-Z without I (25 letters); half-month letters also skip Z.
@@ -110,7 +112,7 @@ def _pack_number(number: int) -> str:
 def _pack_year(year: int, given: str) -> str:
     century = _CENTURY_FOR.get(year // 100)
     if century is None:
-        raise ValueError(
+        raise InputError(
             f"{given!r}: year {year} cannot be packed; packed designations cover 1800-2199"
         )
     return f"{century}{year % 100:02d}"
@@ -125,13 +127,13 @@ def _pack_provisional(year: int, half: str, letter: str, cycle: int, given: str)
     if cycle < _EXTENDED_CYCLE:
         return f"{_pack_year(year, given)}{half}{_pack_cycle(cycle)}{letter}"
     if not 2000 <= year <= 2061:
-        raise ValueError(
+        raise InputError(
             f"{given!r}: cycle count {cycle} >= 620 needs the extended packed form, which the "
             "MPC defines for years 2000-2061 only"
         )
     sequence = (cycle - _EXTENDED_CYCLE) * 25 + _SECOND_LETTERS.index(letter)
     if sequence >= 62**4:
-        raise ValueError(f"{given!r}: cycle count {cycle} is beyond the extended packed form")
+        raise InputError(f"{given!r}: cycle count {cycle} is beyond the extended packed form")
     return f"_{_BASE62[year - 2000]}{half}{base62(sequence, 4)}"
 
 
@@ -176,10 +178,10 @@ def pack_designation(unpacked: str) -> str:
     except ValueError:
         readable = None
     if readable is None:
-        raise ValueError(
+        raise InputError(
             f"{unpacked!r} is not an MPC designation we can pack; allowed forms: {_UNPACKED_FORMS}"
         )
-    raise ValueError(
+    raise InputError(
         f"{unpacked!r} is already packed (it unpacks to {readable!r}); pack_designation takes "
         f"unpacked forms: {_UNPACKED_FORMS}"
     )
@@ -190,7 +192,7 @@ def _pack(text: str, given: str) -> str | None:
     if m := _RE_NUMBER.match(text):
         number = int(m.group(1) or m.group(2))
         if number > MAX_NUMBER:
-            raise ValueError(f"{given!r}: minor-planet numbers up to {MAX_NUMBER} can be packed")
+            raise InputError(f"{given!r}: minor-planet numbers up to {MAX_NUMBER} can be packed")
         return _pack_number(number)
     if m := _RE_PROVISIONAL.match(text):
         year, half, letter, cycle = m.groups()
@@ -200,13 +202,13 @@ def _pack(text: str, given: str) -> str | None:
     if m := _RE_COMET.match(text):
         kind, year, half, order, fragment = m.groups()
         if int(order) >= _EXTENDED_CYCLE:
-            raise ValueError(f"{given!r}: comet orders up to 619 can be packed")
+            raise InputError(f"{given!r}: comet orders up to 619 can be packed")
         tail = fragment.lower() if fragment else "0"
         return f"{kind}{_pack_year(int(year), given)}{half}{_pack_cycle(int(order))}{tail}"
     if m := _RE_COMET_ASTEROID_STYLE.match(text):
         packed = _pack(m.group(2), given)
         if packed.startswith("_"):
-            raise ValueError(f"{given!r}: extended forms are not supported for comets")
+            raise InputError(f"{given!r}: extended forms are not supported for comets")
         return m.group(1) + packed
     if m := _RE_NUMBERED_COMET.match(text):
         return f"{int(m.group(1)):04d}{m.group(2)}"
@@ -238,7 +240,7 @@ def unpack_designation(packed: str) -> str:
         raise TypeError(f"packed designations are strings; got {type(packed).__name__}")
     readable = _unpack(packed.strip(), packed)
     if readable is None:
-        raise ValueError(
+        raise InputError(
             f"{packed!r} is not a packed MPC designation; allowed forms: {_PACKED_FORMS}"
         )
     return readable
@@ -249,7 +251,7 @@ def _unpack(text: str, given: str) -> str | None:
     if _RE_PACKED_NUMBER.match(text):
         number = _BASE62_VALUE[text[0]] * 10_000 + int(text[1:])
         if number == 0:
-            raise ValueError(f"{given!r}: minor-planet numbers start at 1")
+            raise InputError(f"{given!r}: minor-planet numbers start at 1")
         return str(number)
     if m := _RE_PACKED_TILDE.match(text):
         return str(620_000 + _from_base62(m.group(1)))
@@ -257,7 +259,7 @@ def _unpack(text: str, given: str) -> str | None:
         century, yy, half, tens, units, letter = m.groups()
         cycle = _BASE62_VALUE[tens] * 10 + int(units)
         if cycle >= _EXTENDED_CYCLE:
-            raise ValueError(f"{given!r}: cycle counts >= 620 use the extended '_' form")
+            raise InputError(f"{given!r}: cycle counts >= 620 use the extended '_' form")
         year = _CENTURY_LETTERS[century] * 100 + int(yy)
         return f"{year} {half}{letter}{cycle or ''}"
     if m := _RE_PACKED_EXTENDED.match(text):
@@ -270,7 +272,7 @@ def _unpack(text: str, given: str) -> str | None:
         kind, century, yy, half, tens, units, fragment = m.groups()
         order = _BASE62_VALUE[tens] * 10 + int(units)
         if order == 0:
-            raise ValueError(f"{given!r}: comet orders within a half-month start at 1")
+            raise InputError(f"{given!r}: comet orders within a half-month start at 1")
         year = _CENTURY_LETTERS[century] * 100 + int(yy)
         suffix = "" if fragment == "0" else "-" + fragment.upper()
         return f"{kind}/{year} {half}{order}{suffix}"
@@ -278,7 +280,7 @@ def _unpack(text: str, given: str) -> str | None:
         return f"{m.group(1)}/{_unpack(m.group(2), given)}"
     if m := _RE_PACKED_NUMBERED_COMET.match(text):
         if int(m.group(1)) == 0:
-            raise ValueError(f"{given!r}: periodic-comet numbers start at 1")
+            raise InputError(f"{given!r}: periodic-comet numbers start at 1")
         return f"{int(m.group(1))}{m.group(2)}"
     return None
 
@@ -331,7 +333,7 @@ def ss_object_id(identifier: str) -> int:
     """
     text = _normalise(identifier)
     if not text:
-        raise ValueError(f"an object identifier cannot be empty; got {identifier!r}")
+        raise InputError(f"an object identifier cannot be empty; got {identifier!r}")
     packed = packed_form(text)
     if packed is not None:
         return int.from_bytes(packed.encode("ascii"), "big")
@@ -363,7 +365,7 @@ def ss_object_ids_from_packed(packed) -> np.ndarray:
     lengths = np.char.str_len(text)
     if text.size and (lengths.min() < 1 or lengths.max() > 8):
         bad = text[(lengths < 1) | (lengths > 8)][0]
-        raise ValueError(f"packed designations have 1 to 8 characters; got {bad!r}")
+        raise InputError(f"packed designations have 1 to 8 characters; got {bad!r}")
     raw = np.char.encode(text, "ascii").astype("S8")
     shift = np.uint64(8) * (np.uint64(8) - lengths.astype(np.uint64))
     return (raw.view(">u8") >> shift).astype(np.int64)
@@ -392,7 +394,7 @@ def unpack_packed_epoch(packed: str) -> float:
     text = packed.strip() if isinstance(packed, str) else packed
     m = _RE_PACKED_DATE.match(text) if isinstance(text, str) else None
     if m is None:
-        raise ValueError(
+        raise InputError(
             f"{packed!r} is not an MPC packed date: expected CYYMD (century I/J/K/L, two-digit "
             "year, month 1-9/A-C, day 1-9/A-V), optionally followed by fraction-of-day digits, "
             "e.g. 'K161D' = 2016-01-13"
@@ -402,5 +404,5 @@ def unpack_packed_epoch(packed: str) -> float:
     try:
         day_ordinal = date(year, _BASE62_VALUE[month], _BASE62_VALUE[day]).toordinal()
     except ValueError as error:
-        raise ValueError(f"packed date {packed!r} is not a calendar date: {error}") from None
+        raise InputError(f"packed date {packed!r} is not a calendar date: {error}") from None
     return float(day_ordinal - MJD_EPOCH_ORDINAL) + (float("0." + fraction) if fraction else 0.0)

@@ -33,6 +33,7 @@ from ephemerides.constants import (
     GM_SOLAR_SYSTEM_AU3_PER_DAY2,
     GM_SUN_AU3_PER_DAY2,
 )
+from ephemerides.errors import InputError
 from ephemerides.orbits import ELEMENT_COLUMNS, ORBIT_FORMATS
 from ephemerides.spk import barycentric_states
 from ephemerides.twobody import as_state_array, as_time_array, checked_mu
@@ -46,19 +47,19 @@ def _element_columns(names, values) -> np.ndarray:
     arrays = [np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in values]
     for name, arr in zip(names, arrays, strict=True):
         if arr.ndim != 1:
-            raise ValueError(f"{name} must be a scalar or a 1-D array; got shape {arr.shape}")
+            raise InputError(f"{name} must be a scalar or a 1-D array; got shape {arr.shape}")
     try:
         columns = np.broadcast_arrays(*arrays)
     except ValueError:
         shapes = ", ".join(f"{n}: {a.shape}" for n, a in zip(names, arrays, strict=True))
-        raise ValueError(
+        raise InputError(
             f"element arrays must have one common length (or be scalars); got {shapes}"
         ) from None
     table = np.ascontiguousarray(np.stack(columns, axis=1))
     finite = np.isfinite(table)
     if not finite.all():
         bad = [n for n, ok in zip(names, finite.all(axis=0), strict=True) if not ok]
-        raise ValueError(f"NaN or infinite values in {', '.join(bad)}; drop or repair those orbits")
+        raise InputError(f"NaN or infinite values in {', '.join(bad)}; drop or repair those orbits")
     return table
 
 
@@ -66,9 +67,9 @@ def _check_angles(table: np.ndarray) -> None:
     """Shared checks of e (column 1) and inclination in degrees (column 2)."""
     e, inc = table[:, 1], table[:, 2]
     if (e < 0.0).any():
-        raise ValueError(f"eccentricity e must be >= 0; got min(e) = {e.min()!r}")
+        raise InputError(f"eccentricity e must be >= 0; got min(e) = {e.min()!r}")
     if ((inc < 0.0) | (inc > 180.0)).any():
-        raise ValueError(
+        raise InputError(
             f"inc_deg must lie in [0, 180] degrees; got values in [{inc.min()!r}, {inc.max()!r}]"
         )
 
@@ -108,14 +109,14 @@ def keplerian_to_cartesian(
     _check_angles(table)
     a, ecc = table[:, 0], table[:, 1]
     if (ecc == 1.0).any():
-        raise ValueError(
+        raise InputError(
             "e = 1 (parabola) has no finite semi-major axis or mean anomaly; give the orbit as "
             "cometary elements (q, e, ..., tp) to cometary_to_cartesian"
         )
     wrong_sign = ((ecc < 1.0) & (a <= 0.0)) | ((ecc > 1.0) & (a >= 0.0))
     if wrong_sign.any():
         i = int(np.flatnonzero(wrong_sign)[0])
-        raise ValueError(
+        raise InputError(
             f"a_au must be > 0 for ellipses (e < 1) and < 0 for hyperbolas (e > 1); "
             f"row {i} has a_au = {a[i]!r}, e = {ecc[i]!r}"
         )
@@ -164,7 +165,7 @@ def cometary_to_cartesian(
     )
     _check_angles(table)
     if (table[:, 0] <= 0.0).any():
-        raise ValueError(f"q_au must be > 0; got min(q_au) = {table[:, 0].min()!r}")
+        raise InputError(f"q_au must be > 0; got min(q_au) = {table[:, 0].min()!r}")
     elements = np.ascontiguousarray(_to_radians(table)[:, :6])
     epochs = np.ascontiguousarray(table[:, 6])
     out = np.empty((table.shape[0], 6))
@@ -179,7 +180,7 @@ def _states_for_elements(states) -> np.ndarray:
     degenerate = (r == 0.0) | (h == 0.0)
     if degenerate.any():
         i = int(np.flatnonzero(degenerate)[0])
-        raise ValueError(
+        raise InputError(
             f"state row {i} has zero position or zero angular momentum (r x v = 0): a rectilinear "
             "trajectory has no orbital plane, so its elements are undefined"
         )
@@ -251,14 +252,14 @@ def cartesian_to_cometary(states, epoch_mjd_tdb, mu: float = GM_SUN_AU3_PER_DAY2
 
 def _check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value
 
 
 def _rotate(vectors, matrix: np.ndarray) -> np.ndarray:
     arr = np.asarray(vectors, dtype=np.float64)
     if arr.shape[-1:] not in ((3,), (6,)) or arr.ndim not in (1, 2):
-        raise ValueError(
+        raise InputError(
             f"expected positions of shape (n, 3) or states of shape (n, 6) (or one row of 3 or 6); "
             f"got shape {arr.shape}"
         )
@@ -369,7 +370,7 @@ def orbits_to_states(
     _check_choice(frame, FRAMES, "frame")
     _check_choice(origin, ORIGINS, "origin")
     if "format" not in orbits.columns:
-        raise ValueError(
+        raise InputError(
             f"orbits has no 'format' column (one of {', '.join(ORBIT_FORMATS)}); "
             f"columns are {list(orbits.columns)}"
         )
@@ -377,19 +378,19 @@ def orbits_to_states(
         return np.empty((0, 6)), np.empty(0)
     formats = pd.unique(orbits["format"])
     if len(formats) != 1:
-        raise ValueError(
+        raise InputError(
             f"orbits mixes formats {sorted(map(str, formats))}; convert one format at a time, "
             "e.g. per group of orbits.groupby('format')"
         )
     fmt = formats[0]
     if fmt not in ORBIT_FORMATS:
-        raise ValueError(f"unknown orbit format {fmt!r}; allowed: {', '.join(ORBIT_FORMATS)}")
+        raise InputError(f"unknown orbit format {fmt!r}; allowed: {', '.join(ORBIT_FORMATS)}")
     barycentric = fmt.startswith("B")
     base = fmt[1:] if barycentric else fmt
     columns = ELEMENT_COLUMNS[fmt]
     missing = [c for c in (*columns, "epoch_mjd_tdb") if c not in orbits.columns]
     if missing:
-        raise ValueError(f"orbits of format {fmt} lack the column(s) {', '.join(missing)}")
+        raise InputError(f"orbits of format {fmt} lack the column(s) {', '.join(missing)}")
     values = [orbits[c].to_numpy(dtype=np.float64) for c in columns]
     epochs = as_time_array(orbits["epoch_mjd_tdb"].to_numpy(dtype=np.float64), "epoch_mjd_tdb")
     mu = GM_SOLAR_SYSTEM_AU3_PER_DAY2 if barycentric else GM_SUN_AU3_PER_DAY2

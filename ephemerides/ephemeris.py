@@ -12,6 +12,7 @@ import pandas as pd
 
 from ephemerides import _observation_kernels as kernels
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
+from ephemerides.errors import InputError
 from ephemerides.observers import observer_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
@@ -90,7 +91,7 @@ def ephemeris(
         NaN where H is unknown).
     """
     if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0:
-        raise ValueError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
+        raise InputError("orbits must be a non-empty orbit table (see ephemerides.read_orbits)")
     if not pairs:
         check_unique_object_ids(
             orbits, "; give one orbit per object, or pass pairs=True to predict each row at "
@@ -101,7 +102,7 @@ def ephemeris(
     mjd_utc = np.atleast_1d(t.utc.mjd).astype(np.float64)
     n_obj, n_time = len(orbits), mjd_tdb.size
     if pairs and n_time != n_obj:
-        raise ValueError(
+        raise InputError(
             f"pairs=True needs one time per orbit row: got {n_time} times for {n_obj} orbits"
         )
 

@@ -59,6 +59,7 @@ from ephemerides.constants import (
     MJD_J2000,
     SECONDS_PER_DAY,
 )
+from ephemerides.errors import InputError
 from ephemerides.twobody import as_state_array, as_time_array
 
 # A 2-body orbit whose Kepler solution is not finite (:func:`ephemerides.propagate_states`).
@@ -110,7 +111,7 @@ def impact_radii_au(perturbers: spk.SpkEphemeris) -> np.ndarray:
 def _check_epsilon(epsilon) -> float:
     value = float(epsilon)
     if not (np.isfinite(value) and 0.0 < value < 1.0):
-        raise ValueError(
+        raise InputError(
             f"epsilon must be a finite number in (0, 1) -- IAS15's relative accuracy "
             f"parameter, 1e-9 by default; got {epsilon!r}"
         )
@@ -126,7 +127,7 @@ def integrate_detailed(states, epoch_mjd_tdb: float, mjd_tdb, perturbers=None,
     arr = as_state_array(states)
     epoch = float(epoch_mjd_tdb)
     if not np.isfinite(epoch):
-        raise ValueError(f"epoch_mjd_tdb must be a finite MJD TDB; got {epoch_mjd_tdb!r}")
+        raise InputError(f"epoch_mjd_tdb must be a finite MJD TDB; got {epoch_mjd_tdb!r}")
     times = as_time_array(mjd_tdb, "mjd_tdb")
     eps = _check_epsilon(epsilon)
     if perturbers is None:

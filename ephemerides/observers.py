@@ -19,6 +19,7 @@ from astropy.time import Time
 
 from ephemerides import timescales  # noqa: F401  (configures astropy never to download IERS data)
 from ephemerides.constants import EARTH_EQUATORIAL_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
+from ephemerides.errors import InputError
 from ephemerides.spk import barycentric_states
 
 ORIGINS = ("ssb", "sun")
@@ -56,13 +57,13 @@ class Observatory:
     def __post_init__(self):
         values = (self.longitude_deg, self.rho_cos_phi, self.rho_sin_phi)
         if not np.all(np.isfinite(values)):
-            raise ValueError(
+            raise InputError(
                 f"observatory {self.code!r}: longitude_deg, rho_cos_phi and rho_sin_phi must be "
                 f"finite numbers; got {values}"
             )
         rho = float(np.hypot(self.rho_cos_phi, self.rho_sin_phi))
         if self.rho_cos_phi < 0 or rho > _MAX_RHO_EARTH_RADII:
-            raise ValueError(
+            raise InputError(
                 f"observatory {self.code!r}: parallax constants are in units of Earth's equatorial "
                 f"radius ({EARTH_EQUATORIAL_RADIUS_KM} km), with rho_cos_phi >= 0 and "
                 f"rho <= {_MAX_RHO_EARTH_RADII}; got rho_cos_phi={self.rho_cos_phi}, "
@@ -123,14 +124,14 @@ def observatory(code: str) -> Observatory:
     key = code.strip().upper()
     table = _mpc_table()
     if key not in table:
-        raise ValueError(
+        raise InputError(
             f"unknown MPC observatory code {code!r}; valid codes are listed by "
             "ephemerides.observers.observatory_codes() and at "
             "https://minorplanetcenter.net/iau/lists/ObsCodesF.html"
         )
     entry = table[key]
     if not {"Longitude", "cos", "sin"} <= entry.keys():
-        raise ValueError(
+        raise InputError(
             f"MPC observatory code {key!r} ({entry.get('Name', 'no name')}) is not a fixed ground "
             "site: the MPC table gives it no longitude or parallax constants because it is a "
             "space telescope or a roving observer, whose position changes from one observation "
@@ -149,7 +150,7 @@ def observatory(code: str) -> Observatory:
 def _check_choice(value: str, allowed: tuple[str, ...], argument: str) -> str:
     choice = str(value).lower()
     if choice not in allowed:
-        raise ValueError(f"{argument}={value!r} is not supported; use one of {allowed}")
+        raise InputError(f"{argument}={value!r} is not supported; use one of {allowed}")
     return choice
 
 
@@ -200,12 +201,12 @@ def observer_states(
     frame = _check_choice(frame, FRAMES, "frame")
     mjd = np.asarray(mjd_tdb, dtype=np.float64)
     if mjd.ndim > 1:
-        raise ValueError(
+        raise InputError(
             f"mjd_tdb must be a scalar or 1-D array of MJD (TDB); got shape {mjd.shape}"
         )
     mjd = np.atleast_1d(mjd)
     if not np.all(np.isfinite(mjd)):
-        raise ValueError("mjd_tdb must be finite MJD values (TDB); found NaN or infinity")
+        raise InputError("mjd_tdb must be finite MJD values (TDB); found NaN or infinity")
 
     states = barycentric_states("earth", mjd)
     if not site.is_geocentre:

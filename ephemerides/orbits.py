@@ -63,6 +63,7 @@ from ephemerides.designations import (
     unpack_designation,
     unpack_packed_epoch,
 )
+from ephemerides.errors import InputError
 from ephemerides.timescales import convert_mjd
 
 logger = logging.getLogger(__name__)
@@ -147,13 +148,13 @@ def check_unique_object_ids(orbits: pd.DataFrame, hint: str = "") -> None:
     repeated = orbits["object_id"].duplicated()
     if repeated.any():
         first = orbits.loc[repeated, "object_id"].iloc[0]
-        raise ValueError(f"orbits has more than one row for object_id {first!r}{hint}")
+        raise InputError(f"orbits has more than one row for object_id {first!r}{hint}")
 
 
 def orbit_columns(orbit_format: str) -> list[str]:
     """Column names, in order, of an orbit table holding ``orbit_format`` orbits."""
     if orbit_format not in ELEMENT_COLUMNS:
-        raise ValueError(f"orbit format {orbit_format!r} is not one of {ORBIT_FORMATS}")
+        raise InputError(f"orbit format {orbit_format!r} is not one of {ORBIT_FORMATS}")
     return [
         "object_id",
         "ssObjectId",
@@ -633,9 +634,9 @@ def read_orbits(path, format: str | None = None, errors: str = "raise") -> pd.Da
         When ``path`` does not exist.
     """
     if errors not in ("raise", "skip"):
-        raise ValueError(f"errors={errors!r}; use 'raise' or 'skip'")
+        raise InputError(f"errors={errors!r}; use 'raise' or 'skip'")
     if format is not None and format not in FILE_FORMATS:
-        raise ValueError(
+        raise InputError(
             f"format={format!r} is not a file format we read; use one of "
             f"{FILE_FORMATS} or None to detect it"
         )

@@ -13,6 +13,7 @@ import pandas as pd
 from ephemerides import nbody, spk
 from ephemerides.constants import AU_KM, BODY_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
 from ephemerides.elements import orbits_to_states
+from ephemerides.errors import InputError
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
 
@@ -27,7 +28,7 @@ _CHUNK_BYTES = 256 * 2**20
 
 def _check_choice(value, allowed, argument):
     if value not in allowed:
-        raise ValueError(f"{argument}={value!r} is not supported; use one of {allowed}")
+        raise InputError(f"{argument}={value!r} is not supported; use one of {allowed}")
     return value
 
 
@@ -106,7 +107,7 @@ def propagate_states(orbits: pd.DataFrame, mjd_tdb, method: str = "nbody", pairs
     times = as_time_array(mjd_tdb, "mjd_tdb")
     n = len(orbits)
     if pairs and times.size != n:
-        raise ValueError(f"pairs=True needs one time per orbit row: got {times.size} for {n}")
+        raise InputError(f"pairs=True needs one time per orbit row: got {times.size} for {n}")
     status = np.zeros(n, dtype=np.int8)
     perturbers = spk.load_perturbers()
     # The times and epochs of both methods within the planetary ephemeris' span.

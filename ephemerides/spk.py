@@ -22,6 +22,7 @@ import spiceypy
 
 from ephemerides import _spk_kernels
 from ephemerides.constants import AU_KM, MJD_J2000, SB441_N16_GM_AU3_PER_DAY2, SECONDS_PER_DAY
+from ephemerides.errors import InputError
 
 # The planetary perturbers, in the order of :func:`load_perturbers`: Sun, Mercury barycentre,
 # Venus barycentre, Earth, Moon, Mars ... Pluto barycentres (NAIF ids).
@@ -158,7 +159,7 @@ def _check_kernel(path) -> str:
         )
     architecture, file_type = spiceypy.getfat(str(kernel))
     if (architecture, file_type) != ("DAF", "SPK"):
-        raise ValueError(
+        raise InputError(
             f"{kernel} is not an SPK kernel (SPICE reads its architecture/type as "
             f"{architecture}/{file_type}, expected DAF/SPK)"
         )
@@ -255,14 +256,14 @@ def _body_gm(naif_id: int, kernel: str, constants: dict[str, float]) -> float:
     gm = _gm_in_kernel_units(naif_id, constants)
     if gm is not None:
         if "AU" not in constants:
-            raise ValueError(
+            raise InputError(
                 f"the comment area of {kernel} gives a GM for NAIF body {naif_id} but no AU "
                 "constant to convert it to AU^3/day^2"
             )
         return gm * (constants["AU"] / AU_KM) ** 3
     if naif_id in SB441_N16_GM_AU3_PER_DAY2:
         return SB441_N16_GM_AU3_PER_DAY2[naif_id]
-    raise ValueError(
+    raise InputError(
         f"no GM for NAIF body {naif_id}: the comment area of {kernel} does not list it "
         "(JPL DE kernels such as de440.bsp list GMS, GM1 ... GM9, GMB, EMRAT and MA0001 ... "
         "as 'NAME value' lines). Use a kernel that documents its constants, e.g. the default "
@@ -305,7 +306,7 @@ def _pair_segments(
         unsupported = [e for e in entries if not isinstance(e, _Segment)]
         if unsupported:
             target, center, spk_type, frame = unsupported[-1]
-            raise ValueError(
+            raise InputError(
                 f"{kernel} holds NAIF body {target} (wrt {center}) in an SPK type {spk_type} "
                 f"segment in frame code {frame}; only type 2 (Chebyshev position) segments in "
                 "J2000 (frame code 1), as in JPL's DE and sb441 kernels, can be read"
@@ -314,7 +315,7 @@ def _pair_segments(
         return center, [e for e in entries if e.center == center]
     names = ", ".join(Path(k).name for k in kernels)
     needed = "" if node == body else f" (needed for the state of NAIF body {body})"
-    raise ValueError(
+    raise InputError(
         f"no segment for NAIF body {node}{needed} in {names}; add a kernel that holds it"
     )
 
@@ -329,7 +330,7 @@ def _select_run(runs: list[_Run], window: tuple[float, float], target: int, cent
     if covering:
         return max(covering, key=lambda r: r.segments[-1].begin)
     available = "; ".join(_describe_range(r.start_et, r.end_et) for r in runs)
-    raise ValueError(
+    raise InputError(
         f"no single stretch of {Path(runs[0].segments[0].kernel).name} covers NAIF body "
         f"{target} wrt {center} over {_describe_range(*window)}; it covers {available}. "
         "Pass mjd_tdb_range inside one of these"
@@ -435,10 +436,10 @@ def load_spk(
     """
     paths = tuple(_check_kernel(k) for k in kernels)
     if not paths:
-        raise ValueError("kernels is empty; give at least one SPK file")
+        raise InputError("kernels is empty; give at least one SPK file")
     bodies = [int(i) for i in naif_ids]
     if not bodies or len(set(bodies)) != len(bodies) or 0 in bodies:
-        raise ValueError(
+        raise InputError(
             f"naif_ids must be distinct NAIF body ids other than 0 (the SSB): got {bodies}"
         )
     directories = {path: _read_directory(path) for path in paths}
@@ -449,7 +450,7 @@ def load_spk(
         chain, node = [], body
         while node != 0:
             if len(chain) == _MAX_CHAIN:
-                raise ValueError(f"the segments for NAIF body {body} do not lead to the SSB")
+                raise InputError(f"the segments for NAIF body {body} do not lead to the SSB")
             center, found = _pair_segments(node, body, paths, directories)
             pairs.setdefault((node, center), found)
             chain.append((node, center))
@@ -463,11 +464,11 @@ def load_spk(
             min(max(r.end_et for r in rs) for rs in runs.values()),
         )
         if window[0] >= window[1]:
-            raise ValueError(f"the kernels {paths} have no common coverage for bodies {bodies}")
+            raise InputError(f"the kernels {paths} have no common coverage for bodies {bodies}")
     else:
         start, end = (float(t) for t in _et_from_mjd(mjd_tdb_range))
         if not (np.isfinite(start) and np.isfinite(end) and start <= end):
-            raise ValueError(
+            raise InputError(
                 f"mjd_tdb_range must be two finite MJD TDB, start <= end: got {mjd_tdb_range}"
             )
         window = (start, end)
@@ -604,12 +605,12 @@ def check_coverage(ephem: SpkEphemeris, mjd_tdb) -> np.ndarray:
     """
     mjd = np.asarray(mjd_tdb, dtype=np.float64)
     if np.isnan(mjd).any():
-        raise ValueError("mjd_tdb contains NaN; give finite MJD TDB times")
+        raise InputError("mjd_tdb contains NaN; give finite MJD TDB times")
     et = _et_from_mjd(mjd)
     start, end = ephem.coverage_et
     if et.size and (et.min() < start or et.max() > end):
         names = ", ".join(Path(k).name for k in ephem.kernels)
-        raise ValueError(
+        raise InputError(
             f"mjd_tdb from {float(mjd.min())} to {float(mjd.max())} is outside the coverage of "
             f"{names}: {_describe_range(start, end)} (kernel files: {', '.join(ephem.kernels)}). "
             "Ask for times inside that range, or load a kernel that covers them "
@@ -641,7 +642,7 @@ def states(ephem: SpkEphemeris, mjd_tdb) -> np.ndarray:
     """
     et = np.atleast_1d(check_coverage(ephem, mjd_tdb))
     if et.ndim != 1:
-        raise ValueError(f"mjd_tdb must be a scalar or 1-d array: got shape {et.shape}")
+        raise InputError(f"mjd_tdb must be a scalar or 1-d array: got shape {et.shape}")
     out = np.empty((et.size, ephem.naif_ids.size, 6), dtype=np.float64)
     return _spk_kernels.body_states_at_times(
         ephem.data, ephem.segments, ephem.segment_times, ephem.chains,
@@ -688,6 +689,6 @@ def barycentric_states(body: str | int, mjd_tdb) -> np.ndarray:
     """
     if isinstance(body, str):
         if body not in NAIF_IDS:
-            raise ValueError(f"unknown body {body!r}; use a NAIF id or one of {sorted(NAIF_IDS)}")
+            raise InputError(f"unknown body {body!r}; use a NAIF id or one of {sorted(NAIF_IDS)}")
         body = NAIF_IDS[body]
     return states(_single_body(int(body)), mjd_tdb)[:, 0]

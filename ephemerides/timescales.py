@@ -5,9 +5,14 @@ happen only at those boundaries, here. astropy is configured never to download: 
 orientation and leap seconds come from the tables bundled in ``astropy-iers-data``.
 """
 
+import warnings
+
 import numpy as np
 from astropy.time import Time
 from astropy.utils import iers
+from erfa import ErfaWarning
+
+from ephemerides.errors import InputError
 
 # Never reach the network: use the IERS tables shipped with astropy-iers-data. Times past the
 # end of the bundled predictions fall back to astropy's degraded (IAU 2000 model, UT1 = UTC)
@@ -17,12 +22,19 @@ iers.conf.auto_max_age = None
 iers.conf.iers_degraded_accuracy = "warn"
 
 TIME_SCALES = ("utc", "tai", "tt", "tdb")
+# Times the toolkit takes, MJD: the span of its planetary ephemeris DE440 (1550-01-01 to
+# 2650-01-22); far beyond it ERFA cannot even place UTC.
+MJD_RANGE = (-112_000.0, 288_000.0)
+# UTC after the last leap second ERFA knows (a few years ahead) is a prediction: ERFA warns
+# "dubious year" on every conversion. Harmless at our precision (a future leap second shifts
+# UTC by 1 s, which no caller can know either), so not repeated on every run's stderr.
+warnings.filterwarnings("ignore", message=r".*dubious year", category=ErfaWarning)
 
 
 def _check_scale(scale: str, argument: str) -> str:
     scale = str(scale).lower()
     if scale not in TIME_SCALES:
-        raise ValueError(
+        raise InputError(
             f"{argument}={scale!r} is not a time scale we convert; use one of {TIME_SCALES}"
         )
     return scale
@@ -34,7 +46,12 @@ def as_time(times, time_scale: str = "utc") -> Time:
         return times
     mjd = np.atleast_1d(np.asarray(times, dtype=np.float64))
     if not np.all(np.isfinite(mjd)):
-        raise ValueError("times must be finite MJD values; found NaN or infinity")
+        raise InputError("times must be finite MJD values; found NaN or infinity")
+    outside = (mjd < MJD_RANGE[0]) | (mjd > MJD_RANGE[1])
+    if outside.any():
+        raise InputError(
+            f"times must lie in MJD {MJD_RANGE[0]:,.0f} to {MJD_RANGE[1]:,.0f} (1550 to 2650, "
+            f"the span of the planetary ephemeris de440.bsp); got {mjd[outside][0]!r}")
     return Time(mjd, format="mjd", scale=_check_scale(time_scale, "time_scale"))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ephemerides._kepler_kernels import propagate_grid, propagate_pairs
 from ephemerides.constants import GM_SUN_AU3_PER_DAY2
+from ephemerides.errors import InputError
 
 
 def _bad_rows_message(mask: np.ndarray) -> str:
@@ -29,13 +30,13 @@ def as_state_array(states, name: str = "states") -> np.ndarray:
     if arr.shape == (6,):
         arr = arr[np.newaxis, :]
     if arr.ndim != 2 or arr.shape[1] != 6:
-        raise ValueError(
+        raise InputError(
             f"{name} must have shape (n, 6) -- x, y, z in AU, vx, vy, vz in AU/day per row -- "
             f"or (6,) for one state; got shape {arr.shape}"
         )
     finite = np.isfinite(arr).all(axis=1)
     if not finite.all():
-        raise ValueError(
+        raise InputError(
             f"{name} has NaN or infinite values in {_bad_rows_message(~finite)}; "
             "drop or repair those rows first"
         )
@@ -53,10 +54,10 @@ def as_time_array(values, name: str, n: int | None = None) -> np.ndarray:
         arr = np.full(1 if n is None else n, float(arr))
     if arr.ndim != 1 or (n is not None and arr.size != n):
         wanted = "a scalar or a 1-D array" + ("" if n is None else f" of length {n}")
-        raise ValueError(f"{name} must be {wanted}; got shape {arr.shape}")
+        raise InputError(f"{name} must be {wanted}; got shape {arr.shape}")
     finite = np.isfinite(arr)
     if not finite.all():
-        raise ValueError(f"{name} has NaN or infinite values in {_bad_rows_message(~finite)}")
+        raise InputError(f"{name} has NaN or infinite values in {_bad_rows_message(~finite)}")
     return np.ascontiguousarray(arr)
 
 
@@ -64,7 +65,7 @@ def checked_mu(mu) -> float:
     """``mu`` as a float, after checking that it is finite and positive."""
     value = float(mu)
     if not (np.isfinite(value) and value > 0.0):
-        raise ValueError(
+        raise InputError(
             f"mu must be a finite, positive gravitational parameter in AU^3/day^2 "
             f"(GM_sun = {GM_SUN_AU3_PER_DAY2:.10e}); got {mu!r}"
         )

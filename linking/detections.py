@@ -9,11 +9,11 @@ is independent of the caller's row order.
 import numpy as np
 import pandas as pd
 
+from ephemerides.errors import InputError
 from ephemerides.observers import observatory, observer_states
+from ephemerides.schemas import DIASOURCE
 from ephemerides.timescales import convert_mjd
 
-REQUIRED_COLUMNS = ("diaSourceId", "midpointMjdTai", "ra", "dec")
-OPTIONAL_FLOAT_COLUMNS = ("raErr", "decErr", "psfFlux", "trailLength", "trailAngle")
 OBSERVER_COLUMNS = ("observer_x_au", "observer_y_au", "observer_z_au")
 
 
@@ -26,7 +26,7 @@ def _fail_rows(column: str, bad: np.ndarray, frame: pd.DataFrame, allowed: str) 
             for r in rows[:3]
         )
         more = f" and {rows.size - 3} more" if rows.size > 3 else ""
-        raise ValueError(f"column {column!r}: {allowed}; found {shown}{more}")
+        raise InputError(f"column {column!r}: {allowed}; found {shown}{more}")
 
 
 def local_night(mjd_utc, longitude_deg: float) -> np.ndarray:
@@ -49,45 +49,6 @@ def local_night(mjd_utc, longitude_deg: float) -> np.ndarray:
     longitude = (float(longitude_deg) + 180.0) % 360.0 - 180.0
     local_mjd = np.asarray(mjd_utc, dtype=np.float64) + longitude / 360.0
     return np.floor(local_mjd - 0.5).astype(np.int64)
-
-
-def _check_columns(frame: pd.DataFrame) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"detections lack the required column(s) {missing}; a DiaSource table needs "
-            f"{list(REQUIRED_COLUMNS)} (id int64, MJD TAI, RA and Dec in degrees)"
-        )
-    ids = frame["diaSourceId"]
-    if not pd.api.types.is_integer_dtype(ids.dtype):
-        raise ValueError(
-            f"column 'diaSourceId' must hold integers (int64); got dtype {ids.dtype}"
-        )
-    duplicated = ids.duplicated(keep=False).to_numpy()
-    if duplicated.any():
-        values = sorted(set(ids[duplicated].tolist()))[:5]
-        raise ValueError(
-            f"column 'diaSourceId' must be unique; {int(duplicated.sum())} rows share the id(s) "
-            f"{values} — drop or renumber the duplicates"
-        )
-    for column in ("midpointMjdTai", "ra", "dec"):
-        if not pd.api.types.is_numeric_dtype(frame[column].dtype):
-            raise ValueError(
-                f"column {column!r} must be numeric (float64); got dtype {frame[column].dtype}"
-            )
-        _fail_rows(column, ~np.isfinite(frame[column].to_numpy(np.float64)), frame,
-                   "must be finite, NaN and infinity are not allowed")
-    dec = frame["dec"].to_numpy(np.float64)
-    _fail_rows("dec", np.abs(dec) > 90.0, frame, "Dec must lie in [-90, 90] degrees")
-    for column in OPTIONAL_FLOAT_COLUMNS:
-        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column].dtype):
-            raise ValueError(
-                f"column {column!r} must be numeric (NaN allowed for 'not measured'); got dtype "
-                f"{frame[column].dtype}"
-            )
-    if "trailLength" in frame.columns:
-        length = frame["trailLength"].to_numpy(np.float64)
-        _fail_rows("trailLength", length < 0.0, frame, "trail lengths (arcsec) must be >= 0")
 
 
 def astrometric_sigma_arcsec(frame: pd.DataFrame, default_arcsec: float) -> np.ndarray:
@@ -167,15 +128,13 @@ def prepare_detections(
         raise TypeError(
             f"detections must be a pandas DataFrame; got {type(detections).__name__}"
         )
-    frame = detections.copy()
-    _check_columns(frame)
-    frame["diaSourceId"] = frame["diaSourceId"].astype(np.int64)
+    frame = DIASOURCE.check(detections, "detections")
     frame = frame.sort_values(["midpointMjdTai", "diaSourceId"], kind="mergesort")
     frame = frame.reset_index(drop=True)
 
     present = [c for c in OBSERVER_COLUMNS if c in frame.columns]
     if present and len(present) != len(OBSERVER_COLUMNS):
-        raise ValueError(
+        raise InputError(
             f"explicit observer positions need all of {list(OBSERVER_COLUMNS)} (heliocentric "
             f"ICRF, AU); got only {present}"
         )
@@ -198,7 +157,7 @@ def prepare_detections(
             _fail_rows(column, ~np.isfinite(frame[column].to_numpy(np.float64)), frame,
                        "explicit observer positions must be finite (AU)")
     elif codes is None:
-        raise ValueError(
+        raise InputError(
             "no observer: give observatory_code (an MPC code such as 'X05'), an "
             "'observatoryCode' column, or explicit heliocentric ICRF positions in "
             f"{list(OBSERVER_COLUMNS)}"
@@ -211,7 +170,7 @@ def prepare_detections(
     if "night" in frame.columns:
         night = frame["night"].to_numpy()
         if not pd.api.types.is_integer_dtype(night.dtype):
-            raise ValueError(
+            raise InputError(
                 f"column 'night' must hold integers (local date of the evening, MJD); got dtype "
                 f"{night.dtype}"
             )
@@ -227,7 +186,7 @@ def prepare_detections(
         elif observatory_longitude_deg is not None:
             night = local_night(mjd_utc, observatory_longitude_deg)
         else:
-            raise ValueError(
+            raise InputError(
                 "with explicit observer positions and no observatory code the night boundaries "
                 "are unknown: add a 'night' column (int, MJD of the local evening) or pass "
                 "observatory_longitude_deg (east longitude of the site, degrees) so that nights "

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
+from ephemerides.errors import InputError
 from ephemerides.progress import ProgressBar
 from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import (
@@ -204,12 +205,12 @@ class LinkingConfig:
     def validate(self) -> None:
         """Raise ValueError naming the setting when one is out of range."""
         if not isinstance(self.tracklets, TrackletConfig):
-            raise ValueError(
+            raise InputError(
                 f"LinkingConfig.tracklets must be a TrackletConfig; got {self.tracklets!r}"
             )
         self.tracklets.validate()
         if not isinstance(self.fit, FitConfig):
-            raise ValueError(f"LinkingConfig.fit must be a FitConfig; got {self.fit!r}")
+            raise InputError(f"LinkingConfig.fit must be a FitConfig; got {self.fit!r}")
         self.fit.validate()
         checks = {
             "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
@@ -220,27 +221,27 @@ class LinkingConfig:
         }
         for name, value in checks.items():
             if value is not None and not (np.isfinite(value) and value > 0):
-                raise ValueError(f"LinkingConfig.{name} must be finite and > 0; got {value!r}")
+                raise InputError(f"LinkingConfig.{name} must be finite and > 0; got {value!r}")
         for name in ("max_v_inf_km_per_s", "velocity_error_sigmas"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"LinkingConfig.{name} must be finite and >= 0; got {value!r}")
+                raise InputError(f"LinkingConfig.{name} must be finite and >= 0; got {value!r}")
         if not (np.isfinite(self.max_radius_growth) and self.max_radius_growth >= 1):
-            raise ValueError(f"LinkingConfig.max_radius_growth must be finite and >= 1; got "
+            raise InputError(f"LinkingConfig.max_radius_growth must be finite and >= 1; got "
                              f"{self.max_radius_growth!r}")
         if not (np.isfinite(self.min_arc_days) and self.min_arc_days >= 0):
-            raise ValueError(
+            raise InputError(
                 f"LinkingConfig.min_arc_days must be finite and >= 0; got {self.min_arc_days!r}"
             )
         if self.reference_mjd_tdb is not None and not np.isfinite(self.reference_mjd_tdb):
-            raise ValueError(
+            raise InputError(
                 f"LinkingConfig.reference_mjd_tdb must be finite or None; got "
                 f"{self.reference_mjd_tdb!r}"
             )
         if self.sky_nside is not None and not (
                 isinstance(self.sky_nside, int | np.integer)
                 and hp.isnsideok(int(self.sky_nside), nest=True)):
-            raise ValueError(f"LinkingConfig.sky_nside must be None or a power of two; got "
+            raise InputError(f"LinkingConfig.sky_nside must be None or a power of two; got "
                              f"{self.sky_nside!r}")
         for name, lowest in (("min_tracklets", 1), ("min_nights", 1), ("threads", 1),
                              ("max_splits", 0)):
@@ -248,7 +249,7 @@ class LinkingConfig:
             if name == "threads" and value is None:
                 continue
             if not (isinstance(value, int | np.integer) and value >= lowest):
-                raise ValueError(
+                raise InputError(
                     f"LinkingConfig.{name} must be an integer >= {lowest}; got {value!r}"
                 )
 
@@ -300,21 +301,21 @@ def neighbour_clusters(points: np.ndarray, radius: np.ndarray) -> np.ndarray:
 def _check_inputs(tracklets: Tracklets, hypotheses: pd.DataFrame) -> None:
     missing = [c for c in TRACKLET_COLUMNS if c not in tracklets.tracklets.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"tracklets table lacks columns {missing}; build it with linking.make_tracklets"
         )
     missing = [c for c in ("tracklet_id", "diaSourceId") if c not in tracklets.members.columns]
     if missing:
-        raise ValueError(f"tracklet members lack columns {missing}")
+        raise InputError(f"tracklet members lack columns {missing}")
     missing = [c for c in HYPOTHESIS_COLUMNS if c not in hypotheses.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"hypotheses lack columns {missing}; read them with linking.read_hypotheses"
         )
     values = hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(np.float64)
     bad = ~np.isfinite(values).all(axis=1) | ~(values[:, 0] > 0)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"hypotheses must be finite with r_au > 0; bad rows (positions) "
             f"{np.flatnonzero(bad)[:10].tolist()}"
         )
@@ -421,7 +422,7 @@ def search_tracklets(
     if not table["tracklet_id"].is_monotonic_increasing:  # as make_tracklets sorts it
         table = table.sort_values("tracklet_id")
     if table["tracklet_id"].duplicated().any():
-        raise ValueError("tracklet_id must be unique in the tracklets table")
+        raise InputError("tracklet_id must be unique in the tracklets table")
     n = len(table)
     if n == 0:
         return _empty_candidates()
@@ -448,7 +449,7 @@ def search_tracklets(
     ids = table["tracklet_id"].to_numpy(np.int64)
     member_rows = np.minimum(np.searchsorted(ids, member_ids), n - 1)
     if (ids[member_rows] != member_ids).any() or np.unique(member_rows).size != n:
-        raise ValueError(
+        raise InputError(
             "tracklet members must name every tracklet, and only those in the tracklets table; "
             "pass the Tracklets that linking.make_tracklets returned unchanged"
         )

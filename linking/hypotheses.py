@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ephemerides.constants import GM_SUN_AU3_PER_DAY2
+from ephemerides.errors import InputError
 
 COLUMNS = ("r_au", "rdot_au_per_day", "mean_accel")
 
@@ -116,7 +117,7 @@ def read_hypotheses(path) -> pd.DataFrame:
                 continue
             fields = text.split()
             if len(fields) != 3:
-                raise ValueError(
+                raise InputError(
                     f"{path}, line {number}: expected 3 columns ({' '.join(COLUMNS)}), "
                     f"got {len(fields)}: {text!r}"
                 )
@@ -125,22 +126,22 @@ def read_hypotheses(path) -> pd.DataFrame:
                 try:
                     value = float(field)
                 except ValueError:
-                    raise ValueError(
+                    raise InputError(
                         f"{path}, line {number}, column {column!r}: {field!r} is not a number"
                     ) from None
                 if not np.isfinite(value):
-                    raise ValueError(
+                    raise InputError(
                         f"{path}, line {number}, column {column!r}: {field!r} is not finite"
                     )
                 values.append(value)
             if values[0] <= 0.0:
-                raise ValueError(
+                raise InputError(
                     f"{path}, line {number}, column 'r_au': heliocentric distance must be > 0 AU;"
                     f" got {values[0]}"
                 )
             rows.append(values)
     if not rows:
-        raise ValueError(f"{path}: no hypotheses found (only comments or blank lines)")
+        raise InputError(f"{path}: no hypotheses found (only comments or blank lines)")
     return pd.DataFrame(np.array(rows, dtype=np.float64), columns=list(COLUMNS))
 
 
@@ -206,7 +207,7 @@ def hypothesis_grid(spec: str) -> pd.DataFrame:
     names = list(POPULATIONS) if spec == "all" else spec.split("+")
     unknown = [name for name in names if name not in POPULATIONS]
     if unknown or not names:
-        raise ValueError(
+        raise InputError(
             f"unknown hypothesis grid {spec!r}: use population names "
             f"{sorted(POPULATIONS)} joined by '+', or 'all'"
         )

@@ -72,6 +72,7 @@ import numpy as np
 
 from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
+from ephemerides.errors import InputError
 from ephemerides.twobody import checked_mu
 
 # Smallest acceptable topocentric distance, AU: the Earth's Hill radius (rejects the spurious
@@ -100,9 +101,9 @@ def _unit_vectors(ra_rad: np.ndarray, dec_rad: np.ndarray) -> np.ndarray:
 def _three(values, name: str, unit: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.shape != (3,):
-        raise ValueError(f"{name} must hold exactly three values ({unit}); got shape {arr.shape}")
+        raise InputError(f"{name} must hold exactly three values ({unit}); got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} has NaN or infinite values ({arr.tolist()}); all must be finite")
+        raise InputError(f"{name} has NaN or infinite values ({arr.tolist()}); all must be finite")
     return arr
 
 
@@ -112,21 +113,21 @@ def _check_inputs(t_tdb, ra_rad, dec_rad, observer_helio_au, max_iterations):
     dec = _three(dec_rad, "dec_rad", "radians")
     observer = np.asarray(observer_helio_au, dtype=np.float64)
     if observer.shape != (3, 3):
-        raise ValueError(
+        raise InputError(
             "observer_helio_au must have shape (3, 3): one heliocentric ICRF position (AU) per "
             f"observation; got shape {observer.shape}"
         )
     if not np.isfinite(observer).all():
-        raise ValueError("observer_helio_au has NaN or infinite values; all must be finite")
+        raise InputError("observer_helio_au has NaN or infinite values; all must be finite")
     if np.any(np.diff(t) < MIN_TIME_SEPARATION_DAYS):
-        raise ValueError(
+        raise InputError(
             f"t_tdb must be strictly increasing, at least {MIN_TIME_SEPARATION_DAYS} day apart; "
             f"got {t.tolist()} (sort the observations, or pick three distinct times)"
         )
     if np.any(np.abs(dec) > 0.5 * np.pi):
-        raise ValueError(f"dec_rad must lie in [-pi/2, pi/2] (radians); got {dec.tolist()}")
+        raise InputError(f"dec_rad must lie in [-pi/2, pi/2] (radians); got {dec.tolist()}")
     if not (isinstance(max_iterations, int | np.integer) and max_iterations >= 0):
-        raise ValueError(f"max_iterations must be an integer >= 0; got {max_iterations!r}")
+        raise InputError(f"max_iterations must be an integer >= 0; got {max_iterations!r}")
     return t, ra, dec, np.ascontiguousarray(observer)
 
 

@@ -37,6 +37,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ephemerides.errors import InputError
+
 __all__ = [
     "FindabilityRule",
     "classify_linkages",
@@ -83,7 +85,7 @@ class FindabilityRule:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
         if self.method not in ("tracklets", "min_observations"):
-            raise ValueError(
+            raise InputError(
                 f"FindabilityRule.method is {self.method!r}; use 'tracklets' or 'min_observations'"
             )
         checks = {
@@ -95,7 +97,7 @@ class FindabilityRule:
         }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(
+                raise InputError(
                     f"FindabilityRule.{name} is {getattr(self, name)!r}; it must be positive "
                     "(min_separation_arcsec may be 0)"
                 )
@@ -104,7 +106,7 @@ class FindabilityRule:
 def _require_columns(table: pd.DataFrame, columns: list[str], what: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{what} lacks column(s) {missing}; it has {list(table.columns)}. "
             "Rename the columns (or pass id_column=...) to match."
         )
@@ -266,20 +268,20 @@ def classify_linkages(
         twice in one linkage, or a setting is out of range.
     """
     if not 0.0 <= contamination_threshold < 1.0:
-        raise ValueError(
+        raise InputError(
             f"contamination_threshold is {contamination_threshold!r}; use a fraction in [0, 1) "
             "(0.2 means up to 20 % foreign members)"
         )
     if min_obs < 1:
-        raise ValueError(f"min_obs is {min_obs!r}; it must be at least 1")
+        raise InputError(f"min_obs is {min_obs!r}; it must be at least 1")
     _require_columns(members, ["linkage_id", id_column], "members")
     _require_columns(observations, [id_column, "object_id"], "observations")
     if observations[id_column].duplicated().any():
-        raise ValueError(f"observations has repeated {id_column} values; each must be unique")
+        raise InputError(f"observations has repeated {id_column} values; each must be unique")
     repeated = members.duplicated(["linkage_id", id_column])
     if repeated.any():
         first = members.loc[repeated].iloc[0]
-        raise ValueError(
+        raise InputError(
             f"{int(repeated.sum())} member row(s) repeat a detection within a linkage, e.g. "
             f"{first[id_column]!r} in {first['linkage_id']!r}; drop duplicates first"
         )
@@ -290,7 +292,7 @@ def classify_linkages(
     )
     unknown = merged["_merge"] == "left_only"
     if unknown.any():
-        raise ValueError(
+        raise InputError(
             f"{int(unknown.sum())} member(s) are not in observations, e.g. "
             f"{merged.loc[unknown, id_column].iloc[0]!r}; pass every detection the linkages use"
         )

@@ -69,15 +69,17 @@ from ephemerides.designations import (
     packed_form,
     unpack_designation,
 )
+from ephemerides.errors import InputError
 from ephemerides.timescales import convert_mjd
 
 __all__ = [
     "ADES_COLUMNS",
     "ADES_MODES",
     "ADES_VERSION",
-    "DEFAULT_TELESCOPE",
+    "KNOWN_TELESCOPES",
     "SUPPORTED_OBSERVATION_TYPES",
     "UNSUPPORTED_OBSERVATION_TYPES",
+    "ades_context",
     "format_ades_psv",
     "format_mpc80",
     "read_mpc80",
@@ -128,7 +130,12 @@ ADES_VERSION = "2022"
 #: ADES ``mode`` for each note-2 type; types not listed are written as ``UNK`` (unknown).
 ADES_MODES = {"C": "CCD", "c": "CCD", "D": "CCD", "B": "CMO", " ": "PHO", "P": "PHO", "Z": "PHO",
               "e": "ENC", "T": "MER", "M": "MIC", "n": "VID", "E": "OCC"}
-DEFAULT_TELESCOPE = {"design": "Reflector", "aperture": "1.0", "detector": "CCD"}
+#: Telescopes of the observatory codes whose reports need no ``telescope`` (Rubin's Simonyi
+#: Survey Telescope: an 8.4 m primary mirror and the LSST Camera's CCDs).
+KNOWN_TELESCOPES = {"X05": {"name": "Simonyi Survey Telescope", "design": "Reflector",
+                            "aperture": "8.4", "detector": "CCD"}}
+# Telescope keys whose values are positive numbers (metres, f-number, arcsec per pixel).
+_NUMERIC_TELESCOPE_KEYS = ("aperture", "fRatio", "pixelScale")
 _TELESCOPE_KEYS = ("name", "design", "aperture", "detector", "fRatio", "filter", "arraySize",
                    "pixelScale")
 
@@ -178,20 +185,20 @@ def temporary_designation(first_mjd_utc: float, sequence: int, prefix: str = "S"
     """
     if (not isinstance(prefix, str) or len(prefix) != 1 or prefix not in string.ascii_letters
             or prefix in "IJKL"):
-        raise ValueError(
+        raise InputError(
             f"prefix={prefix!r}: the prefix must be exactly one ASCII letter other than I, J, K "
             "and L (those start packed provisional designations); e.g. 'S'"
         )
     if isinstance(sequence, (bool, np.bool_)) or not isinstance(sequence, (int, np.integer)):
-        raise ValueError(f"sequence={sequence!r}: the sequence must be an integer")
+        raise InputError(f"sequence={sequence!r}: the sequence must be an integer")
     sequence = int(sequence)
     if not 0 <= sequence < 62**3:
-        raise ValueError(
+        raise InputError(
             f"sequence={sequence}: three base-62 digits hold 0 <= sequence < {62**3}"
         )
     mjd = float(first_mjd_utc)
     if not np.isfinite(mjd):
-        raise ValueError(f"first_mjd_utc={first_mjd_utc!r}: the time must be a finite MJD (UTC)")
+        raise InputError(f"first_mjd_utc={first_mjd_utc!r}: the time must be a finite MJD (UTC)")
     day = date.fromordinal(int(np.floor(mjd)) + MJD_EPOCH_ORDINAL)
     half = _HALF_MONTH_LETTERS[2 * (day.month - 1) + (day.day > 15)]
     return f"{prefix}{day.year % 100:02d}{half}{base62(sequence, 3)}"
@@ -201,7 +208,7 @@ def _classify(designation, row: int, column: str = "designation") -> tuple[str, 
     """Kind (``number``, ``provisional``, ``temporary``), packed form and readable form."""
     if isinstance(designation, (bool, np.bool_)) or not isinstance(
             designation, (str, int, np.integer)):
-        raise ValueError(
+        raise InputError(
             f"column {column!r}, row {row}: {designation!r} is not a designation; give a number "
             "('8467'), a provisional designation ('2026 WA12') or a temporary designation of 1-7 "
             "ASCII letters and digits"
@@ -215,13 +222,13 @@ def _classify(designation, row: int, column: str = "designation") -> tuple[str, 
         readable = unpack_designation(packed)
         return ("number" if len(packed) == 5 else "provisional"), packed, readable
     if not _RE_TEMPORARY.match(text):
-        raise ValueError(
+        raise InputError(
             f"column {column!r}, row {row}: {designation!r} is neither an MPC designation "
             "(number '8467', provisional '2026 WA12', comet '1P' or 'C/1995 O1') nor a temporary "
             "designation of 1-7 ASCII letters and digits"
         )
     if packed_form(text) is not None:
-        raise ValueError(
+        raise InputError(
             f"column {column!r}, row {row}: {text!r} reads as a packed MPC designation "
             f"({unpack_designation(packed_form(text))!r}); give the unpacked form, or a "
             "temporary designation that does not look packed"
@@ -395,7 +402,7 @@ def read_mpc80(path_or_text, unsupported: str = "raise") -> pd.DataFrame:
         ``unsupported="raise"``, for unsupported observation types.
     """
     if unsupported not in ("raise", "skip"):
-        raise ValueError(f"unsupported={unsupported!r}: use 'raise' or 'skip'")
+        raise InputError(f"unsupported={unsupported!r}: use 'raise' or 'skip'")
     text, source = _read_text(path_or_text)
     records: list[dict] = []
     skipped: Counter = Counter()
@@ -406,7 +413,7 @@ def read_mpc80(path_or_text, unsupported: str = "raise") -> pd.DataFrame:
             continue
         where = f"{source}, line {number}"
         if len(line) > 80:
-            raise ValueError(
+            raise InputError(
                 f"{where}: the line has {len(line)} columns; MPC records have at most 80"
             )
         line = line.ljust(80)
@@ -415,21 +422,21 @@ def read_mpc80(path_or_text, unsupported: str = "raise") -> pd.DataFrame:
             if unsupported == "skip":
                 skipped[kind] += 1
                 continue
-            raise ValueError(
+            raise InputError(
                 f"{where}, column 15: observation type {kind!r} "
                 f"({UNSUPPORTED_OBSERVATION_TYPES[kind]}) is not supported; read_mpc80 reads the "
                 f"single-line optical types {allowed!r}; pass unsupported='skip' to drop such "
                 "lines with a warning"
             )
         if kind not in SUPPORTED_OBSERVATION_TYPES:
-            raise ValueError(
+            raise InputError(
                 f"{where}, column 15: {kind!r} is not an MPC observation type; allowed "
                 f"single-line optical types are {allowed!r}"
             )
         try:
             records.append(_parse_line(line))
         except _LineError as error:
-            raise ValueError(f"{where}, {error}") from None
+            raise InputError(f"{where}, {error}") from None
     if skipped:
         detail = ", ".join(
             f"{count} of type {kind!r} ({UNSUPPORTED_OBSERVATION_TYPES[kind]})"
@@ -472,14 +479,14 @@ def _fail(table: pd.DataFrame, column: str, bad: np.ndarray, allowed: str) -> No
             f"{_row_label(table, r)}: {table[column].iloc[r]!r}" for r in rows[:3]
         )
         more = f" and {rows.size - 3} more" if rows.size > 3 else ""
-        raise ValueError(f"column {column!r}: {allowed}; found {shown}{more}")
+        raise InputError(f"column {column!r}: {allowed}; found {shown}{more}")
 
 
 def _float_column(table: pd.DataFrame, column: str, finite: bool = True) -> np.ndarray:
     try:
         values = table[column].to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise InputError(
             f"column {column!r} must be numeric (float64); got dtype {table[column].dtype}"
         ) from None
     if finite:
@@ -494,7 +501,7 @@ def _validate(table: pd.DataFrame, function: str) -> dict:
         raise TypeError(f"{function} takes a pandas DataFrame; got {type(table).__name__}")
     missing = [c for c in _MPC_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{function}: the table lacks the column(s) {missing}; it needs "
             f"{list(_MPC_COLUMNS)} (designation, MJD TAI, RA and Dec in degrees, MPC code)"
         )
@@ -539,7 +546,7 @@ def _notes(table: pd.DataFrame) -> list[str]:
 def _calendar(day_number: int, table: pd.DataFrame, row: int) -> date:
     ordinal = day_number + MJD_EPOCH_ORDINAL
     if not date(1000, 1, 1).toordinal() <= ordinal <= date(9999, 12, 31).toordinal():
-        raise ValueError(
+        raise InputError(
             f"column 'midpointMjdTai', {_row_label(table, row)}: the UTC date falls outside "
             "years 1000-9999, which the formats cannot write"
         )
@@ -626,7 +633,7 @@ def format_mpc80(table: pd.DataFrame) -> str:
         if checked["mag"] is not None and np.isfinite(checked["mag"][row]):
             mag = f"{checked['mag'][row]:5.2f}"
             if len(mag) != 5:
-                raise ValueError(
+                raise InputError(
                     f"column 'mag', {_row_label(table, row)}: {checked['mag'][row]!r} does not "
                     "fit columns 66-70 as 'xx.xx' (-9.99 to 99.99)"
                 )
@@ -652,10 +659,10 @@ def _names(value, argument: str) -> list[str]:
     elif isinstance(value, Iterable):
         names = [v for v in value]
     else:
-        raise ValueError(f"{argument}={value!r}: give a name (str) or a sequence of names")
+        raise InputError(f"{argument}={value!r}: give a name (str) or a sequence of names")
     for name in names:
         if not isinstance(name, str) or not name.strip() or not name.isprintable():
-            raise ValueError(
+            raise InputError(
                 f"{argument}: {name!r} is not a name; names are non-empty printable strings"
             )
     return [name.strip() for name in names]
@@ -679,6 +686,58 @@ def _fixed(value: float, decimals: int, modulo: int | None = None) -> str:
     whole, fraction = divmod(scaled, 10**decimals)
     sign = "-" if value < 0.0 and scaled else ""
     return f"{sign}{whole}.{fraction:0{decimals}d}"
+
+
+def ades_context(codes, submitter="", observers="", measurers="", telescope: dict | None = None,
+                 ast_cat: str = "Gaia3") -> dict:
+    """The checked obsContext of ADES reports from the observatory codes ``codes``.
+
+    Parameters are those of :func:`format_ades_psv`; ``telescope`` None takes each code's
+    telescope from :data:`KNOWN_TELESCOPES`. Returns ``{"people": [(block, names)],
+    "telescopes": {code: keys}, "ast_cat": ast_cat}``; called before any work by the callers
+    that write reports at the end.
+
+    Raises
+    ------
+    InputError
+        Naming the parameter: an unknown or missing telescope key, an aperture, fRatio or
+        pixelScale that is not a positive number, a code without a known telescope when none
+        is given, blank or unprintable values, a bad catalogue code or names.
+    """
+    if not isinstance(ast_cat, str) or not re.match(r"^[!-{}~]+$", ast_cat):
+        raise InputError(f"ast_cat={ast_cat!r}: give a catalogue code such as 'Gaia3'")
+    telescopes = {}
+    for code in codes:
+        if telescope is None and code not in KNOWN_TELESCOPES:
+            raise InputError(
+                f"telescope: the ADES report of observatory code {code!r} needs its telescope "
+                "(design, aperture in m, detector); only "
+                f"{sorted(KNOWN_TELESCOPES)} have a known one")
+        scope = dict(KNOWN_TELESCOPES[code] if telescope is None else telescope)
+        unknown = [k for k in scope if k not in _TELESCOPE_KEYS]
+        absent = [k for k in ("design", "aperture", "detector") if k not in scope]
+        if unknown or absent:
+            raise InputError(
+                f"telescope={telescope!r}: needs 'design', 'aperture' (m) and 'detector'; "
+                f"optional keys are {['name', *_TELESCOPE_KEYS[4:]]}; missing {absent}, "
+                f"unknown {unknown}")
+        for key, value in scope.items():
+            if not str(value).strip() or not str(value).isprintable():
+                raise InputError(
+                    f"telescope[{key!r}]={value!r}: give a printable, non-empty value")
+            if key in _NUMERIC_TELESCOPE_KEYS:
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    number = np.nan
+                if not (np.isfinite(number) and number > 0):
+                    raise InputError(f"telescope[{key!r}]={value!r}: give a positive number"
+                                     + (" (metres)" if key == "aperture" else ""))
+        telescopes[code] = scope
+    people = [("submitter", _names(submitter, "submitter")),
+              ("observers", _names(observers, "observers")),
+              ("measurers", _names(measurers, "measurers"))]
+    return {"people": people, "telescopes": telescopes, "ast_cat": ast_cat}
 
 
 def format_ades_psv(
@@ -706,9 +765,8 @@ def format_ades_psv(
         all three on a real submission.
     telescope : dict, optional
         ``design``, ``aperture`` (metres) and ``detector``, plus optionally ``name``,
-        ``fRatio``, ``filter``, ``arraySize``, ``pixelScale``. Default
-        :data:`DEFAULT_TELESCOPE`, a generic 1-m CCD reflector: give the real one when
-        submitting.
+        ``fRatio``, ``filter``, ``arraySize``, ``pixelScale``. Default: the telescope of each
+        observatory code in :data:`KNOWN_TELESCOPES` (other codes need it given).
     ast_cat : str
         Astrometric catalogue code (``astCat``), default ``"Gaia3"``.
 
@@ -740,24 +798,10 @@ def format_ades_psv(
             errors[column] = values
         else:
             errors[column] = np.full(n, np.nan)
-    if not isinstance(ast_cat, str) or not re.match(r"^[!-{}~]+$", ast_cat):
-        raise ValueError(f"ast_cat={ast_cat!r}: give a catalogue code such as 'Gaia3'")
-    scope = dict(DEFAULT_TELESCOPE if telescope is None else telescope)
-    unknown = [k for k in scope if k not in _TELESCOPE_KEYS]
-    absent = [k for k in ("design", "aperture", "detector") if k not in scope]
-    if unknown or absent:
-        raise ValueError(
-            f"telescope={telescope!r}: needs 'design', 'aperture' (m) and 'detector'; optional "
-            f"keys are {['name', *_TELESCOPE_KEYS[4:]]}; missing {absent}, unknown {unknown}"
-        )
-    for key, value in scope.items():
-        if not str(value).strip() or not str(value).isprintable():
-            raise ValueError(f"telescope[{key!r}]={value!r}: give a printable, non-empty value")
-    people = [("submitter", _names(submitter, "submitter")),
-              ("observers", _names(observers, "observers")),
-              ("measurers", _names(measurers, "measurers"))]
 
     notes = _notes(table)
+    context = ades_context(sorted(set(checked["codes"])), submitter, observers, measurers,
+                           telescope, ast_cat)
     rows = []
     for row in range(n):
         kind, _, readable = checked["designations"][row]
@@ -774,7 +818,7 @@ def format_ades_psv(
             "dec": _fixed(checked["dec"][row], 8),
             "rmsRA": _fixed(ra_err * 3600.0, 4) if np.isfinite(ra_err) else "",
             "rmsDec": _fixed(dec_err * 3600.0, 4) if np.isfinite(dec_err) else "",
-            "astCat": ast_cat,
+            "astCat": context["ast_cat"],
             "mag": _fixed(mag, 2) if np.isfinite(mag) else "",
             "rmsMag": _fixed(mag_err, 3) if np.isfinite(mag_err) else "",
             "band": checked["band"][row] if checked["band"] is not None else "",
@@ -785,11 +829,12 @@ def format_ades_psv(
     for code in sorted(set(codes)):
         section = [r for r, c in zip(rows, codes, strict=True) if c == code]
         out += ["# observatory", f"! mpcCode {code}"]
-        for block, names in people:
+        for block, names in context["people"]:
             if names:
                 out.append(f"# {block}")
                 out += [f"! name {name}" for name in names]
         out.append("# telescope")
+        scope = context["telescopes"][code]
         out += [f"! {key} {str(scope[key]).strip()}" for key in _TELESCOPE_KEYS if key in scope]
         widths = [max([len(c)] + [len(r[c]) for r in section]) for c in ADES_COLUMNS]
         out.append("|".join(c.ljust(w) for c, w in zip(ADES_COLUMNS, widths, strict=True))

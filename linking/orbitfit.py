@@ -40,6 +40,7 @@ from ephemerides._kepler_kernels import propagate_pairs
 from ephemerides._observation_kernels import DEC, N_COLUMNS, RA, observe
 from ephemerides.constants import C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import sun_barycentric_states
+from ephemerides.errors import InputError
 from ephemerides.nbody import integrate
 from ephemerides.spk import load_perturbers
 
@@ -84,11 +85,11 @@ class FitConfig:
         for name in ("max_rms_arcsec", "outlier_sigma", "default_sigma_arcsec"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"FitConfig.{name} must be finite and > 0; got {value!r}")
+                raise InputError(f"FitConfig.{name} must be finite and > 0; got {value!r}")
         for name in ("min_detections", "min_nights", "max_iterations"):
             value = getattr(self, name)
             if not (isinstance(value, int | np.integer) and value >= 1):
-                raise ValueError(f"FitConfig.{name} must be an integer >= 1; got {value!r}")
+                raise InputError(f"FitConfig.{name} must be an integer >= 1; got {value!r}")
 
 
 @dataclass
@@ -183,7 +184,7 @@ def predict_radec(states: np.ndarray, epoch_mjd_tdb: float, obs: Observations,
     planets (:func:`ephemerides.nbody.integrate`); NaN where an integration failed.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     k, n = states.shape[0], len(obs)
     if method == "nbody":
         at_t = np.full((k, n, 6), np.nan)

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ephemerides.errors import InputError
 from ephemerides.sky import chord_length, unit_vectors
 from linking._tracklet_kernels import fit_tracklets, grow_chains
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
@@ -100,9 +101,9 @@ class TrackletConfig:
         """Raise ValueError if a threshold is not a finite, positive number or the times clash."""
         for name, value in self.__dict__.items():
             if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"TrackletConfig.{name} must be finite and > 0; got {value!r}")
+                raise InputError(f"TrackletConfig.{name} must be finite and > 0; got {value!r}")
         if self.min_dt_s >= self.max_dt_h * 3600.0:
-            raise ValueError(
+            raise InputError(
                 f"TrackletConfig.min_dt_s={self.min_dt_s} s must be below max_dt_h="
                 f"{self.max_dt_h} h"
             )

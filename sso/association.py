@@ -30,14 +30,15 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ephemerides import NightlyCache
+from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
+from ephemerides.schemas import DIASOURCE
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
 
-REQUIRED_DIASOURCE_COLUMNS = ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec")
 SSSOURCE_COLUMNS = (
     "ssObjectId", "diaSourceId", "ephRa", "ephDec", "ephOffset", "ephOffsetRa", "ephOffsetDec",
     "ephOffsetAlongTrack", "ephOffsetCrossTrack", "ephRateRa", "ephRateDec", "ephVmag",
@@ -47,6 +48,9 @@ UNASSOCIATED_COLUMNS = (
     "visit", "ssObjectId", "object_id", "midpointMjdTai", "ephRa", "ephDec", "ephRateRa",
     "ephRateDec", "ephVmag", "detector",
 )
+# Largest association radius, arcsec: a degree, far beyond any astrometric or orbit error
+# (larger radii only collect noise, and the caches' field queries assume small circles).
+MAX_RADIUS_ARCSEC = 3600.0
 VISIT_COUNT_COLUMNS = (
     "visit", "n_diasources", "n_predicted", "n_associated", "n_unassociated_objects",
 )
@@ -101,29 +105,29 @@ class AssociationResult:
 
 
 def validate_diasources(diasources: pd.DataFrame, need_flux: bool = False) -> pd.DataFrame:
-    """Check the DIASource columns association needs; returns the table unchanged.
+    """The DIASource table in the DiaSource schema's types (:data:`ephemerides.schemas.DIASOURCE`),
+    with the ``visit`` column association needs (and ``psfFlux`` with ``need_flux``).
 
     Raises
     ------
-    ValueError
-        Naming missing columns, rows with NaN/infinite times or coordinates, or repeated ids.
+    InputError
+        Naming missing columns, the rows whose values are not allowed (and what is), or
+        repeated ids.
     """
-    if not isinstance(diasources, pd.DataFrame):
-        raise ValueError(f"diasources must be a pandas DataFrame; got {type(diasources).__name__}")
-    required = list(REQUIRED_DIASOURCE_COLUMNS) + (["psfFlux"] if need_flux else [])
-    missing = [c for c in required if c not in diasources.columns]
-    if missing:
-        raise ValueError(f"DIASource table lacks columns {missing}; association needs "
-                         f"{required} (DiaSource schema, see sso.simulate)")
-    numbers = diasources[["midpointMjdTai", "ra", "dec"]].to_numpy(np.float64)
-    bad = ~np.isfinite(numbers).all(axis=1) | (np.abs(numbers[:, 2]) > 90.0)
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
-        raise ValueError(f"DIASource rows {rows} have NaN/infinite midpointMjdTai, ra or dec, "
-                         "or |dec| > 90 deg; drop or fix them before association")
-    if diasources["diaSourceId"].duplicated().any():
-        raise ValueError("DIASource table repeats diaSourceId values; each needs its own id")
-    return diasources
+    return DIASOURCE.check(diasources, "DIASource table",
+                           require=("visit", "psfFlux") if need_flux else ("visit",))
+
+
+def check_radius_arcsec(radius_arcsec) -> float:
+    """The association radius, checked: a number of arcsec in (0, MAX_RADIUS_ARCSEC]."""
+    try:
+        value = float(radius_arcsec)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not (0.0 < value <= MAX_RADIUS_ARCSEC):
+        raise InputError(f"radius_arcsec must be in (0, {MAX_RADIUS_ARCSEC:g}] arcsec; got "
+                         f"{radius_arcsec!r}")
+    return value
 
 
 def _object_radius_deg(cache, radius_arcsec, uncertainty_arcsec) -> np.ndarray:
@@ -132,12 +136,12 @@ def _object_radius_deg(cache, radius_arcsec, uncertainty_arcsec) -> np.ndarray:
     radius = np.full(n, float(radius_arcsec))
     if uncertainty_arcsec is not None:
         if not isinstance(uncertainty_arcsec, Mapping | pd.Series):
-            raise ValueError("uncertainty_arcsec must map ssObjectId to a 1-sigma position "
+            raise InputError("uncertainty_arcsec must map ssObjectId to a 1-sigma position "
                              "uncertainty in arcsec (a dict or a pandas Series)")
         extra = pd.Series(uncertainty_arcsec, dtype=np.float64)
         values = extra.reindex(cache.objects["ssObjectId"].to_numpy()).fillna(0.0).to_numpy()
         if not (np.isfinite(values).all() and (values >= 0).all()):
-            raise ValueError("uncertainty_arcsec values must be finite and >= 0 arcsec")
+            raise InputError("uncertainty_arcsec values must be finite and >= 0 arcsec")
         radius = np.hypot(radius, values)
     return radius / _ARCSEC_PER_DEG
 
@@ -156,7 +160,7 @@ def association_night(diasources: pd.DataFrame, visits: pd.DataFrame) -> tuple[f
     times = _association_times(diasources, visits)
     nights = np.unique(night_of(times))
     if nights.size > 1:
-        raise ValueError(
+        raise InputError(
             f"the DIASource and visit times span nights {nights.tolist()} (noon-to-noon UTC, "
             f"MJD {times.min():.5f} to {times.max():.5f} TAI); associate one night at a time"
         )
@@ -172,14 +176,14 @@ def _cache_for(cache_or_orbits, diasources, visits, observatory_code) -> Nightly
     if isinstance(cache_or_orbits, NightlyCache):
         cache = cache_or_orbits
         if cache.params["observatory_code"] != str(observatory_code):
-            raise ValueError(f"the cache was built for observatory "
+            raise InputError(f"the cache was built for observatory "
                              f"{cache.params['observatory_code']!r}, not {observatory_code!r}; "
                              "build one for this observatory")
         times_tai = _association_times(diasources, visits)
         start, end = cache.params["night_start_mjd_tai"], cache.params["night_end_mjd_tai"]
         outside = (times_tai < start - 1e-8) | (times_tai > end + 1e-8)
         if outside.any():
-            raise ValueError(
+            raise InputError(
                 f"{int(outside.sum())} DIASource/visit time(s) lie outside the cached night "
                 f"{start!r} to {end!r} (MJD TAI), e.g. {times_tai[outside][0]!r}; build or "
                 "load the cache of that night"
@@ -188,7 +192,7 @@ def _cache_for(cache_or_orbits, diasources, visits, observatory_code) -> Nightly
     if isinstance(cache_or_orbits, pd.DataFrame):
         start, end = association_night(diasources, visits)
         return NightlyCache.build(cache_or_orbits, start, end, observatory_code=observatory_code)
-    raise ValueError("cache_or_orbits must be an ephemerides.NightlyCache or an orbit table "
+    raise InputError("cache_or_orbits must be an ephemerides.NightlyCache or an orbit table "
                      f"(pandas DataFrame); got {type(cache_or_orbits).__name__}")
 
 
@@ -517,24 +521,22 @@ def associate(
         On a missing column, NaN coordinates or times, a DIASource whose visit is not in
         ``visits``, times outside a given cache's night, or an unknown observatory.
     """
-    if not (np.isfinite(radius_arcsec) and radius_arcsec > 0):
-        raise ValueError(f"radius_arcsec must be a positive number of arcsec; got "
-                         f"{radius_arcsec!r}")
+    check_radius_arcsec(radius_arcsec)
     for name, value in (("magnitude_window", magnitude_window),
                         ("trail_length_tolerance_arcsec", trail_length_tolerance_arcsec),
                         ("trail_angle_tolerance_deg", trail_angle_tolerance_deg)):
         if value is not None and not value >= 0:
-            raise ValueError(f"{name} must be >= 0; got {value!r}")
+            raise InputError(f"{name} must be >= 0; got {value!r}")
     if not (trailed_min_arcsec is None or trailed_min_arcsec == "auto"
             or (isinstance(trailed_min_arcsec, int | float) and trailed_min_arcsec >= 0)):
-        raise ValueError(f"trailed_min_arcsec must be 'auto', None or >= 0 arcsec; got "
+        raise InputError(f"trailed_min_arcsec must be 'auto', None or >= 0 arcsec; got "
                          f"{trailed_min_arcsec!r}")
     diasources = validate_diasources(diasources, magnitude_window is not None)
     visits = validate_visits(visits)
     footprint = make_footprint(footprint, detector_corners)
     unknown = ~diasources["visit"].isin(visits["observationId"]).to_numpy()
     if unknown.any():
-        raise ValueError(f"{int(unknown.sum())} DIASource(s) belong to visits missing from the "
+        raise InputError(f"{int(unknown.sum())} DIASource(s) belong to visits missing from the "
                          f"visit table, e.g. visit {diasources['visit'].to_numpy()[unknown][0]}")
     midpoints = visit_midpoints(visits)
     cache = _cache_for(cache_or_orbits, diasources, visits, observatory_code)
@@ -620,7 +622,7 @@ def _read_unit_sources(visits, folder, columns, expected, nights):
     :func:`associate` holds them (sorted by visit and diaSourceId), and their unit vectors."""
     frame = read_diasource_dataset(folder, nights, visits["observationId"], columns)
     if len(frame) != expected:
-        raise ValueError(f"the DIASource dataset {folder} holds {len(frame)} DIASources of visits "
+        raise InputError(f"the DIASource dataset {folder} holds {len(frame)} DIASources of visits "
                          f"{visits['observationId'].iloc[0]}-{visits['observationId'].iloc[-1]};"
                          f" the table being associated has {expected}: give the dataset it came "
                          "from")

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ephemerides.errors import InputError
+
 VISIT_COLUMNS = (
     "observationId", "observationStartMJD", "visitTime", "visitExposureTime", "filter",
     "seeingFwhmGeom", "seeingFwhmEff", "fiveSigmaDepth", "fieldRA", "fieldDec", "rotSkyPos",
@@ -64,13 +66,13 @@ def validate_visits(visits: pd.DataFrame) -> pd.DataFrame:
         Naming the missing columns or the rows with values out of range.
     """
     if not isinstance(visits, pd.DataFrame):
-        raise ValueError(f"visits must be a pandas DataFrame; got {type(visits).__name__}")
+        raise InputError(f"visits must be a pandas DataFrame; got {type(visits).__name__}")
     missing = [c for c in VISIT_COLUMNS if c not in visits.columns]
     if missing:
-        raise ValueError(f"visit table lacks columns {missing}; it needs {list(VISIT_COLUMNS)} "
+        raise InputError(f"visit table lacks columns {missing}; it needs {list(VISIT_COLUMNS)} "
                          "(OpSim names, see sso.cadence)")
     if len(visits) == 0:
-        raise ValueError("visit table is empty")
+        raise InputError("visit table is empty")
     table = visits.loc[:, list(VISIT_COLUMNS)].copy()
     table["observationId"] = table["observationId"].astype(np.int64)
     table["filter"] = table["filter"].astype(str)
@@ -90,10 +92,10 @@ def validate_visits(visits: pd.DataFrame) -> pd.DataFrame:
         ok = ok.to_numpy()
         if not ok.all():
             rows = np.flatnonzero(~ok)[:5].tolist()
-            raise ValueError(f"visit table fails the check on {name!r} "
+            raise InputError(f"visit table fails the check on {name!r} "
                              f"at rows {rows}; see sso.cadence for the allowed values")
     if table["observationId"].duplicated().any():
-        raise ValueError("visit table repeats observationId values; each visit needs its own id")
+        raise InputError("visit table repeats observationId values; each visit needs its own id")
     return table.sort_values(["observationStartMJD", "observationId"], kind="stable",
                              ignore_index=True)
 
@@ -118,13 +120,13 @@ def read_visits(path, nights=None, region=None) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"visit file {path} does not exist")
+        raise InputError(f"visit file {path} does not exist")
     if path.suffix.lower() == ".parquet":
         table = pd.read_parquet(path)
     elif path.suffix.lower() == ".csv":
         table = pd.read_csv(path)
     else:
-        raise ValueError(f"visit file {path} must be .parquet or .csv")
+        raise InputError(f"visit file {path} must be .parquet or .csv")
     table = validate_visits(table)
     if region is not None:
         ra0, dec0, radius = (float(v) for v in region)
@@ -135,7 +137,7 @@ def read_visits(path, nights=None, region=None) -> pd.DataFrame:
         keep = np.unique(night)[: int(nights)] if np.isscalar(nights) else np.asarray(nights)
         table = table[np.isin(night, keep)]
     if len(table) == 0:
-        raise ValueError(f"no visits of {path} are left after selecting nights={nights!r}, "
+        raise InputError(f"no visits of {path} are left after selecting nights={nights!r}, "
                          f"region={region!r}")
     return table.reset_index(drop=True)
 
@@ -198,13 +200,13 @@ def synthetic_cadence(seed: int, nights: int = 1, start_mjd: float = 61000.0,
         The visit table (schema in this module's docstring).
     """
     if nights < 1 or fields_ra < 1 or fields_dec < 1:
-        raise ValueError(f"nights, fields_ra and fields_dec must be >= 1; got {nights}, "
+        raise InputError(f"nights, fields_ra and fields_dec must be >= 1; got {nights}, "
                          f"{fields_ra}, {fields_dec}")
     rng = np.random.default_rng(seed)
     ra0, dec0 = opposition_radec(start_mjd) if center is None else (float(c) for c in center)
     dec = dec0 + _FIELD_SPACING_DEG * (np.arange(fields_dec) - (fields_dec - 1) / 2)
     if np.abs(dec).max() > 85:
-        raise ValueError(f"the field grid reaches Dec {np.abs(dec).max():.1f} deg; move center "
+        raise InputError(f"the field grid reaches Dec {np.abs(dec).max():.1f} deg; move center "
                          "or use fewer fields_dec (the grid is not built for the poles)")
     field_ra, field_dec = [], []
     for d in dec:

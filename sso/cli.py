@@ -9,43 +9,70 @@ Verbs:
 - ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
 - ``demo``: a simulated fortnight of a survey through ``sso night``, scored against the truth.
 
-Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input ends
-with one line on stderr naming the problem and a non-zero exit status; nothing is written.
+Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input
+(:class:`ephemerides.errors.InputError`, or a file that cannot be read or written) ends with one
+line on stderr naming the problem and exit status 2; nothing is written. Anything else is a
+defect: one line "internal error" and exit status 1 (the traceback with ``-v``).
 """
 
 import argparse
 import logging
 import sys
+import traceback
 from dataclasses import replace
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 1
+# Guards of `sso ephemeris` against a mistyped range (61000:71000:0.001 is 10^7 times): 10^6
+# times, and 10^7 rows (~1.5 GB of table), unless raised on the command line.
+MAX_TIMES = 1_000_000
+MAX_ROWS = 10_000_000
 
 
-def _parse_times(values: list[str]):
-    """MJD floats, ISO dates/date-times, or ``start:stop:step`` MJD ranges (stop inclusive)."""
+def _observatory_code(text: str) -> str:
+    """An MPC observatory code as the MPC writes it (upper case: 'x05' is X05)."""
+    return text.strip().upper()
+
+
+def _bad_input(message: str) -> Exception:
+    """:class:`ephemerides.errors.InputError` of ``message``, imported when needed so that
+    ``sso --help`` does not load the packages."""
+    from ephemerides.errors import InputError
+
+    return InputError(message)
+
+
+def _parse_times(values: list[str], max_times: int):
+    """MJD floats, ISO dates/date-times, or ``start:stop:step`` MJD ranges (stop inclusive);
+    at most ``max_times`` of them, counted before any is made."""
     import numpy as np
     from astropy.time import Time
 
     mjd = []
     for text in values:
         parts = text.split(":")
+        count = 1
         try:
             if len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts):
                 start, stop, step = (float(p) for p in parts)
                 if step <= 0 or stop < start:
                     raise ValueError
                 count = int(np.floor((stop - start) / step + 1e-9)) + 1
-                mjd.extend(start + step * np.arange(count))
             else:
                 try:
-                    mjd.append(float(text))
+                    value = float(text)
                 except ValueError:
-                    mjd.append(float(Time(text, format="isot").mjd))
+                    value = float(Time(text, format="isot").mjd)
         except ValueError:
-            raise ValueError(
+            raise _bad_input(
                 f"--times value {text!r} is not an MJD (60000.5), an ISO date-time "
                 "(2026-11-25T03:00:00) or a start:stop:step MJD range (60000:60001:0.25)"
             ) from None
+        if len(mjd) + count > max_times:
+            raise _bad_input(f"--times {' '.join(values)} makes {len(mjd) + count:,} times or "
+                             f"more, above --max-times {max_times:,}; raise --max-times to go "
+                             "beyond")
+        mjd.extend(start + step * np.arange(count) if len(parts) == 3 else [value])
     return np.asarray(mjd, dtype=np.float64)
 
 
@@ -54,8 +81,12 @@ def _cmd_ephemeris(args) -> int:
     from sso.io import check_table_path, write_table_atomic
 
     out = check_table_path(args.out)
-    times = _parse_times(args.times)
+    times = _parse_times(args.times, args.max_times)
     orbits = read_orbits(args.orbits, format=args.format)
+    if len(orbits) * times.size > args.max_rows:
+        raise _bad_input(f"{len(orbits):,} orbits at {times.size:,} times make "
+                         f"{len(orbits) * times.size:,} rows, more than --max-rows "
+                         f"{args.max_rows:,}; raise --max-rows to go beyond")
     table = ephemeris(orbits, times, observatory_code=args.observatory,
                       time_scale=args.time_scale, method=args.method)
     write_table_atomic(table, out)
@@ -72,21 +103,25 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    from pathlib import Path
 
     from ephemerides import read_orbits
     from sso.cadence import read_visits, synthetic_cadence, visit_midpoints
-    from sso.io import write_diasource_dataset, write_table_atomic
+    from sso.io import (
+        check_output_folder,
+        check_sky_nside,
+        write_diasource_dataset,
+        write_table_atomic,
+    )
     from sso.population import synthetic_population
     from sso.simulate import simulate
 
     if args.sky_nside is not None and not args.dataset:
-        raise ValueError("--sky-nside partitions the dataset of --dataset; give both")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+        raise _bad_input("--sky-nside partitions the dataset of --dataset; give both")
+    if args.sky_nside is not None:
+        check_sky_nside(args.sky_nside)
+    out = check_output_folder(args.out, "--out")
     if args.nights is not None and args.nights < 1:
-        raise ValueError(f"--nights must be >= 1; got {args.nights}")
+        raise _bad_input(f"--nights must be >= 1; got {args.nights}")
     if args.visits is not None:
         visits = read_visits(args.visits, nights=args.nights)
     else:
@@ -96,7 +131,7 @@ def _cmd_simulate(args) -> int:
         orbits = read_orbits(args.orbits)
     else:
         if args.synthetic < 1:
-            raise ValueError(f"--synthetic needs a positive number of objects; got "
+            raise _bad_input(f"--synthetic needs a positive number of objects; got "
                              f"{args.synthetic}")
         orbits = synthetic_population(args.synthetic, args.seed,
                                       epoch_mjd_tdb=float(visit_midpoints(visits).min()))
@@ -122,25 +157,22 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_associate(args) -> int:
-    from pathlib import Path
 
     from ephemerides import NightlyCache, read_orbits
     from sso.association import validate_diasources
     from sso.cadence import night_of, read_visits
     from sso.executors import make_executor
-    from sso.io import is_diasource_dataset, read_diasources
+    from sso.io import check_output_folder, is_diasource_dataset, read_diasources
     from sso.night import associate_visits, night_number
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    out = check_output_folder(args.out, "--out")
     night = None if args.night is None else night_number(args.night)
     diasources = validate_diasources(read_diasources(
         args.diasources, "--diasources", nights=None if night is None else [night]))
     if night is not None:
         diasources = diasources[night_of(diasources["midpointMjdTai"].to_numpy()) == night]
         if len(diasources) == 0:
-            raise ValueError(f"no DIASource of {args.diasources} falls on the night of "
+            raise _bad_input(f"no DIASource of {args.diasources} falls on the night of "
                              f"{args.night} (MJD {night}.5 to {night + 1}.5)")
     cache = orbits = None
     if args.cache is not None:
@@ -196,7 +228,7 @@ def _ades_header(args) -> dict:
     if args.telescope:
         pairs = [item.split("=", 1) for item in args.telescope.split(",")]
         if any(len(pair) != 2 or not pair[0].strip() for pair in pairs):
-            raise ValueError(f"--telescope {args.telescope!r}: give key=value pairs separated "
+            raise _bad_input(f"--telescope {args.telescope!r}: give key=value pairs separated "
                              "by commas, e.g. design=Reflector,aperture=8.4,detector=CCD")
         ades["telescope"] = {k.strip(): v.strip() for k, v in pairs}
     return ades
@@ -213,13 +245,13 @@ def _cmd_link(args) -> int:
         from pathlib import Path
 
         if not Path(args.hypotheses).is_file():
-            raise ValueError(f"--hypotheses {args.hypotheses} does not exist")
+            raise _bad_input(f"--hypotheses {args.hypotheses} does not exist")
         config = replace(config, hypotheses=str(args.hypotheses))
     elif args.grid is not None:
         from linking.hypotheses import POPULATIONS
 
         if args.grid != "all" and not all(n in POPULATIONS for n in args.grid.split("+")):
-            raise ValueError(f"unknown hypothesis grid {args.grid!r} for --grid: use "
+            raise _bad_input(f"unknown hypothesis grid {args.grid!r} for --grid: use "
                              f"{', '.join(POPULATIONS)} joined by '+', or 'all'")
         config = replace(config, hypotheses=args.grid)
     ades = _ades_header(args)
@@ -303,10 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="MJDs, ISO date-times, or start:stop:step MJD ranges")
     eph.add_argument("--time-scale", default="utc", choices=["utc", "tai", "tt", "tdb"],
                      help="scale of --times (default utc)")
-    eph.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    eph.add_argument("--observatory", default="X05", type=_observatory_code,
+                     help="MPC observatory code (default X05)")
     eph.add_argument("--method", default="nbody", choices=["nbody", "2body"],
                      help="propagation: N-body with the JPL planets (default) or 2-body")
     eph.add_argument("--out", required=True, help="output table, .parquet or .csv")
+    eph.add_argument("--max-times", type=int, default=MAX_TIMES,
+                     help=f"most times --times may give (default {MAX_TIMES:,})")
+    eph.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                     help=f"most rows (orbits x times) of the output (default {MAX_ROWS:,})")
     eph.set_defaults(func=_cmd_ephemeris)
 
     sim = verbs.add_parser("simulate", help="simulate DIASources of a population with truth")
@@ -353,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     assoc.add_argument("--radius-arcsec", type=float, default=1.0,
                        help="association radius, arcsec (default 1)")
     _footprint_arguments(assoc)
-    assoc.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    assoc.add_argument("--observatory", default="X05", type=_observatory_code,
+                     help="MPC observatory code (default X05)")
     assoc.add_argument("--night", default=None, metavar="YYYY-MM-DD",
                        help="associate only this night (12:00 to 12:00 UTC from that date); "
                             "default: the one night the DIASources cover")
@@ -376,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="TOML file of LinkingConfig settings, with [tracklets] and [fit]")
     link.add_argument("--stop-after", default="fit", choices=["tracklets", "search", "fit"],
                       help="last stage to run (default fit); a later run resumes from here")
-    link.add_argument("--observatory", default="X05",
+    link.add_argument("--observatory", default="X05", type=_observatory_code,
                       help="MPC code for detections without observatoryCode (default X05)")
     link.add_argument("--prefix", default="S",
                       help="first character of the temporary designations (default S)")
@@ -405,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--radius-arcsec", type=float, default=1.0,
                        help="association radius, arcsec (default 1)")
     _footprint_arguments(night)
-    night.add_argument("--observatory", default="X05", help="MPC observatory code (default X05)")
+    night.add_argument("--observatory", default="X05", type=_observatory_code,
+                     help="MPC observatory code (default X05)")
     night.add_argument("--config", default=None,
                        help="TOML file of linking settings (as for sso link)")
     night.add_argument("--prefix", default="S",
@@ -449,12 +488,22 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         # Records passed up by other loggers (Dask's, at INFO) skip the root logger's level.
         handler.setLevel(level)
+    from ephemerides.errors import InputError  # after parsing: `sso --help` stays instant
+
     try:
         return args.func(args)
-    except (ValueError, OSError) as err:
+    except (InputError, OSError) as err:
         message = " ".join(str(err).split())
         print(f"sso {args.verb}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as err:  # a defect, not bad input
+        if args.verbose:
+            traceback.print_exc()
+        message = " ".join(f"{type(err).__name__}: {err}".split())
+        print(f"sso {args.verb}: internal error: {message}"
+              + ("" if args.verbose else " (run again with -v for the traceback)"),
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

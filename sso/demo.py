@@ -29,9 +29,10 @@ from astropy.time import Time
 
 import linking
 from ephemerides.designations import ss_object_ids
+from ephemerides.errors import InputError
 from ephemerides.sky import unit_vectors
 from sso.cadence import night_of, opposition_radec, synthetic_cadence, visit_midpoints
-from sso.io import write_table_atomic, write_text_atomic
+from sso.io import check_output_folder, write_table_atomic, write_text_atomic
 from sso.night import NightSettings, run_night
 from sso.population import field_population
 from sso.simulate import simulate
@@ -59,9 +60,14 @@ def _survey(seed: int, nights: int):
 def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int = 60,
              noise_per_deg2: float = 50.0, progress: bool = True) -> dict:
     """Simulate, run every night, score, plot (module docstring); returns the summary."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    out = check_output_folder(out)
+    # Linking needs tracklets on three nights: at least three nights observed.
+    if not (isinstance(nights, int) and nights >= 3):
+        raise InputError(f"nights must be an integer >= 3 (linking needs three nights); "
+                         f"got {nights!r}")
+    for name, count in (("n_mba", n_mba), ("n_neo", n_neo)):
+        if not (isinstance(count, int) and count >= 0):
+            raise InputError(f"{name} must be an integer >= 0; got {count!r}")
     (out / "inputs").mkdir(parents=True, exist_ok=True)
 
     def say(message: str) -> None:

@@ -24,6 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
+from ephemerides.errors import InputError
+
 EXECUTORS = ("serial", "processes", "dask")
 RETRIES = 2
 
@@ -156,11 +158,11 @@ def make_executor(kind: str = "serial", workers: int | None = None,
         Address of a running Dask scheduler; only with ``kind="dask"``.
     """
     if kind not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
+        raise InputError(f"executor must be one of {', '.join(EXECUTORS)}; got {kind!r}")
     if workers is not None and not (isinstance(workers, int) and workers >= 1):
-        raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
+        raise InputError(f"workers must be an integer >= 1; got {workers!r}")
     if scheduler and kind != "dask":
-        raise ValueError("a scheduler address needs the dask executor (--executor dask)")
+        raise InputError("a scheduler address needs the dask executor (--executor dask)")
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

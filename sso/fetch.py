@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from ephemerides.errors import InputError
 from ephemerides.orbits import OrbitFormatError, read_orbits
 from sso.io import make_ordinary
 
@@ -42,18 +43,18 @@ _SKIP_HINT = "; pass errors='skip' to drop such rows"
 def _check_out(out) -> Path:
     out = Path(out)
     if not out.parent.is_dir():
-        raise ValueError(f"output folder {out.parent} does not exist; create it first")
+        raise InputError(f"output folder {out.parent} does not exist; create it first")
     if out.is_dir():
-        raise ValueError(f"output path {out} is a folder; give a file name such as MPCORB.DAT.gz")
+        raise InputError(f"output path {out} is a folder; give a file name such as MPCORB.DAT.gz")
     return out
 
 
 def _check_url(url) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"url={url!r}; give an http(s):// or file:// URL")
+        raise InputError(f"url={url!r}; give an http(s):// or file:// URL")
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in URL_SCHEMES:
-        raise ValueError(
+        raise InputError(
             f"url {url!r} has scheme {scheme!r}; use one of {', '.join(URL_SCHEMES)} "
             "(for a local file, file:///absolute/path)"
         )
@@ -64,12 +65,12 @@ def _check_suffix(out: Path, url: str, gzipped: bool) -> None:
     """The payload is written as served: ``out`` ends in .gz iff it is gzipped."""
     named_gz = out.suffix.lower() == ".gz"
     if gzipped and not named_gz:
-        raise ValueError(
+        raise InputError(
             f"{url} serves a gzipped payload but output file {out} does not end with .gz; the "
             f"payload is written as downloaded, so name it {out.name}.gz"
         )
     if named_gz and not gzipped:
-        raise ValueError(
+        raise InputError(
             f"{url} serves a payload that is not gzipped but output file {out} ends with .gz; "
             f"the payload is written as downloaded, so name it {out.with_suffix('').name}"
         )
@@ -108,7 +109,7 @@ def _download(url: str, stream, timeout_s: float, progress, out: Path) -> tuple[
     except OSError as error:
         raise OSError(f"download of {url} failed after {done} bytes: {error}") from None
     if done == 0:
-        raise ValueError(f"{url} served an empty payload (0 bytes); no orbits to install")
+        raise InputError(f"{url} served an empty payload (0 bytes); no orbits to install")
     if len(head) < len(_GZIP_MAGIC):
         _check_suffix(out, url, False)
     if total is not None and done != total:
@@ -160,7 +161,7 @@ def fetch_orbits(
     out = _check_out(out)
     url = _check_url(url)
     if not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) or timeout_s <= 0:
-        raise ValueError(f"timeout_s={timeout_s!r}; give a positive number of seconds")
+        raise InputError(f"timeout_s={timeout_s!r}; give a positive number of seconds")
 
     # read_orbits detects gzip by its magic bytes, not the file name, so the suffix is free.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -181,7 +182,7 @@ def fetch_orbits(
                 issues,
             ) from None
         if len(orbits) == 0:
-            raise ValueError(
+            raise InputError(
                 f"validation failed: {url} holds no MPCORB orbit records, so {out} was left "
                 "unchanged"
             )

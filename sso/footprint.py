@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ephemerides.errors import InputError
+
 CIRCLE_RADIUS_DEG = 1.75
 """Radius of the circular field (deg): the LSST field of view is about 9.6 deg²."""
 
@@ -90,7 +92,7 @@ def _visit_values(visit, name):
     try:
         return np.asarray(visit[name], dtype=np.float64)
     except (KeyError, IndexError, TypeError):
-        raise ValueError(
+        raise InputError(
             f"visit must give {name!r} (with 'fieldRA', 'fieldDec', 'rotSkyPos' in degrees), "
             "e.g. one row of a visit table"
         ) from None
@@ -192,7 +194,7 @@ class Footprint:
     def sky_corners(self, visit) -> dict:
         """Sky positions (deg) of every detector corner for one visit: ``{detector: (4, 2)}``."""
         if self.corners is None:
-            raise ValueError("the circular footprint has no detector corners; use 'lsst'")
+            raise InputError("the circular footprint has no detector corners; use 'lsst'")
         xi, eta = focal_plane_to_sky_plane(self.corners[..., 0], self.corners[..., 1],
                                            float(_visit_values(visit, "rotSkyPos")))
         ra, dec = inverse_gnomonic(xi, eta, float(_visit_values(visit, "fieldRA")),
@@ -203,7 +205,7 @@ class Footprint:
 def circle_footprint(radius_deg: float = CIRCLE_RADIUS_DEG) -> Footprint:
     """A circular field of ``radius_deg`` (deg): one detector, number 0."""
     if not 0 < radius_deg < 90:
-        raise ValueError(f"radius_deg must lie in (0, 90) deg; got {radius_deg}")
+        raise InputError(f"radius_deg must lie in (0, 90) deg; got {radius_deg}")
     return Footprint("circle", None, np.zeros(1, dtype=np.int64), float(radius_deg))
 
 
@@ -219,17 +221,17 @@ def lsst_footprint(corners_path) -> Footprint:
     """
     path = Path(corners_path)
     if not path.is_file():
-        raise ValueError(f"detector corner file {path} does not exist")
+        raise InputError(f"detector corner file {path} does not exist")
     table = pd.read_csv(path)
     missing = {"detector", "x", "y"} - set(table.columns)
     if missing:
-        raise ValueError(f"detector corner file {path} lacks columns {sorted(missing)}; "
+        raise InputError(f"detector corner file {path} lacks columns {sorted(missing)}; "
                          "it needs detector, x, y (radians)")
     table = table.sort_values("detector", kind="stable")
     counts = table.groupby("detector").size()
     if (counts != 4).any():
         bad = counts[counts != 4].index[:5].tolist()
-        raise ValueError(f"detector corner file {path}: detectors {bad} do not have 4 corners")
+        raise InputError(f"detector corner file {path}: detectors {bad} do not have 4 corners")
     corners = table[["x", "y"]].to_numpy(np.float64).reshape(-1, 4, 2)
     radius = float(np.rad2deg(np.arctan(np.hypot(corners[..., 0], corners[..., 1]).max())))
     return Footprint("lsst", corners, counts.index.to_numpy(np.int64), radius)
@@ -243,7 +245,7 @@ def make_footprint(footprint, detector_corners=None) -> Footprint:
         return circle_footprint()
     if footprint == "lsst":
         if detector_corners is None:
-            raise ValueError("footprint='lsst' needs detector_corners, the path of the detector "
+            raise InputError("footprint='lsst' needs detector_corners, the path of the detector "
                              "corner CSV (lsst_detector_corners.csv)")
         return lsst_footprint(detector_corners)
-    raise ValueError(f"footprint must be one of {FOOTPRINTS} or a Footprint; got {footprint!r}")
+    raise InputError(f"footprint must be one of {FOOTPRINTS} or a Footprint; got {footprint!r}")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
+from ephemerides.errors import InputError
 from sso.cadence import night_of
 
 TABLE_SUFFIXES = (".parquet", ".csv")
@@ -41,11 +42,26 @@ def check_table_path(path) -> Path:
     """Return ``path`` as a Path after checking that its suffix names a table format we write."""
     path = Path(path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise ValueError(
+        raise InputError(
             f"output file {path} has suffix {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}"
         )
     if not path.parent.exists():
-        raise ValueError(f"output folder {path.parent} does not exist")
+        raise InputError(f"output folder {path.parent} does not exist")
+    return path
+
+
+def check_output_folder(path, name: str = "out") -> Path:
+    """``path`` as a Path after checking, before any work and without creating anything, that
+    it is a folder (or can be created as one) this process may write into; ``name`` is the
+    parameter named in the message."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{name} {path} is a file; give a folder (created if missing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{name} {path}: {existing} is not writable by this user")
     return path
 
 
@@ -104,22 +120,29 @@ def read_diasources(path, option: str, nights=None) -> pd.DataFrame:
     if path.is_dir():
         files = sorted(path.glob("diasources*.parquet"))
         if not files:
-            raise ValueError(f"{option} folder {path} holds neither diasources*.parquet files nor "
+            raise InputError(f"{option} folder {path} holds neither diasources*.parquet files nor "
                              "night=N partitions")
         return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     if not path.is_file():
-        raise ValueError(f"{option} {path} does not exist")
+        raise InputError(f"{option} {path} does not exist")
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
-    raise ValueError(f"{option} {path} must be .parquet, .csv or a folder")
+    raise InputError(f"{option} {path} must be .parquet, .csv or a folder")
 
 
 def is_diasource_dataset(path) -> bool:
     """Whether ``path`` is a folder laid out as a partitioned dataset (``night=N`` folders)."""
     path = Path(path)
     return path.is_dir() and any(path.glob("night=*"))
+
+
+def check_sky_nside(sky_nside) -> int:
+    """A dataset's HEALPix partition order, checked: a power of two."""
+    if not (isinstance(sky_nside, int) and hp.isnsideok(sky_nside, nest=True)):
+        raise InputError(f"sky_nside must be a power of two; got {sky_nside!r}")
+    return sky_nside
 
 
 def write_diasource_dataset(diasources: pd.DataFrame, folder, visits: pd.DataFrame | None = None,
@@ -142,23 +165,22 @@ def write_diasource_dataset(diasources: pd.DataFrame, folder, visits: pd.DataFra
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"the dataset folder {folder} is a file; give a folder")
+        raise InputError(f"the dataset folder {folder} is a file; give a folder")
     missing = [c for c in ("diaSourceId", "visit", "midpointMjdTai") if c not in diasources]
     if missing:
-        raise ValueError(f"DIASources lack columns {missing} needed to partition them")
+        raise InputError(f"DIASources lack columns {missing} needed to partition them")
     table = diasources.sort_values(["visit", "diaSourceId"], kind="stable", ignore_index=True)
     nights = night_of(table["midpointMjdTai"].to_numpy(np.float64))
     pixels = None
     if sky_nside is not None:
-        if not (isinstance(sky_nside, int) and hp.isnsideok(sky_nside, nest=True)):
-            raise ValueError(f"sky_nside must be a power of two; got {sky_nside!r}")
+        check_sky_nside(sky_nside)
         if visits is None:
-            raise ValueError("partitioning by sky pixel needs the visit table (fieldRA, fieldDec)")
+            raise InputError("partitioning by sky pixel needs the visit table (fieldRA, fieldDec)")
         where = visits.set_index("observationId")[["fieldRA", "fieldDec"]].reindex(
             table["visit"].to_numpy())
         lost = where["fieldRA"].isna().to_numpy()
         if lost.any():
-            raise ValueError(f"DIASources of visit {table['visit'].to_numpy()[lost][0]} have no "
+            raise InputError(f"DIASources of visit {table['visit'].to_numpy()[lost][0]} have no "
                              "row in the visit table")
         pixels = hp.ang2pix(sky_nside, where["fieldRA"].to_numpy(), where["fieldDec"].to_numpy(),
                             nest=True, lonlat=True)
@@ -199,13 +221,13 @@ def read_diasource_dataset(folder, nights=None, visits=None, columns=None) -> pd
     """
     folder = Path(folder)
     if not is_diasource_dataset(folder):
-        raise ValueError(f"{folder} is not a DIASource dataset (no night=N folders in it)")
+        raise InputError(f"{folder} is not a DIASource dataset (no night=N folders in it)")
     nights = None if nights is None else [int(n) for n in nights]
     chosen = sorted(folder.glob("night=*")) if nights is None else [
         folder / f"night={n}" for n in nights]
     files = sorted(str(f) for night in chosen for f in night.rglob("*.parquet"))
     if not files:
-        raise ValueError(f"the DIASource dataset {folder} holds no night "
+        raise InputError(f"the DIASource dataset {folder} holds no night "
                          f"{', '.join(str(n) for n in nights or [])}")
     # Opened from the night folders chosen (their names give the partition columns).
     dataset = ds.dataset(files, format="parquet", partitioning="hive",
@@ -213,7 +235,7 @@ def read_diasource_dataset(folder, nights=None, visits=None, columns=None) -> pd
     stored = [c for c in dataset.schema.names if c not in ("night", "pixel")]
     unknown = sorted(set(columns or ()) - set(stored))
     if unknown:
-        raise ValueError(f"the DIASource dataset {folder} has no columns {unknown}")
+        raise InputError(f"the DIASource dataset {folder} has no columns {unknown}")
     condition = None
     if visits is not None:
         condition = ds.field("visit").isin(np.asarray(list(visits), dtype=np.int64))

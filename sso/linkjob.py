@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ephemerides.elements import equatorial_to_ecliptic
+from ephemerides.errors import InputError
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import ab_magnitude
 from ephemerides.timescales import convert_mjd
@@ -61,9 +62,14 @@ from linking import (
     search_tracklets,
 )
 from linking.heliolinc import STATE_COLUMNS
-from linking.mpc_formats import format_ades_psv, format_mpc80, temporary_designation
+from linking.mpc_formats import (
+    ades_context,
+    format_ades_psv,
+    format_mpc80,
+    temporary_designation,
+)
 from sso.executors import SerialExecutor
-from sso.io import write_table_atomic, write_text_atomic
+from sso.io import check_output_folder, write_table_atomic, write_text_atomic
 
 STAGES = ("tracklets", "search", "fit")
 STAGE_FILES = {
@@ -86,18 +92,18 @@ def read_link_config(path) -> LinkingConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"--config {path}: not valid TOML ({err})") from None
+        raise InputError(f"--config {path}: not valid TOML ({err})") from None
     parts = {}
     for table, cls in (("tracklets", TrackletConfig), ("fit", FitConfig)):
         values = data.pop(table, {})
         if not isinstance(values, dict):
-            raise ValueError(f"--config {path}: '{table}' must be a table [{table}]")
+            raise InputError(f"--config {path}: '{table}' must be a table [{table}]")
         parts[table] = cls(**_known(values, cls, path, f"[{table}] "))
     config = LinkingConfig(**_known(data, LinkingConfig, path, ""), **parts)
     try:
         config.validate()
     except (TypeError, ValueError) as err:
-        raise ValueError(f"--config {path}: {err}") from None
+        raise InputError(f"--config {path}: {err}") from None
     return config
 
 
@@ -105,7 +111,7 @@ def _known(values: dict, cls, path: Path, where: str) -> dict:
     allowed = [f.name for f in dataclasses.fields(cls) if f.name not in ("tracklets", "fit")]
     unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise ValueError(f"--config {path}: unknown setting {where}{unknown[0]!r}; allowed: "
+        raise InputError(f"--config {path}: unknown setting {where}{unknown[0]!r}; allowed: "
                          f"{', '.join(allowed)}")
     return values
 
@@ -183,15 +189,16 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
         The content of ``summary.json`` so far, with ``timings`` added.
     """
     if stop_after not in STAGES:
-        raise ValueError(f"stop_after must be one of {', '.join(STAGES)}; got {stop_after!r}")
+        raise InputError(f"stop_after must be one of {', '.join(STAGES)}; got {stop_after!r}")
     config = LinkingConfig() if config is None else config
     config.validate()
     temporary_designation(0.0, designation_start, designation_prefix)  # checked before any work
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    out = check_output_folder(out)
     frame = prepare_detections(detections, observatory_code=observatory_code)
     hypotheses = load_hypotheses(config.hypotheses)
+    # The reports' header, checked now rather than after the work.
+    ades_context(sorted(set(_astrometry_codes(frame, observatory_code))),
+                 **dict(ades_header or {}))
     out.mkdir(parents=True, exist_ok=True)
     stages = _Stages(out)
     summary = {"n_detections": len(frame)}
@@ -315,6 +322,14 @@ def _sorcha_orbits(linkages: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _astrometry_codes(rows: pd.DataFrame, observatory_code: str):
+    """Observatory code of each detection as its reports give it: the row's ``observatoryCode``
+    when the table has one, else ``observatory_code``."""
+    if "observatoryCode" in rows:
+        return rows["observatoryCode"].to_numpy()
+    return np.full(len(rows), observatory_code, dtype=object)
+
+
 def _astrometry(frame: pd.DataFrame, members: pd.DataFrame, observatory_code: str):
     """The linked detections in time order per linkage, as the MPC/ADES writers take them."""
     rows = frame.set_index("diaSourceId").loc[members["diaSourceId"].to_numpy()]
@@ -322,8 +337,7 @@ def _astrometry(frame: pd.DataFrame, members: pd.DataFrame, observatory_code: st
         "designation": members["designation"].to_numpy(),
         "midpointMjdTai": rows["midpointMjdTai"].to_numpy(),
         "ra": rows["ra"].to_numpy(), "dec": rows["dec"].to_numpy(),
-        "observatoryCode": (rows["observatoryCode"].to_numpy() if "observatoryCode" in rows
-                            else observatory_code),
+        "observatoryCode": _astrometry_codes(rows, observatory_code),
         "linkage_id": members["linkage_id"].to_numpy(),
     })
     for column in ("raErr", "decErr", "band"):

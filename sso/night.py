@@ -56,12 +56,26 @@ import pandas as pd
 from ephemerides import NightlyCache, observer_states
 from ephemerides.designations import ss_object_ids
 from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
+from ephemerides.errors import InputError
+from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G
 from linking import LinkingConfig, Observations
+from linking.mpc_formats import ades_context, temporary_designation
 from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
-from sso.association import associate, association_night, validate_diasources
+from sso.association import (
+    associate,
+    association_night,
+    check_radius_arcsec,
+    validate_diasources,
+)
 from sso.cadence import night_of, visit_midpoints
-from sso.io import read_diasource_dataset, write_table_atomic, write_text_atomic
+from sso.footprint import make_footprint
+from sso.io import (
+    check_output_folder,
+    read_diasource_dataset,
+    write_table_atomic,
+    write_text_atomic,
+)
 from sso.linkjob import run_link_job
 from sso.state import NO_DIASOURCES, PROCESSED, nights_run, read_ledger, state_lock, write_ledger
 from sso.workunits import UNIT_ORBITS, build_cache
@@ -95,14 +109,12 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
     ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder (created if missing)")
+    out = check_output_folder(out)
     diasources = validate_diasources(diasources)
     nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
     visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
     if len(visits) == 0:
-        raise ValueError(f"no visit falls on the DIASources' night(s) {nights.tolist()}")
+        raise InputError(f"no visit falls on the DIASources' night(s) {nights.tolist()}")
     start, end = association_night(diasources, visits)
     built = cache is None
     if built:
@@ -155,7 +167,7 @@ def night_number(date: str) -> int:
     try:
         return int(np.floor(Time(date, format="iso", scale="utc").mjd))
     except ValueError:
-        raise ValueError(f"--date {date!r} is not a date YYYY-MM-DD") from None
+        raise InputError(f"--date {date!r} is not a date YYYY-MM-DD") from None
 
 
 @dataclass(frozen=True)
@@ -194,6 +206,22 @@ class NightSettings:
     designation_prefix: str = "S"
     unit_orbits: int = UNIT_ORBITS
     ades_header: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise InputError naming the setting when one is not allowed (before any work)."""
+        check_radius_arcsec(self.radius_arcsec)
+        observatory(self.observatory_code)
+        make_footprint(self.footprint, self.detector_corners)
+        if not (isinstance(self.window_nights, int) and self.window_nights >= 1):
+            raise InputError(f"window_nights must be an integer >= 1; got "
+                             f"{self.window_nights!r}")
+        if not (isinstance(self.unit_orbits, int) and self.unit_orbits >= 1):
+            raise InputError(f"unit_orbits must be an integer >= 1; got {self.unit_orbits!r}")
+        if not isinstance(self.link, LinkingConfig):
+            raise InputError(f"link must be a LinkingConfig; got {self.link!r}")
+        self.link.validate()
+        temporary_designation(0.0, 0, self.designation_prefix)
+        ades_context([self.observatory_code], **self.ades_header)
 
 
 def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
@@ -252,12 +280,9 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         state; a night earlier than the state's last without ``rewind``.
     """
     settings = NightSettings() if settings is None else settings
-    if not (isinstance(settings.window_nights, int) and settings.window_nights >= 1):
-        raise ValueError(f"window_nights must be an integer >= 1; got {settings.window_nights!r}")
+    settings.validate()
     night = night_number(date)
-    state = Path(state_dir)
-    if state.exists() and not state.is_dir():
-        raise ValueError(f"--state-dir {state} is a file; give a folder (created if missing)")
+    state = check_output_folder(state_dir, "state_dir")
 
     def say(message: str) -> None:
         if progress:
@@ -276,7 +301,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
                 f"process {left.get('pid')} since {left.get('since')}) is taken over")
         later = sorted(n for n in nights_run(state) if n > night)
         if later and not rewind:
-            raise ValueError(
+            raise InputError(
                 f"the night of {date} comes before the last night in --state-dir {state}, "
                 f"{_date_of(later[-1])}: nights run in order. Pass --rewind to roll the state "
                 f"back to before {date} ({len(later)} later night(s) dropped), or use another "

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ephemerides.designations import ss_object_ids
+from ephemerides.errors import InputError
 from ephemerides.orbits import validate_orbits
 
 # New classes go at the end: each class draws from the child generator of its position.
@@ -140,7 +141,7 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     if isinstance(counts, dict):
         unknown = set(counts) - set(POPULATION_CLASSES)
         if unknown:
-            raise ValueError(f"unknown population classes {sorted(unknown)}; "
+            raise InputError(f"unknown population classes {sorted(unknown)}; "
                              f"use {POPULATION_CLASSES}")
         counts = {c: int(counts.get(c, 0)) for c in POPULATION_CLASSES}
     else:
@@ -148,7 +149,7 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
         small = {c: round(0.05 * n) for c in ("neo", "trojan", "tno")}
         counts = {"mba": n - sum(small.values()), **small, "hilda": 0}
     if any(v < 0 or v > _MAX_PER_CLASS for v in counts.values()) or sum(counts.values()) == 0:
-        raise ValueError(f"population counts must be 0-{_MAX_PER_CLASS} per class and not all "
+        raise InputError(f"population counts must be 0-{_MAX_PER_CLASS} per class and not all "
                          f"zero; got {counts}")
     children = np.random.default_rng(seed).spawn(len(POPULATION_CLASSES))
     parts = []
@@ -218,7 +219,7 @@ def field_population(counts: dict, center_radec_deg, half_width_deg: float,
 
     unknown = set(counts) - set(POPULATION_CLASSES)
     if unknown:
-        raise ValueError(f"unknown population classes {sorted(unknown)}; use {POPULATION_CLASSES}")
+        raise InputError(f"unknown population classes {sorted(unknown)}; use {POPULATION_CLASSES}")
     ra0, dec0 = (float(v) for v in center_radec_deg)
     limit = np.tan(np.deg2rad(half_width_deg))
     observer = observer_states(observatory_code, [epoch_mjd_tdb], origin="sun")[0, :3]
@@ -271,7 +272,7 @@ def field_population(counts: dict, center_radec_deg, half_width_deg: float,
         part["H"] = _power_law_h(rng, n, *_H_LAW[cls])
         parts.append(part)
     if not parts:
-        raise ValueError(f"population counts must not all be zero; got {counts}")
+        raise InputError(f"population counts must not all be zero; got {counts}")
     table = pd.concat(parts, ignore_index=True)
     table.insert(1, "ssObjectId", ss_object_ids(table["object_id"].to_numpy()))
     validate_orbits(table)

@@ -40,6 +40,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides import ephemeris
+from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
@@ -182,7 +183,7 @@ def _visit_sources(rng, visit, midpoint, seen, footprint, noise, noise_per_deg2,
     table = pd.DataFrame({k: np.concatenate([real[k], false[k]]) for k in real})
     n = len(table)
     if n >= 2**_SOURCE_BITS:
-        raise ValueError(f"visit {visit['observationId']} has {n} detections, more than the "
+        raise InputError(f"visit {visit['observationId']} has {n} detections, more than the "
                          f"{2**_SOURCE_BITS} a diaSourceId holds; lower noise_per_deg2")
     table["diaSourceId"] = (np.int64(visit["observationId"]) << _SOURCE_BITS) + np.arange(n)
     table["visit"] = np.int64(visit["observationId"])
@@ -196,12 +197,12 @@ def _visit_sources(rng, visit, midpoint, seen, footprint, noise, noise_per_deg2,
 
 def _check_parameters(seed, noise_per_deg2, fading_width_mag):
     if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+        raise InputError(f"seed must be a non-negative integer; got {seed!r}")
     if not (np.isfinite(noise_per_deg2) and noise_per_deg2 >= 0):
-        raise ValueError(f"noise_per_deg2 must be >= 0 (false detections per deg²); "
+        raise InputError(f"noise_per_deg2 must be >= 0 (false detections per deg²); "
                          f"got {noise_per_deg2}")
     if not fading_width_mag > 0:
-        raise ValueError(f"fading_width_mag must be > 0 mag; got {fading_width_mag}")
+        raise InputError(f"fading_width_mag must be > 0 mag; got {fading_width_mag}")
 
 
 def simulate(
@@ -256,7 +257,7 @@ def simulate(
     footprint = make_footprint(footprint, detector_corners)
     if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0 or not {
             "object_id", "H"} <= set(orbits.columns):
-        raise ValueError("orbits must be a non-empty orbit table with object_id and H columns "
+        raise InputError("orbits must be a non-empty orbit table with object_id and H columns "
                          "(see ephemerides.read_orbits, sso.population.synthetic_population)")
     orbits = orbits.sort_values("object_id", kind="stable", ignore_index=True)
     midpoints = visit_midpoints(visits)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ephemerides.errors import InputError
 from sso.io import write_text_atomic
 
 LOCK_NAME = ".lock"
@@ -30,7 +31,7 @@ PROCESSED = "processed"
 NO_DIASOURCES = "no DIASources"
 
 
-class StateInUseError(ValueError):
+class StateInUseError(InputError):
     """The state folder is locked by another run."""
 
 
@@ -97,7 +98,7 @@ def read_ledger(state: Path) -> dict[int, dict]:
         nights = json.loads(path.read_text(encoding="utf-8"))["nights"]
         return {int(night): dict(entry) for night, entry in nights.items()}
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise ValueError(f"{path} is not a ledger of nights written by sso night; restore it "
+        raise InputError(f"{path} is not a ledger of nights written by sso night; restore it "
                          "from a backup or start a new --state-dir") from None
 
 

@@ -17,6 +17,7 @@ night, reads it instead of building it again.
 from pathlib import Path
 
 from ephemerides import NightlyCache
+from ephemerides.errors import InputError
 from sso.executors import SerialExecutor
 
 UNIT_ORBITS = 20_000
@@ -48,7 +49,7 @@ def build_cache(orbits, night_start_mjd_tai: float, night_end_mjd_tai: float,
     cache back. Without a folder nothing is written.
     """
     if not (isinstance(unit_orbits, int) and unit_orbits >= 1):
-        raise ValueError(f"unit_orbits must be an integer >= 1; got {unit_orbits!r}")
+        raise InputError(f"unit_orbits must be an integer >= 1; got {unit_orbits!r}")
     if len(orbits) == 0:  # NightlyCache.build says what is wrong with an empty table
         return NightlyCache.build(orbits, night_start_mjd_tai, night_end_mjd_tai,
                                   observatory_code=observatory_code)
@@ -56,7 +57,7 @@ def build_cache(orbits, night_start_mjd_tai: float, night_end_mjd_tai: float,
     if folder is not None:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
-            raise ValueError(f"the cache folder {folder} is a file; give a folder")
+            raise InputError(f"the cache folder {folder} is a file; give a folder")
         created = [path for path in (folder, *folder.parents) if not path.exists()]
         folder.mkdir(parents=True, exist_ok=True)
     names = [PART_NAME.format(k) for k in range(-(-len(orbits) // unit_orbits))]

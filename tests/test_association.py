@@ -345,7 +345,7 @@ def test_input_errors(fast_mover):
     cache, pred, t = fast_mover
     visits = _one_visit(pred["ra_deg"], pred["dec_deg"], t)
     source = _one_source(pred["ra_deg"], pred["dec_deg"], t)
-    with pytest.raises(ValueError, match="lacks columns"):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['ra'\]"):
         associate(source.drop(columns="ra"), visits, cache)
     with pytest.raises(ValueError, match="NaN"):
         associate(source.assign(dec=np.nan), visits, cache)
@@ -424,7 +424,7 @@ def test_cli_bad_input_writes_nothing(small_night, tmp_path, capsys):
         bad / "late.parquet")
     cache_args = ["--orbits", str(folder / "orbits.csv")]
     cases = [
-        ("no_dec.parquet", cache_args, "lacks columns"),
+        ("no_dec.parquet", cache_args, "lacks the column"),
         ("nan.parquet", cache_args, "NaN"),
         ("late.parquet", cache_args, "night"),
         ("../bad/nan.parquet", ["--orbits", str(folder / "missing.csv")], "NaN"),

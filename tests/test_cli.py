@@ -1,5 +1,7 @@
 """The ``sso`` command line: ephemeris output files, clear errors, nothing written on failure."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,6 +41,12 @@ def test_ephemeris_writes_table(orbit_file, tmp_path, suffix):
     [
         (["--times", "61000", "--observatory", "ZZZ"], "ZZZ"),
         (["--times", "tomorrow"], "--times value 'tomorrow'"),
+        # A mistyped range is refused before any time is made.
+        (["--times", "61000:71000:0.001"], "makes 10,000,001 times or more, above --max-times"),
+        (["--times", "61000:61010:0.01", "--max-rows", "1000"],
+         "2 orbits at 1,001 times make 2,002 rows, more than --max-rows 1,000"),
+        (["--times", "61000", "--method", "2body", "--time-scale", "tdb", "--max-times", "5",
+          "--times", "1e9"], "de440.bsp"),
     ],
 )
 def test_bad_input_one_line_nothing_written(orbit_file, tmp_path, capsys, args, message):
@@ -88,3 +96,54 @@ def test_output_file_has_ordinary_permissions(orbit_file, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_observatory_codes_are_read_as_the_mpc_writes_them(orbit_file, tmp_path):
+    out = tmp_path / "eph.parquet"
+    assert main(["ephemeris", "--orbits", str(orbit_file), "--times", "61000",
+                 "--observatory", "x05", "--out", str(out)]) == 0
+    assert set(pd.read_parquet(out)["observatory_code"]) == {"X05"}
+
+
+def test_a_defect_is_an_internal_error_not_bad_input(orbit_file, tmp_path, capsys, monkeypatch):
+    """Bad input exits 2 with its message; anything else is reported as an internal error,
+    exit 1, its traceback with -v."""
+    import ephemerides
+
+    def broken(*args, **kwargs):
+        raise ValueError("a library's own ValueError")
+
+    monkeypatch.setattr(ephemerides, "ephemeris", broken)
+    args = ["ephemeris", "--orbits", str(orbit_file), "--times", "61000",
+            "--out", str(tmp_path / "e.parquet")]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("sso ephemeris: internal error: ValueError: a library's own ValueError "
+                   "(run again with -v for the traceback)")
+    assert main(["-v", *args]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    assert not (tmp_path / "e.parquet").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--nights", "2"], "nights must be an integer >= 3"),
+    (["--n-neo", "-1"], "n_neo must be an integer >= 0"),
+])
+def test_demo_options_are_checked_before_the_work(tmp_path, capsys, args, message):
+    assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["simulate", "--synthetic", "5", "--synthetic-cadence",
+                     "--out", str(locked / "sim")]) == 2
+        assert f"{locked} is not writable" in capsys.readouterr().err
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)

@@ -345,7 +345,7 @@ def test_mpc80_magnitude_must_fit():
                           "mag": [17.0, 123.4]})
     with pytest.raises(ValueError, match=r"'mag', row 1.*xx\.xx"):
         format_mpc80(table)
-    assert "123.40" in format_ades_psv(table)
+    assert "123.40" in format_ades_psv(table.assign(observatoryCode="X05"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -386,8 +386,12 @@ def test_ades_psv_content():
         "band": ["w", "", "r", "g"],
         "observatoryCode": ["X05", "F51", "X05", "F51"],
     })
+    # F51 has no telescope the writer knows: it must be given.
+    with pytest.raises(ValueError, match="observatory code 'F51' needs its telescope"):
+        format_ades_psv(table)
     text = format_ades_psv(table, submitter="A. Submitter", observers=["B. One", "C. Two"],
-                           measurers="D. Measurer")
+                           measurers="D. Measurer",
+                           telescope={"design": "Reflector", "aperture": "1.8", "detector": "CCD"})
     headers, raw, sections = parse_psv(text)
     assert text.splitlines()[0] == "# version=2022"
     assert headers.count("# observatory") == 2
@@ -442,6 +446,14 @@ def test_ades_time_carry_and_telescope():
     assert "# submitter" not in text  # empty names leave the block out
     with pytest.raises(ValueError, match="telescope"):
         format_ades_psv(table, telescope={"design": "Reflector"})
+    for key, value in (("aperture", "abc"), ("aperture", "-1"), ("fRatio", "0")):
+        scope = {"design": "Reflector", "aperture": "8.4", "detector": "CCD", key: value}
+        with pytest.raises(ValueError, match=rf"telescope\['{key}'\]='{value}': give a "
+                           "positive number"):
+            format_ades_psv(table, telescope=scope)
+    # Rubin's own telescope without one given, never a made-up aperture.
+    rubin = format_ades_psv(table)
+    assert "! name Simonyi Survey Telescope" in rubin and "! aperture 8.4" in rubin
     with pytest.raises(ValueError, match="raErr"):
         format_ades_psv(table.assign(raErr=[-1.0]))
 

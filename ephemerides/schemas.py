@@ -1,0 +1,176 @@
+"""Declared table schemas, checked once where a table enters the toolkit.
+
+A :class:`Schema` lists its columns with dtype, unit, allowed range and nullability;
+:meth:`Schema.check` returns the table with those columns in their declared dtypes — numbers
+written as text (a CSV read without types) are converted — or raises
+:class:`ephemerides.errors.InputError` naming the column, the first offending rows (with their
+id) and what is allowed. Column names follow Rubin's Science Data Model (apdb.yaml).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ephemerides.errors import InputError
+
+# Offending rows named in a message.
+SHOWN_ROWS = 3
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``dtype`` "int64", "float64" or "str"; ``unit``; ``required`` in every
+    table; ``nullable`` (NaN or missing allowed: "not measured"); finite values within
+    [``low``, ``high``] (``high`` excluded when ``high_open``)."""
+
+    name: str
+    dtype: str
+    unit: str = ""
+    required: bool = False
+    nullable: bool = True
+    low: float = -np.inf
+    high: float = np.inf
+    high_open: bool = False
+
+    def allowed(self) -> str:
+        """What the column may hold, in words."""
+        kind = {"int64": "integers", "float64": "numbers", "str": "text"}[self.dtype]
+        parts = [kind]
+        closing = ")" if self.high_open else "]"
+        if np.isfinite(self.low) and np.isfinite(self.high):
+            parts.append(f"in [{self.low:g}, {self.high:g}{closing}")
+        elif np.isfinite(self.low):
+            parts.append(f">= {self.low:g}")
+        elif np.isfinite(self.high):
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        if self.unit:
+            parts.append(self.unit)
+        text = " ".join(parts)
+        if self.dtype == "str":
+            return text
+        return text + ("; NaN for 'not measured'" if self.nullable
+                       else "; NaN and infinity are not allowed")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A table's columns, and those whose values must be unique."""
+
+    name: str
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def check(self, table, source: str | None = None, require: tuple[str, ...] = ()):
+        """The table with its declared columns in their dtypes (a copy), or InputError.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+        source : str, optional
+            What the table is, for messages (a file name); the schema's name by default.
+        require : tuple of str
+            Columns the caller needs beyond the schema's required ones.
+        """
+        what = source or f"{self.name} table"
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"{what} must be a pandas DataFrame; got {type(table).__name__}")
+        needed = self.required + [c for c in require if c not in self.required]
+        missing = [c for c in needed if c not in table.columns]
+        if missing:
+            raise InputError(f"{what} lacks the column(s) {missing} "
+                             f"({self.describe(missing)}); it needs {needed}")
+        out = table.copy()
+        for column in self.columns:
+            if column.name in out.columns:
+                out[column.name] = _checked(out, column, what, self.unique)
+        for name in self.unique:
+            if name in out.columns:
+                duplicated = out[name].duplicated(keep=False).to_numpy()
+                if duplicated.any():
+                    values = sorted(set(out.loc[duplicated, name].tolist()))[:5]
+                    raise InputError(
+                        f"{what}: column {name!r} must be unique; {int(duplicated.sum())} rows "
+                        f"share the value(s) {values}; drop or renumber the duplicates")
+        return out
+
+    def describe(self, names) -> str:
+        by_name = {c.name: c for c in self.columns}
+        return "; ".join(f"{n}: {by_name[n].allowed()}" for n in names if n in by_name)
+
+
+def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> pd.Series:
+    """One column converted to its dtype, after its values are checked."""
+    values = table[column.name]
+    if column.dtype == "str":
+        return values
+    given = values.notna().to_numpy()
+    numbers = pd.to_numeric(values, errors="coerce") if values.dtype == object or \
+        pd.api.types.is_string_dtype(values.dtype) else values
+    as_float = np.asarray(numbers, dtype=np.float64)
+    problems = [
+        (given & np.isnan(as_float), "is not a number"),
+        (~np.isfinite(as_float) & (~np.isnan(as_float) | ~column.nullable),
+         "must be finite" if column.nullable else "must be a finite number"),
+    ]
+    finite = np.isfinite(as_float)
+    if np.isfinite(column.low) or np.isfinite(column.high):
+        above = as_float >= column.high if column.high_open else as_float > column.high
+        problems.append((finite & ((as_float < column.low) | above), "is out of range"))
+    if column.dtype == "int64":
+        problems.append((finite & (as_float != np.round(as_float)), "is not an integer"))
+    for bad, problem in problems:
+        _fail(table, column, bad, problem, what, unique)
+    if column.dtype == "int64":
+        if pd.api.types.is_integer_dtype(numbers.dtype):
+            return numbers.astype(np.int64)  # exact, however large
+        # Integers read as floats (a CSV column with gaps): nullable integers where a gap is.
+        as_int = pd.Series(as_float, index=values.index)
+        return as_int.astype("Int64" if np.isnan(as_float).any() else np.int64)
+    return pd.Series(as_float, index=values.index)
+
+
+def _fail(table, column: Column, bad: np.ndarray, problem: str, what: str, unique: tuple):
+    rows = np.flatnonzero(bad)
+    if rows.size == 0:
+        return
+    key = unique[0] if unique and unique[0] in table.columns and unique[0] != column.name \
+        else None
+    shown = ", ".join(
+        f"row {r}" + (f" ({key}={_plain(table[key].iloc[r])!r})" if key else "")
+        + f": {_plain(table[column.name].iloc[r])!r}" for r in rows[:SHOWN_ROWS])
+    more = f" and {rows.size - SHOWN_ROWS} more" if rows.size > SHOWN_ROWS else ""
+    raise InputError(f"{what}: column {column.name!r} {problem} in {shown}{more}; allowed: "
+                     f"{column.allowed()}")
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+DIASOURCE = Schema(
+    "DiaSource",
+    (
+        Column("diaSourceId", "int64", required=True, nullable=False),
+        Column("visit", "int64"),
+        Column("detector", "int64"),
+        Column("midpointMjdTai", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("ra", "float64", "deg", required=True, nullable=False, low=0.0, high=360.0,
+               high_open=True),
+        Column("dec", "float64", "deg", required=True, nullable=False, low=-90.0, high=90.0),
+        Column("raErr", "float64", "deg", low=0.0),
+        Column("decErr", "float64", "deg", low=0.0),
+        Column("psfFlux", "float64", "nJy"),
+        Column("psfFluxErr", "float64", "nJy", low=0.0),
+        Column("band", "str"),
+        Column("trailLength", "float64", "arcsec", low=0.0),
+        Column("trailAngle", "float64", "deg"),
+    ),
+    unique=("diaSourceId",),
+)
+"""DIASources (Rubin's DiaSource): what the association and the linking read."""

@@ -18,7 +18,7 @@ from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import propagate_states
 from ephemerides.spk import barycentric_states
-from ephemerides.timescales import as_time
+from ephemerides.timescales import as_time, quiet_erfa
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,9 @@ def ephemeris(
             "its own time"
         )
     t = as_time(times, time_scale)
-    mjd_tdb = np.atleast_1d(t.tdb.mjd).astype(np.float64)
-    mjd_utc = np.atleast_1d(t.utc.mjd).astype(np.float64)
+    with quiet_erfa():
+        mjd_tdb = np.atleast_1d(t.tdb.mjd).astype(np.float64)
+        mjd_utc = np.atleast_1d(t.utc.mjd).astype(np.float64)
     n_obj, n_time = len(orbits), mjd_tdb.size
     if pairs and n_time != n_obj:
         raise InputError(

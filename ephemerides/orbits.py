@@ -128,7 +128,7 @@ _HEADER_SEARCH_LINES = 1000
 _MAX_LISTED = 5
 
 
-class OrbitFormatError(ValueError):
+class OrbitFormatError(InputError):
     """An orbit file or table that does not follow its format or the orbit schema.
 
     Attributes

@@ -122,7 +122,8 @@ def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> p
         above = as_float >= column.high if column.high_open else as_float > column.high
         problems.append((finite & ((as_float < column.low) | above), "is out of range"))
     if column.dtype == "int64":
-        problems.append((finite & (as_float != np.round(as_float)), "is not an integer"))
+        problems.append((finite & ((as_float != np.round(as_float))
+                                   | (np.abs(as_float) >= 2.0**63)), "is not a 64-bit integer"))
     for bad, problem in problems:
         _fail(table, column, bad, problem, what, unique)
     if column.dtype == "int64":

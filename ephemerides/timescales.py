@@ -6,6 +6,7 @@ orientation and leap seconds come from the tables bundled in ``astropy-iers-data
 """
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from astropy.time import Time
@@ -25,10 +26,6 @@ TIME_SCALES = ("utc", "tai", "tt", "tdb")
 # Times the toolkit takes, MJD: the span of its planetary ephemeris DE440 (1550-01-01 to
 # 2650-01-22); far beyond it ERFA cannot even place UTC.
 MJD_RANGE = (-112_000.0, 288_000.0)
-# UTC after the last leap second ERFA knows (a few years ahead) is a prediction: ERFA warns
-# "dubious year" on every conversion. Harmless at our precision (a future leap second shifts
-# UTC by 1 s, which no caller can know either), so not repeated on every run's stderr.
-warnings.filterwarnings("ignore", message=r".*dubious year", category=ErfaWarning)
 
 
 def _check_scale(scale: str, argument: str) -> str:
@@ -55,6 +52,16 @@ def as_time(times, time_scale: str = "utc") -> Time:
     return Time(mjd, format="mjd", scale=_check_scale(time_scale, "time_scale"))
 
 
+@contextmanager
+def quiet_erfa():
+    """Conversions of UTC after the last leap second ERFA knows (a few years ahead), without
+    its "dubious year" warning on every one: that UTC is a prediction, harmless at our
+    precision (a future leap second shifts it by 1 s, which no caller can know either)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*dubious year", category=ErfaWarning)
+        yield
+
+
 def convert_mjd(mjd, from_scale: str, to_scale: str) -> np.ndarray:
     """Convert float MJD values between the UTC, TAI, TT and TDB time scales.
 
@@ -73,9 +80,11 @@ def convert_mjd(mjd, from_scale: str, to_scale: str) -> np.ndarray:
     """
     to_scale = _check_scale(to_scale, "to_scale")
     t = as_time(mjd, _check_scale(from_scale, "from_scale"))
-    return getattr(t, to_scale).mjd.astype(np.float64)
+    with quiet_erfa():
+        return getattr(t, to_scale).mjd.astype(np.float64)
 
 
 def to_mjd_tdb(times, time_scale: str = "utc") -> np.ndarray:
     """Float MJD in TDB for ``times`` given as MJD in ``time_scale`` or as an astropy ``Time``."""
-    return as_time(times, time_scale).tdb.mjd.astype(np.float64)
+    with quiet_erfa():
+        return as_time(times, time_scale).tdb.mjd.astype(np.float64)

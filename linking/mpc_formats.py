@@ -251,6 +251,13 @@ def _read_text(path_or_text) -> tuple[str, str]:
     if isinstance(path_or_text, str):
         if "\n" in path_or_text:
             return path_or_text, "<text>"
+        try:
+            is_file = Path(path_or_text).is_file()
+        except (OSError, ValueError):  # a name too long, or with a NUL: not a path
+            is_file = False
+        if not is_file:
+            raise InputError(f"{path_or_text[:80]!r} is not a file: read_mpc80 takes a path, "
+                             "or the text of the records (with newlines)")
         return Path(path_or_text).read_text(encoding="ascii", errors="replace"), path_or_text
     raise TypeError(
         "read_mpc80 takes a path (str or pathlib.Path) or the text of the records (a str with "

@@ -108,11 +108,26 @@ def read_link_config(path) -> LinkingConfig:
 
 
 def _known(values: dict, cls, path: Path, where: str) -> dict:
-    allowed = [f.name for f in dataclasses.fields(cls) if f.name not in ("tracklets", "fit")]
-    unknown = sorted(set(values) - set(allowed))
+    """``values`` after checking each names a setting of ``cls`` and has its default's kind
+    (a number where the default is one or None, an integer, a flag, text)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("tracklets", "fit")}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
         raise InputError(f"--config {path}: unknown setting {where}{unknown[0]!r}; allowed: "
-                         f"{', '.join(allowed)}")
+                         f"{', '.join(fields)}")
+    for name, value in values.items():
+        default = fields[name].default
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, str):
+            ok, kind = isinstance(value, str), "text in quotes"
+        else:  # a float, or None for "derived from the data"
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            kind = "a number"
+        if not ok:
+            raise InputError(f"--config {path}: {where}{name} = {value!r} must be {kind}")
     return values
 
 

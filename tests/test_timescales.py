@@ -58,3 +58,14 @@ def test_earth_orientation_without_network(monkeypatch):
     monkeypatch.setattr(iers.IERS_Auto, "iers_table", None)
     states = observer_states("X05", convert_mjd([60500.0, 61300.0], "utc", "tdb"))
     assert np.isfinite(states).all()
+
+
+def test_future_utc_converts_without_erfa_warnings():
+    """UTC beyond ERFA's leap-second table (2040) converts quietly (warnings are errors in
+    this suite): one line on stderr stays one line; times beyond DE440 are refused instead."""
+    from ephemerides.timescales import convert_mjd
+
+    tdb = convert_mjd([66000.0], "utc", "tdb")
+    assert abs((tdb[0] - 66000.0) * 86400.0 - (37.0 + 32.184)) < 0.01
+    with pytest.raises(ValueError, match=r"de440\.bsp"):
+        convert_mjd([1e9], "tdb", "utc")

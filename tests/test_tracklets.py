@@ -314,7 +314,7 @@ def _valid():
         (lambda f: f.assign(ra=[10.0, np.nan, 10.0]), r"'ra'.*finite.*diaSourceId=6"),
         (lambda f: f.assign(dec=[0.0, 0.0, 91.0]), r"'dec'.*diaSourceId=7.*\[-90, 90\]"),
         (lambda f: f.assign(diaSourceId=np.array([5, 5, 7])), r"unique.*\[5\]"),
-        (lambda f: f.assign(diaSourceId=[5.0, 6.5, 7.0]), r"'diaSourceId' is not an integer "
+        (lambda f: f.assign(diaSourceId=[5.0, 6.5, 7.0]), r"'diaSourceId' is not a 64-bit integer "
          r"in row 1: 6.5; allowed: integers"),
         (lambda f: f.assign(ra=[10.0, 400.0, -30.0]), r"'ra' is out of range in row 1 "
          r"\(diaSourceId=6\): 400.0, row 2 \(diaSourceId=7\): -30.0; allowed: numbers in "

@@ -64,6 +64,7 @@ from ephemerides.designations import (
     unpack_packed_epoch,
 )
 from ephemerides.errors import InputError
+from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import convert_mjd
 
 logger = logging.getLogger(__name__)
@@ -491,7 +492,7 @@ def _parse_delimited(text: str, source: str, naming: str):
 
 
 def _parse_parquet(path: Path, source: str):
-    frame = pd.read_parquet(path)
+    frame = read_table_file(path, "orbit file", kind="parquet")
     raw = {str(name): frame[name].to_numpy() for name in frame.columns}
     if "ObjID" in raw and "object_id" not in raw:
         raise OrbitFormatError(
@@ -641,6 +642,8 @@ def read_orbits(path, format: str | None = None, errors: str = "raise") -> pd.Da
             f"{FILE_FORMATS} or None to detect it"
         )
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"orbit file {path} is a folder; give the catalogue's file")
     if not path.is_file():
         raise FileNotFoundError(f"orbit file {path} does not exist")
     source = str(path)

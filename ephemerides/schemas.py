@@ -22,7 +22,8 @@ SHOWN_ROWS = 3
 class Column:
     """One column: ``dtype`` "int64", "float64" or "str"; ``unit``; ``required`` in every
     table; ``nullable`` (NaN or missing allowed: "not measured"); finite values within
-    [``low``, ``high``] (``high`` excluded when ``high_open``)."""
+    [``low``, ``high``] (an end excluded when ``low_open``/``high_open``); text among
+    ``choices`` when given."""
 
     name: str
     dtype: str
@@ -32,18 +33,22 @@ class Column:
     low: float = -np.inf
     high: float = np.inf
     high_open: bool = False
+    low_open: bool = False
+    choices: tuple = ()
 
     def allowed(self) -> str:
         """What the column may hold, in words."""
         kind = {"int64": "integers", "float64": "numbers", "str": "text"}[self.dtype]
         parts = [kind]
-        closing = ")" if self.high_open else "]"
+        opening, closing = "(" if self.low_open else "[", ")" if self.high_open else "]"
         if np.isfinite(self.low) and np.isfinite(self.high):
-            parts.append(f"in [{self.low:g}, {self.high:g}{closing}")
+            parts.append(f"in {opening}{self.low:g}, {self.high:g}{closing}")
         elif np.isfinite(self.low):
-            parts.append(f">= {self.low:g}")
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         elif np.isfinite(self.high):
             parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        if self.choices:
+            parts.append(f"among {list(self.choices)}")
         if self.unit:
             parts.append(self.unit)
         text = " ".join(parts)
@@ -107,10 +112,18 @@ def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> p
     """One column converted to its dtype, after its values are checked."""
     values = table[column.name]
     if column.dtype == "str":
+        if column.choices:
+            text = values.astype("str")
+            bad = ~text.isin(column.choices).to_numpy() & values.notna().to_numpy()
+            _fail(table, column, bad | (values.isna().to_numpy() & ~column.nullable),
+                  "is not allowed", what, unique)
+            return text
         return values
-    given = values.notna().to_numpy()
-    numbers = pd.to_numeric(values, errors="coerce") if values.dtype == object or \
-        pd.api.types.is_string_dtype(values.dtype) else values
+    given = values.notna().to_numpy().copy()
+    textual = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    if textual:  # numbers written as text; a blank cell is a missing value
+        given &= ~values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
+    numbers = pd.to_numeric(values, errors="coerce") if textual else values
     as_float = np.asarray(numbers, dtype=np.float64)
     problems = [
         (given & np.isnan(as_float), "is not a number"),
@@ -120,7 +133,8 @@ def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> p
     finite = np.isfinite(as_float)
     if np.isfinite(column.low) or np.isfinite(column.high):
         above = as_float >= column.high if column.high_open else as_float > column.high
-        problems.append((finite & ((as_float < column.low) | above), "is out of range"))
+        below = as_float <= column.low if column.low_open else as_float < column.low
+        problems.append((finite & (below | above), "is out of range"))
     if column.dtype == "int64":
         problems.append((finite & ((as_float != np.round(as_float))
                                    | (np.abs(as_float) >= 2.0**63)), "is not a 64-bit integer"))
@@ -175,3 +189,30 @@ DIASOURCE = Schema(
     unique=("diaSourceId",),
 )
 """DIASources (Rubin's DiaSource): what the association and the linking read."""
+
+
+VISIT = Schema(
+    "Visit",
+    (
+        Column("observationId", "int64", required=True, nullable=False, low=0.0, high=2.0**39,
+               high_open=True),
+        Column("observationStartMJD", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("visitTime", "float64", "s", required=True, nullable=False, low=0.0),
+        Column("visitExposureTime", "float64", "s", required=True, nullable=False, low=0.0,
+               low_open=True),
+        Column("filter", "str", required=True, nullable=False,
+               choices=("u", "g", "r", "i", "z", "y")),
+        Column("seeingFwhmGeom", "float64", "arcsec", required=True, nullable=False, low=0.0,
+               low_open=True),
+        Column("seeingFwhmEff", "float64", "arcsec", required=True, nullable=False, low=0.0,
+               low_open=True),
+        Column("fiveSigmaDepth", "float64", "AB mag", required=True, nullable=False),
+        Column("fieldRA", "float64", "deg", required=True, nullable=False, low=0.0, high=360.0,
+               high_open=True),
+        Column("fieldDec", "float64", "deg", required=True, nullable=False, low=-90.0,
+               high=90.0),
+        Column("rotSkyPos", "float64", "deg", required=True, nullable=False),
+    ),
+    unique=("observationId",),
+)
+"""Visits (OpSim's names): what the simulator and the association read (:mod:`sso.cadence`)."""

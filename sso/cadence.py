@@ -18,18 +18,16 @@ column                   dtype    meaning
 =======================  =======  =================================================================
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ephemerides.errors import InputError
+from ephemerides.schemas import VISIT
+from ephemerides.tablefiles import read_table_file
 
-VISIT_COLUMNS = (
-    "observationId", "observationStartMJD", "visitTime", "visitExposureTime", "filter",
-    "seeingFwhmGeom", "seeingFwhmEff", "fiveSigmaDepth", "fieldRA", "fieldDec", "rotSkyPos",
-)
-BANDS = ("u", "g", "r", "i", "z", "y")
+VISIT_COLUMNS = tuple(column.name for column in VISIT.columns)
+BANDS = next(column.choices for column in VISIT.columns if column.name == "filter")
 
 # Median single-visit 5-sigma depths (AB mag, 30 s) of LSST, Ivezić et al. 2019 (ApJ 873, 111),
 # Table 2 ("m5" row) — the synthetic cadence scatters around them.
@@ -58,44 +56,19 @@ def visit_midpoints(visits: pd.DataFrame) -> np.ndarray:
 
 
 def validate_visits(visits: pd.DataFrame) -> pd.DataFrame:
-    """Check a visit table against the schema; returns it with exactly its columns, sorted.
+    """The visit table in the Visit schema's types (:data:`ephemerides.schemas.VISIT`), with
+    exactly its columns, sorted by start time.
 
     Raises
     ------
-    ValueError
-        Naming the missing columns or the rows with values out of range.
+    InputError
+        Naming the missing columns, or the rows whose values are not allowed (and what is);
+        also for a table without visits.
     """
-    if not isinstance(visits, pd.DataFrame):
-        raise InputError(f"visits must be a pandas DataFrame; got {type(visits).__name__}")
-    missing = [c for c in VISIT_COLUMNS if c not in visits.columns]
-    if missing:
-        raise InputError(f"visit table lacks columns {missing}; it needs {list(VISIT_COLUMNS)} "
-                         "(OpSim names, see sso.cadence)")
-    if len(visits) == 0:
+    table = VISIT.check(visits, "visit table")
+    if len(table) == 0:
         raise InputError("visit table is empty")
-    table = visits.loc[:, list(VISIT_COLUMNS)].copy()
-    table["observationId"] = table["observationId"].astype(np.int64)
-    table["filter"] = table["filter"].astype(str)
-    for name in VISIT_COLUMNS:
-        if name not in ("observationId", "filter"):
-            table[name] = table[name].astype(np.float64)
-    numbers = table.drop(columns="filter").to_numpy(np.float64)
-    checks = {
-        "finite numbers": pd.Series(np.isfinite(numbers).all(axis=1)),
-        "observationId": (table["observationId"] >= 0) & (table["observationId"] < 2**39),
-        "filter": table["filter"].isin(BANDS),
-        "visitExposureTime": table["visitExposureTime"] > 0,
-        "seeingFwhmGeom": table["seeingFwhmGeom"] > 0,
-        "fieldDec": table["fieldDec"].abs() <= 90,
-    }
-    for name, ok in checks.items():
-        ok = ok.to_numpy()
-        if not ok.all():
-            rows = np.flatnonzero(~ok)[:5].tolist()
-            raise InputError(f"visit table fails the check on {name!r} "
-                             f"at rows {rows}; see sso.cadence for the allowed values")
-    if table["observationId"].duplicated().any():
-        raise InputError("visit table repeats observationId values; each visit needs its own id")
+    table = table.loc[:, list(VISIT_COLUMNS)]
     return table.sort_values(["observationStartMJD", "observationId"], kind="stable",
                              ignore_index=True)
 
@@ -118,16 +91,7 @@ def read_visits(path, nights=None, region=None) -> pd.DataFrame:
     pandas.DataFrame
         The visit table (schema in this module's docstring).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"visit file {path} does not exist")
-    if path.suffix.lower() == ".parquet":
-        table = pd.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        table = pd.read_csv(path)
-    else:
-        raise InputError(f"visit file {path} must be .parquet or .csv")
-    table = validate_visits(table)
+    table = validate_visits(read_table_file(path, "visit file"))
     if region is not None:
         ra0, dec0, radius = (float(v) for v in region)
         _, _, cos_c = _gnomonic_cos(table, ra0, dec0)
@@ -163,6 +127,13 @@ def opposition_radec(mjd: float) -> tuple[float, float]:
     ra = np.rad2deg(np.arctan2(np.cos(eps) * np.sin(lam), np.cos(lam))) % 360.0
     dec = np.rad2deg(np.arcsin(np.sin(eps) * np.sin(lam)))
     return float(ra), float(dec)
+
+
+def check_seed(seed) -> int:
+    """A random seed, checked: a non-negative integer (what numpy's generators take)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer; got {seed!r}")
+    return int(seed)
 
 
 def synthetic_cadence(seed: int, nights: int = 1, start_mjd: float = 61000.0,
@@ -202,7 +173,7 @@ def synthetic_cadence(seed: int, nights: int = 1, start_mjd: float = 61000.0,
     if nights < 1 or fields_ra < 1 or fields_dec < 1:
         raise InputError(f"nights, fields_ra and fields_dec must be >= 1; got {nights}, "
                          f"{fields_ra}, {fields_dec}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     ra0, dec0 = opposition_radec(start_mjd) if center is None else (float(c) for c in center)
     dec = dec0 + _FIELD_SPACING_DEG * (np.arange(fields_dec) - (fields_dec - 1) / 2)
     if np.abs(dec).max() > 85:

@@ -31,7 +31,13 @@ import linking
 from ephemerides.designations import ss_object_ids
 from ephemerides.errors import InputError
 from ephemerides.sky import unit_vectors
-from sso.cadence import night_of, opposition_radec, synthetic_cadence, visit_midpoints
+from sso.cadence import (
+    check_seed,
+    night_of,
+    opposition_radec,
+    synthetic_cadence,
+    visit_midpoints,
+)
 from sso.io import check_output_folder, write_table_atomic, write_text_atomic
 from sso.night import NightSettings, run_night
 from sso.population import field_population
@@ -61,6 +67,7 @@ def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int
              noise_per_deg2: float = 50.0, progress: bool = True) -> dict:
     """Simulate, run every night, score, plot (module docstring); returns the summary."""
     out = check_output_folder(out)
+    check_seed(seed)
     # Linking needs tracklets on three nights: at least three nights observed.
     if not (isinstance(nights, int) and nights >= 3):
         raise InputError(f"nights must be an integer >= 3 (linking needs three nights); "

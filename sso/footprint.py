@@ -21,10 +21,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides.errors import InputError
+from ephemerides.tablefiles import read_table_file
 
 CIRCLE_RADIUS_DEG = 1.75
 """Radius of the circular field (deg): the LSST field of view is about 9.6 deg²."""
@@ -220,9 +220,7 @@ def lsst_footprint(corners_path) -> Footprint:
         the shared survey data, 189 science detectors).
     """
     path = Path(corners_path)
-    if not path.is_file():
-        raise InputError(f"detector corner file {path} does not exist")
-    table = pd.read_csv(path)
+    table = read_table_file(path, "detector corner file")
     missing = {"detector", "x", "y"} - set(table.columns)
     if missing:
         raise InputError(f"detector corner file {path} lacks columns {sorted(missing)}; "

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from ephemerides.errors import InputError
+from ephemerides.tablefiles import read_table_file
 from sso.cadence import night_of
 
 TABLE_SUFFIXES = (".parquet", ".csv")
@@ -122,14 +123,8 @@ def read_diasources(path, option: str, nights=None) -> pd.DataFrame:
         if not files:
             raise InputError(f"{option} folder {path} holds neither diasources*.parquet files nor "
                              "night=N partitions")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if not path.is_file():
-        raise InputError(f"{option} {path} does not exist")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise InputError(f"{option} {path} must be .parquet, .csv or a folder")
+        return pd.concat([read_table_file(f, option) for f in files], ignore_index=True)
+    return read_table_file(path, option)
 
 
 def is_diasource_dataset(path) -> bool:

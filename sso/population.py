@@ -44,6 +44,7 @@ import pandas as pd
 from ephemerides.designations import ss_object_ids
 from ephemerides.errors import InputError
 from ephemerides.orbits import validate_orbits
+from sso.cadence import check_seed
 
 # New classes go at the end: each class draws from the child generator of its position.
 POPULATION_CLASSES = ("mba", "neo", "trojan", "tno", "hilda")
@@ -151,7 +152,7 @@ def synthetic_population(counts, seed: int, epoch_mjd_tdb: float = 61000.0) -> p
     if any(v < 0 or v > _MAX_PER_CLASS for v in counts.values()) or sum(counts.values()) == 0:
         raise InputError(f"population counts must be 0-{_MAX_PER_CLASS} per class and not all "
                          f"zero; got {counts}")
-    children = np.random.default_rng(seed).spawn(len(POPULATION_CLASSES))
+    children = np.random.default_rng(check_seed(seed)).spawn(len(POPULATION_CLASSES))
     parts = []
     for cls, rng in zip(POPULATION_CLASSES, children, strict=True):
         n = counts[cls]
@@ -230,7 +231,7 @@ def field_population(counts: dict, center_radec_deg, half_width_deg: float,
 
     # Geometric pre-cut (no light time) with a margin of 0.5 deg, then the exact ephemeris.
     margin = np.tan(np.deg2rad(half_width_deg + 0.5)) / limit
-    children = dict(zip(POPULATION_CLASSES, np.random.default_rng(seed).spawn(
+    children = dict(zip(POPULATION_CLASSES, np.random.default_rng(check_seed(seed)).spawn(
         len(POPULATION_CLASSES)), strict=True))
     parts, drawn = [], {}
     for cls in POPULATION_CLASSES:

@@ -43,7 +43,7 @@ from ephemerides import ephemeris
 from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from ephemerides.sky import chord_length, unit_vectors
-from sso.cadence import night_of, validate_visits, visit_midpoints
+from sso.cadence import check_seed, night_of, validate_visits, visit_midpoints
 from sso.footprint import Footprint, inverse_gnomonic, make_footprint
 
 logger = logging.getLogger(__name__)
@@ -196,8 +196,7 @@ def _visit_sources(rng, visit, midpoint, seen, footprint, noise, noise_per_deg2,
 
 
 def _check_parameters(seed, noise_per_deg2, fading_width_mag):
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer; got {seed!r}")
+    check_seed(seed)
     if not (np.isfinite(noise_per_deg2) and noise_per_deg2 >= 0):
         raise InputError(f"noise_per_deg2 must be >= 0 (false detections per deg²); "
                          f"got {noise_per_deg2}")

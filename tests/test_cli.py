@@ -128,6 +128,7 @@ def test_a_defect_is_an_internal_error_not_bad_input(orbit_file, tmp_path, capsy
 @pytest.mark.parametrize(("args", "message"), [
     (["--nights", "2"], "nights must be an integer >= 3"),
     (["--n-neo", "-1"], "n_neo must be an integer >= 0"),
+    (["--seed", "-1"], "seed must be a non-negative integer; got -1"),
 ])
 def test_demo_options_are_checked_before_the_work(tmp_path, capsys, args, message):
     assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
@@ -147,3 +148,25 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(tmp_
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)
+
+
+def test_damaged_or_misplaced_files_are_named(orbit_file, tmp_path, capsys):
+    """A file that is not what its suffix says, or a folder given for a file: exit 2 with its
+    name, not the reader library's exception."""
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("not parquet")
+    cases = [
+        (["ephemeris", "--orbits", str(fake), "--times", "61000", "--out",
+          str(tmp_path / "e.parquet")], f"orbit file {fake} cannot be read as Parquet"),
+        (["ephemeris", "--orbits", str(tmp_path), "--times", "61000", "--out",
+          str(tmp_path / "e.parquet")], f"orbit file {tmp_path} is a folder"),
+        (["link", "--detections", str(fake), "--out", str(tmp_path / "l")],
+         f"--detections {fake} cannot be read as Parquet"),
+        (["simulate", "--synthetic", "5", "--synthetic-cadence", "--seed", "-1", "--out",
+          str(tmp_path / "s")], "seed must be a non-negative integer"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.parquet", "orbits.des"]

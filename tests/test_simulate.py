@@ -199,7 +199,7 @@ def test_real_cadence_and_lsst_footprint(shared_data):
 
 
 def test_input_errors(population, cadence):
-    with pytest.raises(ValueError, match="lacks columns"):
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \[.rotSkyPos.\]"):
         simulate(population, cadence.drop(columns="rotSkyPos"), seed=0)
     with pytest.raises(ValueError, match="noise_per_deg2"):
         simulate(population, cadence, seed=0, noise_per_deg2=-1)

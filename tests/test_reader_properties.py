@@ -80,33 +80,33 @@ def _ours_or_result(call):
         return None
 
 
+def _read_file(path, text, reader):
+    """``reader(path)`` of ``text`` written to ``path``: a table, or our InputError."""
+    path.write_text(text, encoding="utf-8")
+    table = _ours_or_result(lambda: reader(path))
+    assert table is None or isinstance(table, pd.DataFrame)
+    return table
+
+
 @SETTINGS
 @given(text=edited(MPC80))
 def test_mpc80_reader(text):
     table = _ours_or_result(lambda: read_mpc80(text))
-    if table is not None:
-        assert isinstance(table, pd.DataFrame)
+    assert table is None or isinstance(table, pd.DataFrame)
 
 
 @SETTINGS
 @given(text=edited(MPCORB))
 def test_mpcorb_reader(folder, text):
-    path = folder / "MPCORB.DAT"
-    path.write_text(text, encoding="utf-8")
-    table = _ours_or_result(lambda: read_orbits(path, format="mpcorb"))
-    if table is not None:
-        assert isinstance(table, pd.DataFrame)
+    _read_file(folder / "MPCORB.DAT", text, lambda path: read_orbits(path, format="mpcorb"))
 
 
 @SETTINGS
 @given(text=edited(SORCHA), separator=st.sampled_from([" ", ","]))
 def test_sorcha_reader(folder, text, separator):
-    path = folder / ("orbits.csv" if separator == "," else "orbits.des")
-    path.write_text(text.replace(" ", separator) if separator == "," else text,
-                    encoding="utf-8")
-    table = _ours_or_result(lambda: read_orbits(path, format="sorcha"))
-    if table is not None:
-        assert isinstance(table, pd.DataFrame)
+    name = "orbits.csv" if separator == "," else "orbits.des"
+    _read_file(folder / name, text.replace(" ", separator),
+               lambda path: read_orbits(path, format="sorcha"))
 
 
 @SETTINGS
@@ -120,9 +120,7 @@ def test_link_config_reader(folder, text):
 @SETTINGS
 @given(text=edited(HYPOTHESES))
 def test_hypothesis_file_reader(folder, text):
-    path = folder / "hypotheses.txt"
-    path.write_text(text, encoding="utf-8")
-    table = _ours_or_result(lambda: read_hypotheses(path))
+    table = _read_file(folder / "hypotheses.txt", text, read_hypotheses)
     if table is not None:
         assert np.isfinite(table.to_numpy(np.float64)).all()
 

@@ -199,7 +199,7 @@ def _cmd_night(args) -> int:
     from sso.executors import make_executor
     from sso.io import is_diasource_dataset, read_diasources
     from sso.linkjob import read_link_config
-    from sso.night import NightSettings, run_night
+    from sso.night import NightSettings, night_number, run_night
 
     link = read_link_config(args.config) if args.config else LinkingConfig()
     settings = NightSettings(radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
@@ -207,6 +207,8 @@ def _cmd_night(args) -> int:
                              window_nights=args.window_nights, link=link,
                              designation_prefix=args.prefix, unit_orbits=args.unit_orbits,
                              ades_header=_ades_header(args))
+    night_number(args.date)  # the options first, then the files
+    settings.validate()
     visits = read_visits(args.visits)
     # A dataset is read by run_night: the night's partition only, visits by the workers.
     diasources = (args.diasources if is_diasource_dataset(args.diasources)
@@ -478,6 +480,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _in_option_words(message: str, parser: argparse.ArgumentParser, verb: str) -> str:
+    """A library message in the command line's words: a parameter the verb takes as an option
+    (``radius_arcsec must be …``, ``seed=…``) is named by that option (``--radius-arcsec``)."""
+    import re
+
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in verbs.choices[verb]._actions:
+        if action.option_strings and action.dest != "help":
+            option = max(action.option_strings, key=len)
+            message = re.sub(rf"(?<![\w-]){re.escape(action.dest)}(?= must|=| is )", option,
+                             message)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``sso`` command line; returns the exit status."""
     parser = build_parser()
@@ -493,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (InputError, OSError) as err:
-        message = " ".join(str(err).split())
+        message = _in_option_words(" ".join(str(err).split()), parser, args.verb)
         print(f"sso {args.verb}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as err:  # a defect, not bad input

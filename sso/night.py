@@ -167,7 +167,8 @@ def night_number(date: str) -> int:
     try:
         return int(np.floor(Time(date, format="iso", scale="utc").mjd))
     except ValueError:
-        raise InputError(f"--date {date!r} is not a date YYYY-MM-DD") from None
+        raise InputError(f"{date!r} is not a date YYYY-MM-DD (the night that begins on "
+                         "it)") from None
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def test_a_defect_is_an_internal_error_not_bad_input(orbit_file, tmp_path, capsy
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--nights", "2"], "nights must be an integer >= 3"),
-    (["--n-neo", "-1"], "n_neo must be an integer >= 0"),
+    (["--n-neo", "-1"], "--n-neo must be an integer >= 0"),  # in the option's words
     (["--seed", "-1"], "seed must be a non-negative integer; got -1"),
 ])
 def test_demo_options_are_checked_before_the_work(tmp_path, capsys, args, message):

@@ -82,7 +82,7 @@ def _cmd_ephemeris(args) -> int:
 
     out = check_table_path(args.out)
     times = _parse_times(args.times, args.max_times)
-    orbits = read_orbits(args.orbits, format=args.format)
+    orbits = read_orbits(args.orbits, format=args.format, errors=args.errors)
     if len(orbits) * times.size > args.max_rows:
         raise _bad_input(f"{len(orbits):,} orbits at {times.size:,} times make "
                          f"{len(orbits) * times.size:,} rows, more than --max-rows "
@@ -128,7 +128,7 @@ def _cmd_simulate(args) -> int:
         visits = synthetic_cadence(args.seed, nights=args.nights or 1,
                                    start_mjd=args.start_mjd)
     if args.orbits is not None:
-        orbits = read_orbits(args.orbits)
+        orbits = read_orbits(args.orbits, errors=args.errors)
     else:
         if args.synthetic < 1:
             raise _bad_input(f"--synthetic needs a positive number of objects; got "
@@ -178,7 +178,7 @@ def _cmd_associate(args) -> int:
     if args.cache is not None:
         cache = NightlyCache.load(args.cache, observatory_code=args.observatory)
     else:
-        orbits = read_orbits(args.orbits)
+        orbits = read_orbits(args.orbits, errors=args.errors)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         summary = associate_visits(
             diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
@@ -213,7 +213,7 @@ def _cmd_night(args) -> int:
     # A dataset is read by run_night: the night's partition only, visits by the workers.
     diasources = (args.diasources if is_diasource_dataset(args.diasources)
                   else read_diasources(args.diasources, "--diasources"))
-    orbits = read_orbits(args.orbits)
+    orbits = read_orbits(args.orbits, errors=args.errors)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
                            executor=executor, rewind=args.rewind)
@@ -287,6 +287,12 @@ def _cmd_orbits_fetch(args) -> int:
     return 0
 
 
+def _orbit_errors_argument(parser) -> None:
+    parser.add_argument("--errors", default="raise", choices=["raise", "skip"],
+                        help="orbit rows with malformed or invalid values: refuse the file "
+                        "(default) or skip them with one warning")
+
+
 def _footprint_arguments(parser) -> None:
     parser.add_argument("--footprint", default="circle", choices=["circle", "lsst"],
                         help="circular 1.75 deg field (default) or the LSST detectors")
@@ -333,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     eph.add_argument("--orbits", required=True, help="orbit file: MPCORB, Sorcha, CSV or Parquet")
     eph.add_argument("--format", default=None, choices=["mpcorb", "sorcha", "csv", "parquet"],
                      help="orbit file format (default: detected)")
+    _orbit_errors_argument(eph)
     eph.add_argument("--times", required=True, nargs="+",
                      help="MJDs, ISO date-times, or start:stop:step MJD ranges")
     eph.add_argument("--time-scale", default="utc", choices=["utc", "tai", "tt", "tdb"],
@@ -351,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim = verbs.add_parser("simulate", help="simulate DIASources of a population with truth")
     population = sim.add_mutually_exclusive_group(required=True)
     population.add_argument("--orbits", help="orbit file: MPCORB, Sorcha, CSV or Parquet")
+    _orbit_errors_argument(sim)
     population.add_argument("--synthetic", type=int, metavar="N",
                             help="draw N synthetic orbits (main belt, NEO, Trojan, TNO)")
     cadence = sim.add_mutually_exclusive_group(required=True)
@@ -387,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     known = assoc.add_mutually_exclusive_group(required=True)
     known.add_argument("--orbits", help="orbit file: the night's cache is built from it and "
                        "saved in parts in OUT/cache/")
+    _orbit_errors_argument(assoc)
     known.add_argument("--cache", help="nightly cache: a file of NightlyCache.save or a "
                        "cache folder (OUT/cache/ of an earlier run)")
     assoc.add_argument("--radius-arcsec", type=float, default=1.0,
@@ -435,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "a dataset partitioned by night (sso simulate --dataset)")
     night.add_argument("--orbits", required=True,
                        help="catalogue of known orbits: MPCORB, Sorcha, CSV or Parquet")
+    _orbit_errors_argument(night)
     night.add_argument("--state-dir", required=True,
                        help="folder of the survey's state (window, discoveries, nights)")
     night.add_argument("--rewind", action="store_true",

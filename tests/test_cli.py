@@ -170,3 +170,16 @@ def test_damaged_or_misplaced_files_are_named(orbit_file, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.parquet", "orbits.des"]
+
+
+def test_invalid_orbit_rows_are_refused_or_skipped_as_the_option_says(tmp_path, capsys):
+    orbits = tmp_path / "orbits.des"
+    orbits.write_text(SAMPLE.replace("SynNEO01 KEP 1.47 0.56", "SynNEO01 KEP 1.47 x"))
+    out = tmp_path / "eph.csv"
+    args = ["ephemeris", "--orbits", str(orbits), "--times", "61000", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pass --errors='skip' to drop such rows" in err and "line 3, column e" in err
+    assert not out.exists()
+    assert main([*args, "--errors", "skip"]) == 0
+    assert pd.read_csv(out)["object_id"].tolist() == ["SynMBA01"]

@@ -171,9 +171,6 @@ def _cmd_associate(args) -> int:
         args.diasources, "--diasources", nights=None if night is None else [night]))
     if night is not None:
         diasources = diasources[night_of(diasources["midpointMjdTai"].to_numpy()) == night]
-        if len(diasources) == 0:
-            raise _bad_input(f"no DIASource of {args.diasources} falls on the night of "
-                             f"{args.night} (MJD {night}.5 to {night + 1}.5)")
     cache = orbits = None
     if args.cache is not None:
         cache = NightlyCache.load(args.cache, observatory_code=args.observatory)
@@ -186,6 +183,7 @@ def _cmd_associate(args) -> int:
             footprint=args.footprint, detector_corners=args.detector_corners,
             executor=executor, unit_orbits=args.unit_orbits,
             dataset=args.diasources if is_diasource_dataset(args.diasources) else None,
+            night=night,
             log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)

@@ -98,10 +98,12 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                      uncertainty_arcsec=None, observatory_code: str = "X05",
                      footprint: str = "circle",
                      detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
-                     dataset=None, log=None) -> dict:
+                     dataset=None, log=None, night: int | None = None) -> dict:
     """Associate one night's DIASources and write the results into the folder ``out``.
 
-    The visits are cut to the DIASources' night(s); the cache is ``cache`` or built from
+    The visits are cut to ``night`` (MJD of its noon, :func:`night_number`) or, when None, to
+    the DIASources' night(s) — so a night whose visits found no DIASource is associated too
+    (every prediction unseen) when it is named; the cache is ``cache`` or built from
     ``orbits`` for the night in units of ``unit_orbits`` on ``executor``
     (:func:`sso.workunits.build_cache`), each unit committing its part to ``out/cache/``;
     ``uncertainty_arcsec`` widens the radius of some objects and ``dataset`` names the DIASource
@@ -111,10 +113,14 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     """
     out = check_output_folder(out)
     diasources = validate_diasources(diasources)
-    nights = np.unique(night_of(diasources["midpointMjdTai"].to_numpy()))
+    nights = (np.unique(night_of(diasources["midpointMjdTai"].to_numpy())) if night is None
+              else np.array([night]))
+    if nights.size == 0:
+        raise InputError("the DIASource table has no rows: give night=… to associate that "
+                         "night's visits anyway")
     visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
     if len(visits) == 0:
-        raise InputError(f"no visit falls on the DIASources' night(s) {nights.tolist()}")
+        raise InputError(f"no visit falls on the night(s) {nights.tolist()}")
     start, end = association_night(diasources, visits)
     built = cache is None
     if built:

@@ -20,7 +20,7 @@ from sso.association import (
     candidate_pairs,
     optimal_assignment,
 )
-from sso.cadence import synthetic_cadence
+from sso.cadence import night_of, synthetic_cadence
 from sso.cli import main
 from sso.footprint import gnomonic, inverse_gnomonic, lsst_footprint
 from sso.population import synthetic_population
@@ -491,4 +491,22 @@ def test_cli_night_selects_one_night_of_a_longer_table(small_night, tmp_path, ca
     for name in ("diasources.parquet", "sssources.parquet"):
         assert _files(tmp_path / "one")[name] == _files(tmp_path / "alone")[name]
     assert main([*args, "--night", "1999-01-01", "--out", str(tmp_path / "none")]) == 2
-    assert "no DIASource" in capsys.readouterr().err
+    assert "no visit falls on the night(s) [51179]" in capsys.readouterr().err
+
+
+def test_cli_night_without_diasources_is_associated_when_named(small_night, tmp_path, capsys):
+    """A header-only DIASource file: refused without --night (no night to take the visits
+    of), associated with it — every prediction unseen, as the library does."""
+    folder, sim = small_night
+    empty = tmp_path / "empty.csv"
+    sim.diasources.head(0).to_csv(empty, index=False)
+    args = ["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
+            str(empty), "--orbits", str(folder / "orbits.csv")]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    assert "give --night=" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    date = Time(float(night_of(sim.diasources["midpointMjdTai"].to_numpy())[0]),
+                format="mjd").iso[:10]
+    assert main([*args, "--night", date, "--out", str(tmp_path / "b")]) == 0
+    assert len(pd.read_parquet(tmp_path / "b" / "sssources.parquet")) == 0
+    assert len(pd.read_parquet(tmp_path / "b" / "unassociated_ssobjects.parquet")) > 0

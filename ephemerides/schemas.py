@@ -216,3 +216,26 @@ VISIT = Schema(
     unique=("observationId",),
 )
 """Visits (OpSim's names): what the simulator and the association read (:mod:`sso.cadence`)."""
+
+
+TRACKLET = Schema(
+    "Tracklet",
+    (
+        Column("tracklet_id", "int64", required=True, nullable=False),
+        Column("night", "int64", required=True, nullable=False),
+        Column("n_detections", "int64", required=True, nullable=False, low=2.0),
+        Column("mjd_tai_start", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("mjd_tai_end", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("ra_start_deg", "float64", "deg", required=True, nullable=False),
+        Column("dec_start_deg", "float64", "deg", required=True, nullable=False),
+        Column("ra_end_deg", "float64", "deg", required=True, nullable=False),
+        Column("dec_end_deg", "float64", "deg", required=True, nullable=False),
+        Column("ra_rate_deg_per_day", "float64", "deg/day (with cos Dec)", required=True),
+        Column("dec_rate_deg_per_day", "float64", "deg/day", required=True),
+        Column("rate_err_deg_per_day", "float64", "deg/day", required=True, low=0.0),
+        *(Column(f"obs_{end}_{axis}_au", "float64", "AU (heliocentric ICRF)", required=True,
+                 nullable=False) for end in ("start", "end") for axis in "xyz"),
+    ),
+    unique=("tracklet_id",),
+)
+"""Tracklets (:func:`linking.make_tracklets`; the search reads them)."""

@@ -58,6 +58,7 @@ import pandas as pd
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.errors import InputError
 from ephemerides.progress import ProgressBar
+from ephemerides.schemas import TRACKLET
 from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import (
     cluster_points,
@@ -78,11 +79,6 @@ TT_MINUS_TAI_DAYS = 32.184 / 86400.0
 # and strided units cost alike, so that workers finish together. The candidates do not
 # depend on it.
 HYPOTHESES_PER_UNIT = 256
-TRACKLET_COLUMNS = (
-    "tracklet_id", "night", "mjd_tai_start", "mjd_tai_end", "ra_start_deg", "dec_start_deg",
-    "ra_end_deg", "dec_end_deg", "rate_err_deg_per_day", "obs_start_x_au", "obs_start_y_au",
-    "obs_start_z_au", "obs_end_x_au", "obs_end_y_au", "obs_end_z_au",
-)
 
 
 @dataclass(frozen=True)
@@ -299,7 +295,9 @@ def neighbour_clusters(points: np.ndarray, radius: np.ndarray) -> np.ndarray:
 
 
 def _check_inputs(tracklets: Tracklets, hypotheses: pd.DataFrame) -> None:
-    missing = [c for c in TRACKLET_COLUMNS if c not in tracklets.tracklets.columns]
+    # The columns only (the dtypes are make_tracklets'): a copy of a window's table would
+    # double the search's memory.
+    missing = [c for c in TRACKLET.required if c not in tracklets.tracklets.columns]
     if missing:
         raise InputError(
             f"tracklets table lacks columns {missing}; build it with linking.make_tracklets"

@@ -41,19 +41,15 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from ephemerides.errors import InputError
+from ephemerides.schemas import TRACKLET
 from ephemerides.sky import chord_length, unit_vectors
 from linking._tracklet_kernels import fit_tracklets, grow_chains
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
 
 SECONDS_PER_DAY = 86400.0
 ARCSEC_PER_RAD = np.rad2deg(1.0) * 3600.0
-#: The float columns of a tracklets table, in order, after tracklet_id, night, n_detections.
-FLOAT_COLUMNS = (
-    "mjd_tai_start", "mjd_tai_end", "ra_start_deg", "dec_start_deg", "ra_end_deg", "dec_end_deg",
-    "ra_rate_deg_per_day", "dec_rate_deg_per_day", "rate_err_deg_per_day",
-    "obs_start_x_au", "obs_start_y_au", "obs_start_z_au", "obs_end_x_au", "obs_end_y_au",
-    "obs_end_z_au",
-)
+#: The float columns of a tracklets table, in order (after tracklet_id, night, n_detections).
+FLOAT_COLUMNS = tuple(c.name for c in TRACKLET.columns if c.dtype == "float64")
 
 
 @dataclass(frozen=True)

@@ -376,3 +376,16 @@ def test_every_simulated_object_gets_tracklets_on_its_nights(shared_data):
             expected.add((obj, night))
     assert len({obj for obj, _ in expected}) == 10
     assert expected <= found
+
+
+def test_tracklets_table_follows_its_declared_schema():
+    """make_tracklets writes the Tracklet schema's columns, in order, in their dtypes."""
+    from ephemerides.schemas import TRACKLET
+
+    detections = _valid().assign(midpointMjdTai=[61000.1, 61000.11, 61000.12],
+                                 ra=[10.0, 10.001, 10.002])
+    table = make_tracklets(detections).tracklets
+    assert len(table) >= 1
+    assert list(table.columns) == [c.name for c in TRACKLET.columns]
+    checked = TRACKLET.check(table)
+    pd.testing.assert_frame_equal(checked, table)

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from astropy.time import Time
 
 import linking
 from ephemerides.designations import ss_object_ids
@@ -39,7 +38,7 @@ from sso.cadence import (
     visit_midpoints,
 )
 from sso.io import check_output_folder, write_table_atomic, write_text_atomic
-from sso.night import NightSettings, run_night
+from sso.night import NightSettings, night_date, run_night
 from sso.population import field_population
 from sso.simulate import simulate
 
@@ -99,7 +98,7 @@ def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int
         f"{np.unique(night_of(midpoints)).size} nights; {len(catalogue)} of {len(population)} "
         "objects in the catalogue")
 
-    dates = [Time(float(n), format="mjd").iso[:10] for n in np.unique(night_of(midpoints))]
+    dates = [night_date(n) for n in np.unique(night_of(midpoints))]
     reports = []
     for k, date in enumerate(dates):
         # The demo's survey starts again from its first night: a folder of an earlier demo is

@@ -177,6 +177,14 @@ def night_number(date: str) -> int:
                          "it)") from None
 
 
+def night_date(night: int) -> str:
+    """The date YYYY-MM-DD on which the night ``night`` (MJD of its noon) begins: the inverse
+    of :func:`night_number`."""
+    from astropy.time import Time
+
+    return Time(float(night), format="mjd", scale="utc").iso[:10]
+
+
 @dataclass(frozen=True)
 class NightSettings:
     """Settings of :func:`run_night`.
@@ -310,23 +318,18 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         if later and not rewind:
             raise InputError(
                 f"the night of {date} comes before the last night in --state-dir {state}, "
-                f"{_date_of(later[-1])}: nights run in order. Pass --rewind to roll the state "
+                f"{night_date(later[-1])}: nights run in order. Pass --rewind to roll the state "
                 f"back to before {date} ({len(later)} later night(s) dropped), or use another "
                 "--state-dir")
         if later:
             _rewind(state, later)
-            say(f"rolled back {len(later)} later night(s): {', '.join(map(_date_of, later))}")
+            say(f"rolled back {len(later)} later night(s): {', '.join(map(night_date, later))}")
         if len(tonight) == 0:
             return _night_without_data(state, date, night, len(visits), say)
         return _process_night(state, date, night, tonight, visits, orbits, settings, executor,
                               dataset, say if progress else None)
 
 
-def _date_of(night: int) -> str:
-    """The date YYYY-MM-DD on which the night ``night`` (MJD of its noon) begins."""
-    from astropy.time import Time
-
-    return Time(night, format="mjd", scale="utc").iso[:10]
 
 
 def _rewind(state: Path, later: list[int]) -> None:
@@ -334,7 +337,7 @@ def _rewind(state: Path, later: list[int]) -> None:
     here finds the later nights' leftovers ignored or replaced), then their discoveries and
     claims, window files and folders."""
     ledger = read_ledger(state)
-    dates = {n: ledger.get(n, {}).get("date", _date_of(n)) for n in later}
+    dates = {n: ledger.get(n, {}).get("date", night_date(n)) for n in later}
     write_ledger(state, {n: entry for n, entry in ledger.items() if n not in dates})
     for name, types in (("discovered.parquet", DISCOVERED_TYPES),
                         ("claimed.parquet", CLAIMED_TYPES)):

@@ -239,3 +239,33 @@ TRACKLET = Schema(
     unique=("tracklet_id",),
 )
 """Tracklets (:func:`linking.make_tracklets`; the search reads them)."""
+
+
+SSSOURCE = Schema(
+    "SSSource",
+    (
+        Column("ssObjectId", "int64", required=True, nullable=False),
+        Column("diaSourceId", "int64", required=True, nullable=False),
+        Column("ephRa", "float64", "deg", required=True, nullable=False, low=0.0, high=360.0,
+               high_open=True),
+        Column("ephDec", "float64", "deg", required=True, nullable=False, low=-90.0, high=90.0),
+        Column("ephOffset", "float64", "arcsec", required=True, nullable=False, low=0.0),
+        *(Column(name, "float64", "arcsec", required=True, nullable=False)
+          for name in ("ephOffsetRa", "ephOffsetDec", "ephOffsetAlongTrack",
+                       "ephOffsetCrossTrack")),
+        Column("ephRateRa", "float64", "deg/day (with cos Dec)", required=True, nullable=False),
+        Column("ephRateDec", "float64", "deg/day", required=True, nullable=False),
+        Column("ephVmag", "float64", "mag", required=True),
+        Column("phaseAngle", "float64", "deg", required=True, nullable=False, low=0.0,
+               high=180.0),
+        Column("elongation", "float64", "deg", required=True, nullable=False, low=0.0,
+               high=180.0),
+        Column("helioRange", "float64", "AU", required=True, nullable=False, low=0.0,
+               low_open=True),
+        Column("topoRange", "float64", "AU", required=True, nullable=False, low=0.0,
+               low_open=True),
+        Column("diaDistanceRank", "int64", required=True, nullable=False, low=1.0),
+    ),
+    unique=("diaSourceId",),
+)
+"""Associations, one row per DIASource attached to a known object (Rubin's SSSource)."""

@@ -32,18 +32,14 @@ from scipy.spatial import cKDTree
 from ephemerides import NightlyCache
 from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
-from ephemerides.schemas import DIASOURCE
+from ephemerides.schemas import DIASOURCE, SSSOURCE
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
 
-SSSOURCE_COLUMNS = (
-    "ssObjectId", "diaSourceId", "ephRa", "ephDec", "ephOffset", "ephOffsetRa", "ephOffsetDec",
-    "ephOffsetAlongTrack", "ephOffsetCrossTrack", "ephRateRa", "ephRateDec", "ephVmag",
-    "phaseAngle", "elongation", "helioRange", "topoRange", "diaDistanceRank",
-)
+SSSOURCE_COLUMNS = tuple(column.name for column in SSSOURCE.columns)
 UNASSOCIATED_COLUMNS = (
     "visit", "ssObjectId", "object_id", "midpointMjdTai", "ephRa", "ephDec", "ephRateRa",
     "ephRateDec", "ephVmag", "detector",

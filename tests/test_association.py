@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ephemerides import NightlyCache, ephemeris, read_orbits
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
+from ephemerides.schemas import SSSOURCE
 from ephemerides.sky import unit_vectors
 from sso.association import (
     SSSOURCE_COLUMNS,
@@ -404,6 +405,9 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
     summary = json.loads(first["summary.json"])
     sss = pd.read_parquet(tmp_path / "a" / "sssources.parquet")
     assert summary["n_associated"] == len(sss) > 0
+    # The associations follow their declared schema: columns, order, dtypes and ranges.
+    assert list(sss.columns) == [c.name for c in SSSOURCE.columns]
+    pd.testing.assert_frame_equal(SSSOURCE.check(sss), sss)
     assert summary["n_diasources"] == len(sim.diasources)
     # Reusing the saved cache, with the DIASources given as a folder, gives the same tables.
     assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",

@@ -17,28 +17,13 @@ from ephemerides.observers import observer_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import propagate_states
+from ephemerides.schemas import EPHEMERIS
 from ephemerides.spk import barycentric_states
 from ephemerides.timescales import as_time, quiet_erfa
 
 logger = logging.getLogger(__name__)
 
-EPHEMERIS_COLUMNS = (
-    "object_id",
-    "ssObjectId",
-    "mjd_utc",
-    "mjd_tdb",
-    "observatory_code",
-    "ra_deg",
-    "dec_deg",
-    "ra_rate_deg_per_day",
-    "dec_rate_deg_per_day",
-    "topo_range_au",
-    "helio_range_au",
-    "light_time_days",
-    "phase_angle_deg",
-    "elongation_deg",
-    "v_mag",
-)
+EPHEMERIS_COLUMNS = tuple(column.name for column in EPHEMERIS.columns)
 
 
 # Light-time convergence: 1e-13 day is 8.6 ns, far below the 1 µs that moves a 10 deg/day

@@ -269,3 +269,27 @@ SSSOURCE = Schema(
     unique=("diaSourceId",),
 )
 """Associations, one row per DIASource attached to a known object (Rubin's SSSource)."""
+
+
+EPHEMERIS = Schema(
+    "Ephemeris",
+    (
+        Column("object_id", "str", required=True, nullable=False),
+        Column("ssObjectId", "int64", required=True, nullable=False),
+        Column("mjd_utc", "float64", "MJD (UTC)", required=True, nullable=False),
+        Column("mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
+        Column("observatory_code", "str", required=True, nullable=False),
+        # NaN from here on for an object whose propagation failed (its status says why).
+        Column("ra_deg", "float64", "deg", required=True, low=0.0, high=360.0, high_open=True),
+        Column("dec_deg", "float64", "deg", required=True, low=-90.0, high=90.0),
+        Column("ra_rate_deg_per_day", "float64", "deg/day (with cos Dec)", required=True),
+        Column("dec_rate_deg_per_day", "float64", "deg/day", required=True),
+        Column("topo_range_au", "float64", "AU", required=True, low=0.0, low_open=True),
+        Column("helio_range_au", "float64", "AU", required=True, low=0.0, low_open=True),
+        Column("light_time_days", "float64", "day", required=True, low=0.0),
+        Column("phase_angle_deg", "float64", "deg", required=True, low=0.0, high=180.0),
+        Column("elongation_deg", "float64", "deg", required=True, low=0.0, high=180.0),
+        Column("v_mag", "float64", "mag", required=True),
+    ),
+)
+"""Topocentric ephemerides, one row per object and time (:func:`ephemerides.ephemeris`)."""

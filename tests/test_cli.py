@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ephemerides import EPHEMERIS_COLUMNS
+from ephemerides.schemas import EPHEMERIS
 from sso.cli import main
 
 SAMPLE = """ObjID FORMAT a e inc node argPeri ma epochMJD_TDB H G
@@ -30,6 +31,8 @@ def test_ephemeris_writes_table(orbit_file, tmp_path, suffix):
     assert status == 0
     table = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
     assert list(table.columns) == list(EPHEMERIS_COLUMNS)
+    if suffix == ".parquet":  # the declared schema, dtypes and ranges, holds as written
+        pd.testing.assert_frame_equal(EPHEMERIS.check(table), table)
     assert len(table) == 2 * 4
     assert set(table["observatory_code"]) == {"W84"}
     assert np.allclose(sorted(set(table["mjd_utc"].round(9))), [61000.0, 61000.5, 61001.0,

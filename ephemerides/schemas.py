@@ -141,11 +141,11 @@ def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> p
     for bad, problem in problems:
         _fail(table, column, bad, problem, what, unique)
     if column.dtype == "int64":
-        if pd.api.types.is_integer_dtype(numbers.dtype):
-            return numbers.astype(np.int64)  # exact, however large
+        gaps = bool(np.isnan(as_float).any())
+        if pd.api.types.is_integer_dtype(numbers.dtype):  # exact, however large
+            return numbers.astype("Int64" if gaps else np.int64)
         # Integers read as floats (a CSV column with gaps): nullable integers where a gap is.
-        as_int = pd.Series(as_float, index=values.index)
-        return as_int.astype("Int64" if np.isnan(as_float).any() else np.int64)
+        return pd.Series(as_float, index=values.index).astype("Int64" if gaps else np.int64)
     return pd.Series(as_float, index=values.index)
 
 

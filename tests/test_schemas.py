@@ -43,6 +43,9 @@ def test_text_columns_become_their_declared_types(visits):
     assert table["diaSourceId"].tolist() == [1, 2] and table["diaSourceId"].dtype == np.int64
     assert table["ra"].tolist() == [359.5, 0.0]
     assert table["visit"].dtype == "Int64" and table["visit"].isna().tolist() == [False, True]
+    # Nullable integers as Parquet gives them (pandas' Int64 with a gap) stay nullable.
+    gappy = DIASOURCE.check(table.assign(visit=pd.array([7, None], dtype="Int64")))
+    assert gappy["visit"].dtype == "Int64" and gappy["visit"].tolist()[0] == 7
     assert np.isnan(table["raErr"][0]) and table["raErr"][1] == 1e-5
 
 

@@ -20,7 +20,8 @@ SHOWN_ROWS = 3
 
 @dataclass(frozen=True)
 class Column:
-    """One column: ``dtype`` "int64", "float64" or "str"; ``unit``; ``required`` in every
+    """One column: ``dtype`` "int64", "float64", "str" or "object" (arrays, kept as they are);
+    ``unit``; ``required`` in every
     table; ``nullable`` (NaN or missing allowed: "not measured"); finite values within
     [``low``, ``high``] (an end excluded when ``low_open``/``high_open``); text among
     ``choices`` when given."""
@@ -38,7 +39,8 @@ class Column:
 
     def allowed(self) -> str:
         """What the column may hold, in words."""
-        kind = {"int64": "integers", "float64": "numbers", "str": "text"}[self.dtype]
+        kind = {"int64": "integers", "float64": "numbers", "str": "text",
+                "object": "arrays"}[self.dtype]
         parts = [kind]
         opening, closing = "(" if self.low_open else "[", ")" if self.high_open else "]"
         if np.isfinite(self.low) and np.isfinite(self.high):
@@ -52,7 +54,7 @@ class Column:
         if self.unit:
             parts.append(self.unit)
         text = " ".join(parts)
-        if self.dtype == "str":
+        if self.dtype in ("str", "object"):
             return text
         return text + ("; NaN for 'not measured'" if self.nullable
                        else "; NaN and infinity are not allowed")
@@ -69,6 +71,11 @@ class Schema:
     @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Column → pandas dtype, for ``DataFrame.astype`` (an empty table keeps its types)."""
+        return {c.name: c.dtype for c in self.columns}
 
     def check(self, table, source: str | None = None, require: tuple[str, ...] = ()):
         """The table with its declared columns in their dtypes (a copy), or InputError.
@@ -111,6 +118,8 @@ class Schema:
 def _checked(table: pd.DataFrame, column: Column, what: str, unique: tuple) -> pd.Series:
     """One column converted to its dtype, after its values are checked."""
     values = table[column.name]
+    if column.dtype == "object":
+        return values
     if column.dtype == "str":
         if column.choices:
             text = values.astype("str")
@@ -293,3 +302,33 @@ EPHEMERIS = Schema(
     ),
 )
 """Topocentric ephemerides, one row per object and time (:func:`ephemerides.ephemeris`)."""
+
+
+DISCOVERED = Schema(
+    "discovered",
+    (
+        Column("object_id", "str", required=True, nullable=False),
+        Column("discovered_night", "int64", "MJD of the night's noon", required=True,
+               nullable=False),
+        *(Column(name, "float64", unit, required=True, nullable=False)
+          for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"),
+                             ("vx_au_per_day", "AU/day"), ("vy_au_per_day", "AU/day"),
+                             ("vz_au_per_day", "AU/day"), ("epoch_mjd_tdb", "MJD (TDB)"))),
+        Column("H", "float64", "mag", required=True),
+        Column("covariance", "object", "36 values of the state's covariance", required=True),
+    ),
+    unique=("object_id",),
+)
+"""The nightly state's discoveries (``discovered.parquet``, :mod:`sso.night`)."""
+
+CLAIMED = Schema(
+    "claimed",
+    (
+        Column("diaSourceId", "int64", required=True, nullable=False),
+        Column("object_id", "str", required=True, nullable=False),
+        Column("discovered_night", "int64", "MJD of the night's noon", required=True,
+               nullable=False),
+    ),
+    unique=("diaSourceId",),
+)
+"""The detections the state's discoveries claimed (``claimed.parquet``): each at most once."""

@@ -59,6 +59,8 @@ from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
 from ephemerides.errors import InputError
 from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G
+from ephemerides.schemas import CLAIMED, DISCOVERED
+from ephemerides.tablefiles import read_table_file
 from linking import LinkingConfig, Observations
 from linking.mpc_formats import ades_context, temporary_designation
 from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
@@ -82,11 +84,6 @@ from sso.workunits import UNIT_ORBITS, build_cache
 
 WINDOW_NIGHTS = 15
 CART_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day")
-# Column types of the state tables, kept whatever a night found (nothing, on some nights).
-DISCOVERED_TYPES = {"object_id": "str", "discovered_night": "int64",
-                    **dict.fromkeys((*CART_COLUMNS, "epoch_mjd_tdb", "H"), "float64"),
-                    "covariance": "object"}
-CLAIMED_TYPES = {"diaSourceId": "int64", "object_id": "str", "discovered_night": "int64"}
 # A discovery's association radius grows with the uncertainty of its orbit: this many σ of the
 # predicted position (major axis), capped (a wider circle mostly collects noise).
 DISCOVERY_SIGMAS = 5.0
@@ -252,10 +249,12 @@ def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _read_state(path: Path, types: dict) -> pd.DataFrame:
-    """A state table, or an empty one with its columns, in the types of ``types``."""
-    table = pd.read_parquet(path) if path.is_file() else pd.DataFrame(columns=list(types))
-    return table.astype(types)
+def _read_state(path: Path, schema) -> pd.DataFrame:
+    """A state table checked against its schema (a damaged or corrupted state is named, not
+    used), or an empty one with its columns, in its types whatever a night found."""
+    if not path.is_file():
+        return pd.DataFrame(columns=list(schema.dtypes)).astype(schema.dtypes)
+    return schema.check(read_table_file(path, "state table"), str(path)).astype(schema.dtypes)
 
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
@@ -339,10 +338,9 @@ def _rewind(state: Path, later: list[int]) -> None:
     ledger = read_ledger(state)
     dates = {n: ledger.get(n, {}).get("date", night_date(n)) for n in later}
     write_ledger(state, {n: entry for n, entry in ledger.items() if n not in dates})
-    for name, types in (("discovered.parquet", DISCOVERED_TYPES),
-                        ("claimed.parquet", CLAIMED_TYPES)):
+    for name, schema in (("discovered.parquet", DISCOVERED), ("claimed.parquet", CLAIMED)):
         if (state / name).is_file():
-            table = _read_state(state / name, types)
+            table = _read_state(state / name, schema)
             write_table_atomic(table[~table["discovered_night"].isin(later)]
                                .reset_index(drop=True), state / name)
     for n, date in dates.items():
@@ -376,6 +374,10 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     progress = say is not None
     say = say or (lambda message: None)
     timings = {}
+    t0 = time.perf_counter()
+    # The state is read (and checked) before anything is written.
+    discovered = _read_state(state / "discovered.parquet", DISCOVERED)
+    claimed = _read_state(state / "claimed.parquet", CLAIMED)
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
     # A report stands for a completed run: an earlier run's goes until this one completes.
@@ -383,8 +385,6 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
 
     # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
     # uncertainty of their orbit.
-    t0 = time.perf_counter()
-    discovered = _read_state(state / "discovered.parquet", DISCOVERED_TYPES)
     discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
     earlier = _discovered_orbits(discovered)
     known = orbits
@@ -413,7 +413,6 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     (state / "window").mkdir(exist_ok=True)
     write_table_atomic(unassociated.sort_values("diaSourceId", ignore_index=True),
                        state / "window" / f"night={night}.parquet")
-    claimed = _read_state(state / "claimed.parquet", CLAIMED_TYPES)
     taken = set(claimed.loc[claimed["discovered_night"] < night, "diaSourceId"])
     parts = []
     for path in sorted((state / "window").glob("night=*.parquet")):
@@ -475,7 +474,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
 
 def _no_discoveries() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Empty ``linkages`` and ``members`` tables, as a linking job without linkages writes."""
-    columns = ["designation", *(c for c in DISCOVERED_TYPES
+    columns = ["designation", *(c for c in DISCOVERED.dtypes
                                 if c not in ("object_id", "discovered_night"))]
     return (pd.DataFrame(columns=columns),
             pd.DataFrame({"diaSourceId": pd.Series(dtype="int64"),
@@ -489,16 +488,16 @@ def _record_discoveries(state: Path, night: int, linkages: pd.DataFrame,
     the state's column types; returns the night's discoveries."""
     found = linkages.rename(columns={"designation": "object_id"})
     found.insert(1, "discovered_night", night)
-    found = found[list(DISCOVERED_TYPES)].astype(DISCOVERED_TYPES)
-    discovered = _read_state(state / "discovered.parquet", DISCOVERED_TYPES)
+    found = found[list(DISCOVERED.dtypes)].astype(DISCOVERED.dtypes)
+    discovered = _read_state(state / "discovered.parquet", DISCOVERED)
     discovered = pd.concat([discovered[discovered["discovered_night"] != night], found],
                            ignore_index=True)
     write_table_atomic(discovered.sort_values(["discovered_night", "object_id"],
                                               ignore_index=True), state / "discovered.parquet")
     claims = pd.DataFrame({"diaSourceId": members["diaSourceId"].to_numpy(),
                            "object_id": members["designation"].to_numpy(),
-                           "discovered_night": night}).astype(CLAIMED_TYPES)
-    claimed = _read_state(state / "claimed.parquet", CLAIMED_TYPES)
+                           "discovered_night": night}).astype(CLAIMED.dtypes)
+    claimed = _read_state(state / "claimed.parquet", CLAIMED)
     claimed = pd.concat([claimed[claimed["discovered_night"] != night], claims],
                         ignore_index=True)
     write_table_atomic(claimed.sort_values(["discovered_night", "object_id", "diaSourceId"],

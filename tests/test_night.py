@@ -13,6 +13,7 @@ from astropy.time import Time
 
 import linking
 import sso.night
+from ephemerides.errors import InputError
 from sso.cadence import night_of, opposition_radec, synthetic_cadence, visit_midpoints
 from sso.cli import main
 from sso.night import NightSettings, run_night
@@ -248,3 +249,18 @@ def test_state_keeps_its_types_when_a_night_finds_nothing(tmp_path):
     assert list(discovered["object_id"]) == ["S25W000", "S25W001"]
     assert discovered["x_au"].dtype == np.float64 and claimed["diaSourceId"].dtype == np.int64
     assert len(claimed) == 6 and set(claimed["discovered_night"]) == {61000}
+
+
+def test_a_corrupted_state_is_named_not_used(survey, tmp_path):
+    """A claimed.parquet holding a detection twice (what two concurrent runs used to leave) is
+    refused against the state's schema, naming the file, and nothing is written."""
+    sim, _, catalogue, visits, state, dates, _ = survey
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy)
+    claimed = pd.read_parquet(copy / "claimed.parquet")
+    pd.concat([claimed, claimed.head(1)], ignore_index=True).to_parquet(copy / "claimed.parquet")
+    before = _snapshot(copy)
+    with pytest.raises(InputError, match=r"claimed.parquet: column 'diaSourceId' must be "
+                       r"unique; 2 rows share"):
+        run_night(dates[-1], visits, sim.diasources, catalogue, copy, progress=False)
+    assert _snapshot(copy) == before

@@ -332,3 +332,38 @@ CLAIMED = Schema(
     unique=("diaSourceId",),
 )
 """The detections the state's discoveries claimed (``claimed.parquet``): each at most once."""
+
+
+LINKAGE = Schema(
+    "Linkage",
+    (
+        Column("linkage_id", "int64", required=True, nullable=False, low=0.0),
+        Column("n_detections", "int64", required=True, nullable=False, low=1.0),
+        Column("n_nights", "int64", required=True, nullable=False, low=1.0),
+        Column("arc_days", "float64", "day", required=True, nullable=False, low=0.0),
+        Column("rms_arcsec", "float64", "arcsec", required=True, nullable=False, low=0.0),
+        Column("chi2", "float64", required=True, nullable=False, low=0.0),
+        Column("epoch_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
+        *(Column(name, "float64", unit + " (heliocentric ICRF)", required=True,
+                 nullable=False)
+          for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"),
+                             ("vx_au_per_day", "AU/day"), ("vy_au_per_day", "AU/day"),
+                             ("vz_au_per_day", "AU/day"))),
+        # Osculating heliocentric ecliptic J2000 elements (a < 0 for a hyperbola).
+        Column("a_au", "float64", "AU", required=True, nullable=False),
+        Column("e", "float64", required=True, nullable=False, low=0.0),
+        Column("inc_deg", "float64", "deg", required=True, nullable=False, low=0.0,
+               high=180.0),
+        Column("node_deg", "float64", "deg", required=True, nullable=False, low=0.0,
+               high=360.0, high_open=True),
+        Column("argperi_deg", "float64", "deg", required=True, nullable=False, low=0.0,
+               high=360.0, high_open=True),
+        Column("mean_anomaly_deg", "float64", "deg", required=True, nullable=False),
+        Column("covariance", "object", "36 values of the state's covariance (AU, day)",
+               required=True),
+        Column("candidate_id", "int64", required=True, nullable=False, low=0.0),
+        Column("H", "float64", "mag", required=True),
+    ),
+    unique=("linkage_id",),
+)
+"""Linkages with their fitted orbits (:func:`linking.link`; ``sso link`` adds ``designation``)."""

@@ -27,6 +27,11 @@ def test_ten_objects_become_ten_pure_linkages(shared_data):
     assert (result.linkages["rms_arcsec"] <= 1.0).all()
     assert (result.linkages["n_nights"] >= 3).all() and (result.linkages["n_detections"] >= 6).all()
     assert np.isfinite(np.stack(result.linkages["covariance"])).all()
+    # The linkages follow their declared schema: columns, order, dtypes and ranges.
+    from ephemerides.schemas import LINKAGE
+
+    assert list(result.linkages.columns) == [c.name for c in LINKAGE.columns]
+    pd.testing.assert_frame_equal(LINKAGE.check(result.linkages), result.linkages)
     # Residuals agree with the RMS of each linkage.
     rms = result.members.groupby("linkage_id")[["residual_ra_arcsec", "residual_dec_arcsec"]].apply(
         lambda r: np.sqrt(np.mean(r.to_numpy() ** 2)))

@@ -367,3 +367,22 @@ LINKAGE = Schema(
     unique=("linkage_id",),
 )
 """Linkages with their fitted orbits (:func:`linking.link`; ``sso link`` adds ``designation``)."""
+
+
+UNASSOCIATED = Schema(
+    "unassociated SSObject",
+    (
+        Column("visit", "int64", required=True, nullable=False),
+        Column("ssObjectId", "int64", required=True, nullable=False),
+        Column("object_id", "str", required=True, nullable=False),
+        Column("midpointMjdTai", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("ephRa", "float64", "deg", required=True, nullable=False, low=0.0, high=360.0,
+               high_open=True),
+        Column("ephDec", "float64", "deg", required=True, nullable=False, low=-90.0, high=90.0),
+        Column("ephRateRa", "float64", "deg/day (with cos Dec)", required=True, nullable=False),
+        Column("ephRateDec", "float64", "deg/day", required=True, nullable=False),
+        Column("ephVmag", "float64", "mag", required=True),
+        Column("detector", "int64", required=True, nullable=False, low=0.0),
+    ),
+)
+"""Known objects predicted on a visit's footprint, bright enough, that no DIASource matched."""

@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 from ephemerides import NightlyCache
 from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
-from ephemerides.schemas import DIASOURCE, SSSOURCE
+from ephemerides.schemas import DIASOURCE, SSSOURCE, UNASSOCIATED
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
@@ -40,10 +40,7 @@ from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
 
 SSSOURCE_COLUMNS = tuple(column.name for column in SSSOURCE.columns)
-UNASSOCIATED_COLUMNS = (
-    "visit", "ssObjectId", "object_id", "midpointMjdTai", "ephRa", "ephDec", "ephRateRa",
-    "ephRateDec", "ephVmag", "detector",
-)
+UNASSOCIATED_COLUMNS = tuple(column.name for column in UNASSOCIATED.columns)
 # Largest association radius, arcsec: a degree, far beyond any astrometric or orbit error
 # (larger radii only collect noise, and the caches' field queries assume small circles).
 MAX_RADIUS_ARCSEC = 3600.0

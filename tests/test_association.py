@@ -12,7 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ephemerides import NightlyCache, ephemeris, read_orbits
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
-from ephemerides.schemas import SSSOURCE
+from ephemerides.schemas import SSSOURCE, UNASSOCIATED
 from ephemerides.sky import unit_vectors
 from sso.association import (
     SSSOURCE_COLUMNS,
@@ -408,6 +408,9 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
     # The associations follow their declared schema: columns, order, dtypes and ranges.
     assert list(sss.columns) == [c.name for c in SSSOURCE.columns]
     pd.testing.assert_frame_equal(SSSOURCE.check(sss), sss)
+    unseen = pd.read_parquet(tmp_path / "a" / "unassociated_ssobjects.parquet")
+    assert list(unseen.columns) == [c.name for c in UNASSOCIATED.columns]
+    pd.testing.assert_frame_equal(UNASSOCIATED.check(unseen), unseen)
     assert summary["n_diasources"] == len(sim.diasources)
     # Reusing the saved cache, with the DIASources given as a folder, gives the same tables.
     assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",

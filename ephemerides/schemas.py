@@ -304,16 +304,20 @@ EPHEMERIS = Schema(
 """Topocentric ephemerides, one row per object and time (:func:`ephemerides.ephemeris`)."""
 
 
+# A fitted heliocentric ICRF state, as the discoveries and the linkages carry it.
+STATE_COLUMNS = tuple(
+    Column(name, "float64", f"{unit} (heliocentric ICRF)", required=True, nullable=False)
+    for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"), ("vx_au_per_day", "AU/day"),
+                       ("vy_au_per_day", "AU/day"), ("vz_au_per_day", "AU/day")))
+
 DISCOVERED = Schema(
     "discovered",
     (
         Column("object_id", "str", required=True, nullable=False),
         Column("discovered_night", "int64", "MJD of the night's noon", required=True,
                nullable=False),
-        *(Column(name, "float64", unit, required=True, nullable=False)
-          for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"),
-                             ("vx_au_per_day", "AU/day"), ("vy_au_per_day", "AU/day"),
-                             ("vz_au_per_day", "AU/day"), ("epoch_mjd_tdb", "MJD (TDB)"))),
+        *STATE_COLUMNS,
+        Column("epoch_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
         Column("H", "float64", "mag", required=True),
         Column("covariance", "object", "36 values of the state's covariance", required=True),
     ),
@@ -344,11 +348,7 @@ LINKAGE = Schema(
         Column("rms_arcsec", "float64", "arcsec", required=True, nullable=False, low=0.0),
         Column("chi2", "float64", required=True, nullable=False, low=0.0),
         Column("epoch_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
-        *(Column(name, "float64", unit + " (heliocentric ICRF)", required=True,
-                 nullable=False)
-          for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"),
-                             ("vx_au_per_day", "AU/day"), ("vy_au_per_day", "AU/day"),
-                             ("vz_au_per_day", "AU/day"))),
+        *STATE_COLUMNS,
         # Osculating heliocentric ecliptic J2000 elements (a < 0 for a hyperbola).
         Column("a_au", "float64", "AU", required=True, nullable=False),
         Column("e", "float64", required=True, nullable=False, low=0.0),

@@ -27,9 +27,11 @@ the Sun (KEP, COM, CART) or the solar-system barycentre (BKEP, BCOM, BCART):
 - CART, BCART: ``x_au``, ``y_au``, ``z_au`` (AU), ``vx_au_per_day``, ``vy_au_per_day``,
   ``vz_au_per_day`` (AU/day).
 
-Allowed values (checked by :func:`validate_orbits`): every element and the epoch finite;
-``e >= 0``; ``0 <= inc_deg <= 180``; COM ``q_au > 0``; KEP ``a_au > 0`` when ``e < 1``,
-``a_au < 0`` when ``e > 1``, and ``e == 1`` not at all (a parabola has no finite ``a``: use COM).
+Allowed values (declared per column in :data:`ephemerides.schemas.ORBITS`, checked by
+:func:`validate_orbits`): every element, the epoch and G finite; ``e >= 0``;
+``0 <= inc_deg <= 180``; COM ``q_au > 0``; and between columns, KEP ``a_au > 0`` when
+``e < 1``, ``a_au < 0`` when ``e > 1``, and ``e == 1`` not at all (a parabola has no finite
+``a``: use COM).
 
 Readers (``format=`` in :data:`FILE_FORMATS`, or detected from the content):
 
@@ -64,6 +66,7 @@ from ephemerides.designations import (
     unpack_packed_epoch,
 )
 from ephemerides.errors import InputError
+from ephemerides.schemas import ORBIT_ELEMENTS, ORBITS
 from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import convert_mjd
 
@@ -73,14 +76,8 @@ FILE_FORMATS = ("mpcorb", "sorcha", "csv", "parquet")
 ORBIT_FORMATS = ("KEP", "COM", "CART", "BKEP", "BCOM", "BCART")
 DEFAULT_G = 0.15
 
-_HELIOCENTRIC_ELEMENTS = {
-    "KEP": ("a_au", "e", "inc_deg", "node_deg", "argperi_deg", "mean_anomaly_deg"),
-    "COM": ("q_au", "e", "inc_deg", "node_deg", "argperi_deg", "tp_mjd_tdb"),
-    "CART": ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day"),
-}
 ELEMENT_COLUMNS = {
-    **_HELIOCENTRIC_ELEMENTS,
-    **{"B" + kind: columns for kind, columns in _HELIOCENTRIC_ELEMENTS.items()},
+    kind: tuple(column.name for column in columns) for kind, columns in ORBIT_ELEMENTS.items()
 }
 
 # Sorcha's column names -> ours.
@@ -156,15 +153,7 @@ def orbit_columns(orbit_format: str) -> list[str]:
     """Column names, in order, of an orbit table holding ``orbit_format`` orbits."""
     if orbit_format not in ELEMENT_COLUMNS:
         raise InputError(f"orbit format {orbit_format!r} is not one of {ORBIT_FORMATS}")
-    return [
-        "object_id",
-        "ssObjectId",
-        "format",
-        *ELEMENT_COLUMNS[orbit_format],
-        "epoch_mjd_tdb",
-        "H",
-        "G",
-    ]
+    return [column.name for column in ORBITS[orbit_format].columns]
 
 
 def _issue(row: int, column: str, reason: str) -> dict:
@@ -415,8 +404,8 @@ def _table_format(
     if kinds:
         return kinds[0]
     # No usable row: take the format the element columns imply (heliocentric).
-    for kind, names in _HELIOCENTRIC_ELEMENTS.items():
-        if set(names) <= present:
+    for kind in ("KEP", "COM", "CART"):
+        if set(ELEMENT_COLUMNS[kind]) <= present:
             return kind
     return "KEP"
 
@@ -509,7 +498,8 @@ def _parse_parquet(path: Path, source: str):
 
 
 def _violations(frame: pd.DataFrame, orbit_format: str) -> list:
-    """Issues (row positions, our column names) for values outside the allowed ranges."""
+    """Issues (row positions, our column names) for values outside the allowed ranges: each
+    column's own from :data:`ephemerides.schemas.ORBITS`, then the rules between columns."""
     found = []
 
     def flag(mask, column, rule):
@@ -517,25 +507,25 @@ def _violations(frame: pd.DataFrame, orbit_format: str) -> list:
         for row in np.flatnonzero(mask):
             value = float(values[row])
             if np.isnan(value):
-                reason = "value is missing (NaN); allowed: a finite number"
+                reason = f"value is missing (NaN); allowed: {rule}"
             elif np.isinf(value):
-                reason = f"value {value} is not finite; allowed: a finite number"
+                reason = f"value {value} is not finite; allowed: {rule}"
             else:
-                reason = f"value {value!r} is outside the allowed range {rule}"
+                reason = f"value {value!r} is outside the allowed range: {rule}"
             found.append(_issue(row, column, reason))
 
-    for column in (*ELEMENT_COLUMNS[orbit_format], "epoch_mjd_tdb", "G"):
-        flag(~np.isfinite(frame[column].to_numpy(dtype=np.float64)), column, "")
-    numbers = {c: frame[c].to_numpy(dtype=np.float64) for c in ELEMENT_COLUMNS[orbit_format]}
-    with np.errstate(invalid="ignore"):
-        if orbit_format.endswith(("KEP", "COM")):
-            e, inc = numbers["e"], numbers["inc_deg"]
-            flag(e < 0, "e", "e >= 0")
-            flag((inc < 0) | (inc > 180), "inc_deg", "0 <= inc_deg <= 180")
-        if orbit_format.endswith("COM"):
-            flag(numbers["q_au"] <= 0, "q_au", "q_au > 0")
-        if orbit_format.endswith("KEP"):
-            a = numbers["a_au"]
+    numbers = {}
+    for column in ORBITS[orbit_format].columns:
+        if column.dtype != "float64" or column.nullable:
+            continue
+        values = numbers[column.name] = frame[column.name].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            above = values >= column.high if column.high_open else values > column.high
+            below = values <= column.low if column.low_open else values < column.low
+        flag(~np.isfinite(values) | above | below, column.name, column.allowed())
+    if orbit_format.endswith("KEP"):
+        e, a = numbers["e"], numbers["a_au"]
+        with np.errstate(invalid="ignore"):
             flag(
                 e == 1,
                 "e",

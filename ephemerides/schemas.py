@@ -386,3 +386,56 @@ UNASSOCIATED = Schema(
     ),
 )
 """Known objects predicted on a visit's footprint, bright enough, that no DIASource matched."""
+
+
+# Orbit elements by format, ecliptic and mean equinox of J2000, heliocentric (KEP, COM, CART)
+# or barycentric (BKEP, BCOM, BCART). Rules between columns (a_au's sign against e) are
+# :func:`ephemerides.orbits.validate_orbits`'s.
+_ANGLE = dict(unit="deg", required=True, nullable=False)
+_HELIOCENTRIC_ELEMENTS = {
+    "KEP": (
+        Column("a_au", "float64", "AU (negative for a hyperbola)", required=True,
+               nullable=False),
+        Column("e", "float64", required=True, nullable=False, low=0.0),
+        Column("inc_deg", "float64", low=0.0, high=180.0, **_ANGLE),
+        Column("node_deg", "float64", **_ANGLE),
+        Column("argperi_deg", "float64", **_ANGLE),
+        Column("mean_anomaly_deg", "float64", **_ANGLE),
+    ),
+    "COM": (
+        Column("q_au", "float64", "AU", required=True, nullable=False, low=0.0, low_open=True),
+        Column("e", "float64", required=True, nullable=False, low=0.0),
+        Column("inc_deg", "float64", low=0.0, high=180.0, **_ANGLE),
+        Column("node_deg", "float64", **_ANGLE),
+        Column("argperi_deg", "float64", **_ANGLE),
+        Column("tp_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
+    ),
+    "CART": tuple(
+        Column(name, "float64", unit, required=True, nullable=False)
+        for name, unit in (("x_au", "AU"), ("y_au", "AU"), ("z_au", "AU"),
+                           ("vx_au_per_day", "AU/day"), ("vy_au_per_day", "AU/day"),
+                           ("vz_au_per_day", "AU/day"))),
+}
+ORBIT_ELEMENTS = {
+    **_HELIOCENTRIC_ELEMENTS,
+    **{"B" + kind: columns for kind, columns in _HELIOCENTRIC_ELEMENTS.items()},
+}
+
+ORBITS = {
+    kind: Schema(
+        f"{kind} orbit",
+        (
+            Column("object_id", "str", required=True, nullable=False),
+            Column("ssObjectId", "int64", required=True, nullable=False),
+            Column("format", "str", required=True, nullable=False, choices=(kind,)),
+            *elements,
+            Column("epoch_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
+            Column("H", "float64", "mag", required=True),
+            Column("G", "float64", required=True, nullable=False),
+        ),
+    )
+    for kind, elements in ORBIT_ELEMENTS.items()
+}
+"""Orbit tables, one schema per orbit format (:func:`ephemerides.read_orbits`); an object may
+appear once per table where it is propagated
+(:func:`ephemerides.orbits.check_unique_object_ids`)."""

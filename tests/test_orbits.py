@@ -17,6 +17,7 @@ from ephemerides.orbits import (
     read_orbits,
     validate_orbits,
 )
+from ephemerides.schemas import ORBITS
 
 MPCORB_NAME = "orbits/nea_mpcorb_epoch_2016.txt"
 
@@ -170,7 +171,7 @@ def test_mpcorb_invalid_values_name_line_column_and_range(mpcorb_lines, tmp_path
         read_orbits(path)
     assert (
         f"{path}, line 2, column inc_deg (columns 60-68): value 190.0 is outside the "
-        "allowed range 0 <= inc_deg <= 180"
+        "allowed range: numbers in [0, 180] deg"
     ) in str(info.value)
     table = read_orbits(path, errors="skip")
     assert len(table) == 2
@@ -241,6 +242,12 @@ def test_sorcha_formats_and_separators(orbit_format, separator, tmp_path):
     assert table[list(ELEMENT_COLUMNS[orbit_format])].to_numpy().tolist() == values
     assert table["epoch_mjd_tdb"].tolist() == [60000.5] * 2
     assert table["H"].tolist() == [17.25] * 2 and table["G"].tolist() == [0.15] * 2
+    # What the reader returns is the declared schema's table, dtypes included.
+    checked = ORBITS[orbit_format].check(table)
+    assert checked.dtypes.to_dict() == table.dtypes.to_dict()
+    with pytest.raises(ValueError, match=r"column 'format' is not allowed in row 0: 'XYZ'.*"
+                       rf"among \['{orbit_format}'\]"):
+        ORBITS[orbit_format].check(table.assign(format="XYZ"))
 
 
 def test_sorcha_com_columns_and_order_independence(tmp_path):
@@ -316,7 +323,7 @@ def test_sorcha_malformed_lines(tmp_path):
     assert table["object_id"].tolist() == ["a1"]
     assert [s["line"] for s in table.attrs["skipped"]] == [4, 5, 6, 7]
     assert "file column inc" in table.attrs["skipped"][3]["column"]
-    assert "0 <= inc_deg <= 180" in table.attrs["skipped"][3]["reason"]
+    assert "numbers in [0, 180] deg" in table.attrs["skipped"][3]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -325,10 +332,10 @@ def test_sorcha_malformed_lines(tmp_path):
         ("KEP,-2.5,0.1,5,10,20,30,60000", "a_au", "a_au > 0 when e < 1"),
         ("KEP,2.5,1.5,5,10,20,30,60000", "a_au", "a_au < 0 when e > 1"),
         ("KEP,2.5,1.0,5,10,20,30,60000", "e", "give it as COM"),
-        ("KEP,2.5,-0.1,5,10,20,30,60000", "e", "e >= 0"),
-        ("KEP,2.5,0.1,-1,10,20,30,60000", "inc_deg", "0 <= inc_deg <= 180"),
-        ("KEP,2.5,0.1,5,10,20,30,inf", "epoch_mjd_tdb", "a finite number"),
-        ("COM,-0.5,0.1,5,10,20,30,60000", "q_au", "q_au > 0"),
+        ("KEP,2.5,-0.1,5,10,20,30,60000", "e", "numbers >= 0"),
+        ("KEP,2.5,0.1,-1,10,20,30,60000", "inc_deg", "numbers in [0, 180] deg"),
+        ("KEP,2.5,0.1,5,10,20,30,inf", "epoch_mjd_tdb", "NaN and infinity are not allowed"),
+        ("COM,-0.5,0.1,5,10,20,30,60000", "q_au", "numbers > 0 AU"),
     ],
 )
 def test_validation_errors_name_file_line_column_and_range(row, column, rule, tmp_path):
@@ -392,7 +399,8 @@ def test_validate_orbits_names_rows_columns_values_and_ranges(sample):
     message = str(info.value)
     assert "3 invalid orbit value(s)" in message
     assert (
-        "catalogue.parquet, row 2, column e: value -0.1 is outside the allowed range e >= 0"
+        "catalogue.parquet, row 2, column e: value -0.1 is outside the allowed range: "
+        "numbers >= 0"
     ) in message
     assert "row 7, column inc_deg: value 181.5 is outside the allowed range" in message
     assert "row 9, column a_au: value is missing (NaN)" in message

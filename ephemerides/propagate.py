@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 
 from ephemerides import nbody, spk
-from ephemerides.constants import AU_KM, BODY_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
-from ephemerides.elements import orbits_to_states
+from ephemerides.constants import (
+    AU_KM,
+    BODY_RADIUS_KM,
+    EQUATORIAL_TO_ECLIPTIC,
+    GM_SUN_AU3_PER_DAY2,
+)
+from ephemerides.elements import cartesian_to_cometary, cartesian_to_keplerian, orbits_to_states
 from ephemerides.errors import InputError
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.twobody import as_time_array, kepler_step, propagate_2body
@@ -24,6 +29,57 @@ STATE_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_a
 
 # Output memory per integration chunk: objects × times × 6 float64.
 _CHUNK_BYTES = 256 * 2**20
+
+
+SUN_RADIUS_AU = BODY_RADIUS_KM[10] / AU_KM
+
+
+def sun_entry_times(states, epochs, radius_au: float = SUN_RADIUS_AU,
+                    mu: float = GM_SUN_AU3_PER_DAY2) -> tuple[np.ndarray, np.ndarray]:
+    """When each 2-body path first enters the sphere of ``radius_au`` about the Sun.
+
+    Parameters
+    ----------
+    states : numpy.ndarray, shape (n, 6)
+        Heliocentric states (AU, AU/day), outside the sphere, at ``epochs`` (MJD TDB).
+
+    Returns
+    -------
+    ahead, behind : numpy.ndarray, shape (n,)
+        The first time after the epoch the path is inside the sphere (on the way in to a
+        perihelion below ``radius_au``), +inf when it never is; and the last time before the
+        epoch it was (on the way out of such a perihelion; the path traced backwards enters
+        there), -inf when it never was.
+    """
+    n = len(states)
+    ahead, behind = np.full(n, np.inf), np.full(n, -np.inf)
+    cometary = cartesian_to_cometary(states, epochs, mu)
+    q, e = cometary[:, 0], cometary[:, 1]
+    through = np.isfinite(q) & (q < radius_au)
+    if not through.any():
+        return ahead, behind
+    keplerian = cartesian_to_keplerian(states[through], mu)
+    a, mean_anomaly = keplerian[:, 0], np.radians(keplerian[:, 5])
+    q, e, tp, epoch = q[through], e[through], cometary[through, 5], epochs[through]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # From the sphere to perihelion, by Kepler's equation for each conic.
+        n_mean = np.sqrt(mu / np.abs(a) ** 3)
+        big_e = np.arccos(np.clip((1.0 - radius_au / a) / e, -1.0, 1.0))
+        big_h = np.arccosh(np.maximum((1.0 - radius_au / a) / e, 1.0))
+        d = np.sqrt(radius_au / q - 1.0)
+        to_perihelion = np.select(
+            [e < 1.0, e > 1.0],
+            [(big_e - e * np.sin(big_e)) / n_mean, (e * np.sinh(big_h) - big_h) / n_mean],
+            np.sqrt(2.0 * q**3 / mu) * (d + d**3 / 3.0))
+        # Perihelia next after and last before the epoch (an ellipse has one every period).
+        elliptic = e < 1.0
+        next_peri = np.where(elliptic, np.mod(-mean_anomaly, 2.0 * np.pi) / n_mean,
+                             np.where(tp > epoch, tp - epoch, np.inf))
+        last_peri = np.where(elliptic, np.mod(mean_anomaly, 2.0 * np.pi) / n_mean,
+                             np.where(tp < epoch, epoch - tp, np.inf))
+    ahead[through] = epoch + next_peri - to_perihelion
+    behind[through] = epoch - (last_peri - to_perihelion)
+    return ahead, behind
 
 
 def _check_choice(value, allowed, argument):
@@ -117,7 +173,7 @@ def propagate_states(orbits: pd.DataFrame, mjd_tdb, method: str = "nbody", pairs
         spk.check_coverage(perturbers, epochs)
         # A state inside the Sun has impacted (its Kepler motion is singular); an orbit whose
         # Kepler solution is not finite is degenerate. Both are flagged, not propagated.
-        inside = np.linalg.norm(states[:, :3], axis=1) < BODY_RADIUS_KM[10] / AU_KM
+        inside = np.linalg.norm(states[:, :3], axis=1) < SUN_RADIUS_AU
         status[inside] = nbody.IMPACT
         good = ~inside
         out = np.full((n, 1 if pairs else times.size, 6), np.nan)
@@ -125,9 +181,19 @@ def propagate_states(orbits: pd.DataFrame, mjd_tdb, method: str = "nbody", pairs
             out[good, 0] = kepler_step(states[good], times[good] - epochs[good])
         else:
             out[good] = propagate_2body(states[good], epochs[good], times)
-        degenerate = good & ~np.isfinite(out).all(axis=(1, 2))
+        # A rectilinear path (no angular momentum) has no conic to follow through the Sun.
+        rectilinear = np.linalg.norm(np.cross(states[:, :3], states[:, 3:]), axis=1) == 0.0
+        degenerate = good & (rectilinear | ~np.isfinite(out).all(axis=(1, 2)))
         status[degenerate] = nbody.DEGENERATE
         out[degenerate] = np.nan
+        # A path through the Sun ends where it enters it (Kepler motion would go on through).
+        good &= ~degenerate
+        ahead, behind = np.full(n, np.inf), np.full(n, -np.inf)
+        ahead[good], behind[good] = sun_entry_times(states[good], epochs[good])
+        at = times[:, None] if pairs else np.broadcast_to(times, (n, times.size))
+        ended = (at > ahead[:, None]) | (at < behind[:, None])
+        status[ended.any(axis=1)] = nbody.IMPACT
+        out[ended] = np.nan
         return out, status
 
     states, epochs = orbits_to_states(orbits, frame="equatorial", origin="ssb")

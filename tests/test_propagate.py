@@ -132,3 +132,48 @@ def test_orbit_of_a_perturber_asteroid_is_not_attracted_by_itself():
     # The kernel's Ceres was integrated with the other 15 asteroids' mutual perturbations and
     # Ceres' own fit; 30 days from the same state, the two agree to well under 1 km.
     assert np.linalg.norm(got[STATE[:3]].to_numpy()[0] - kernel[:3]) * 1.496e8 < 1.0
+
+
+@pytest.mark.parametrize("e", [0.999, 1.0, 1.3])
+def test_a_two_body_path_through_the_sun_ends_where_it_enters(e):
+    """A sungrazer whose perihelion lies inside the Sun: its rows are valid until the path
+    enters the Sun (found by brute force on the Kepler path, sampled every 10 s) and impact
+    after, propagated forwards and backwards from epochs on either side of perihelion."""
+    from ephemerides.constants import GM_SUN_AU3_PER_DAY2
+    from ephemerides.elements import cometary_to_cartesian, ecliptic_to_equatorial
+    from ephemerides.propagate import SUN_RADIUS_AU, sun_entry_times
+
+    q, tp = 0.6 * SUN_RADIUS_AU, EPOCH + 3.0
+    for epoch in (EPOCH, EPOCH + 6.0):  # before and after the perihelion
+        state = cometary_to_cartesian([q], [e], [30.0], [40.0], [50.0], [tp], epoch)
+        step = 10.0 / 86_400.0
+        fine = np.arange(EPOCH - 1.0, EPOCH + 7.0, step)
+        path = propagate_2body(state, epoch, fine)[0]
+        entered = fine[np.linalg.norm(path[:, :3], axis=1) < SUN_RADIUS_AU]
+        times = np.array([EPOCH - 1.0, EPOCH + 2.9, EPOCH + 3.1, EPOCH + 7.0])
+        table = propagate(_cart_orbits(["GRAZER"], state, epoch), times, method="2body")
+        inside = (times > entered.min()) if epoch < tp else (times < entered.max())
+        assert table["status"].tolist() == ["impact" if x else "ok" for x in inside]
+        assert np.isnan(table[STATE].to_numpy()[inside]).all()
+        np.testing.assert_allclose(table[STATE].to_numpy()[~inside],
+                                   propagate_2body(state, epoch, times[~inside])[0],
+                                   rtol=1e-12, atol=1e-14)
+        # The entry time itself, to the brute force's sampling.
+        helio = np.hstack([ecliptic_to_equatorial(state[:, :3]),
+                           ecliptic_to_equatorial(state[:, 3:])])
+        ahead, behind = sun_entry_times(helio, np.array([epoch]))
+        # An ellipse also passed through the Sun one period before (and will one after).
+        if e < 1.0:
+            period = 2.0 * np.pi * np.sqrt((q / (1.0 - e)) ** 3 / GM_SUN_AU3_PER_DAY2)
+        if epoch < tp:
+            assert abs(ahead[0] - entered.min()) <= step
+            if e < 1.0:
+                assert abs(behind[0] - (entered.max() - period)) <= step
+            else:
+                assert behind[0] == -np.inf
+        else:
+            assert abs(behind[0] - entered.max()) <= step
+            if e < 1.0:
+                assert abs(ahead[0] - (entered.min() + period)) <= step
+            else:
+                assert ahead[0] == np.inf

@@ -490,13 +490,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _in_option_words(message: str, parser: argparse.ArgumentParser, verb: str) -> str:
     """A library message in the command line's words: a parameter the verb takes as an option
-    (``radius_arcsec must be …``, ``seed=…``) is named by that option (``--radius-arcsec``)."""
+    (``radius_arcsec must be …``, ``seed=…``) is named by that option (``--radius-arcsec``), a
+    flag's ``rewind=True`` by the flag (``--rewind``)."""
     import re
 
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for action in verbs.choices[verb]._actions:
         if action.option_strings and action.dest != "help":
             option = max(action.option_strings, key=len)
+            if isinstance(action, argparse._StoreTrueAction):  # rewind=True → --rewind
+                message = re.sub(rf"(?<![\w-]){re.escape(action.dest)}=True\b", option, message)
             message = re.sub(rf"(?<![\w-]){re.escape(action.dest)}(?= must|=| is )", option,
                              message)
     return message

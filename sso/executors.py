@@ -162,7 +162,8 @@ def make_executor(kind: str = "serial", workers: int | None = None,
     if workers is not None and not (isinstance(workers, int) and workers >= 1):
         raise InputError(f"workers must be an integer >= 1; got {workers!r}")
     if scheduler and kind != "dask":
-        raise InputError("a scheduler address needs the dask executor (--executor dask)")
+        raise InputError(f"scheduler={scheduler!r} is a Dask scheduler's address; it needs the "
+                         "Dask executor")
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

@@ -92,18 +92,18 @@ def read_link_config(path) -> LinkingConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"--config {path}: not valid TOML ({err})") from None
+        raise InputError(f"linking settings {path}: not valid TOML ({err})") from None
     parts = {}
     for table, cls in (("tracklets", TrackletConfig), ("fit", FitConfig)):
         values = data.pop(table, {})
         if not isinstance(values, dict):
-            raise InputError(f"--config {path}: '{table}' must be a table [{table}]")
+            raise InputError(f"linking settings {path}: '{table}' must be a table [{table}]")
         parts[table] = cls(**_known(values, cls, path, f"[{table}] "))
     config = LinkingConfig(**_known(data, LinkingConfig, path, ""), **parts)
     try:
         config.validate()
     except (TypeError, ValueError) as err:
-        raise InputError(f"--config {path}: {err}") from None
+        raise InputError(f"linking settings {path}: {err}") from None
     return config
 
 
@@ -113,8 +113,8 @@ def _known(values: dict, cls, path: Path, where: str) -> dict:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("tracklets", "fit")}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise InputError(f"--config {path}: unknown setting {where}{unknown[0]!r}; allowed: "
-                         f"{', '.join(fields)}")
+        raise InputError(f"linking settings {path}: unknown setting {where}{unknown[0]!r}; "
+                         f"allowed: {', '.join(fields)}")
     for name, value in values.items():
         default = fields[name].default
         if isinstance(default, bool):
@@ -127,7 +127,7 @@ def _known(values: dict, cls, path: Path, where: str) -> dict:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             kind = "a number"
         if not ok:
-            raise InputError(f"--config {path}: {where}{name} = {value!r} must be {kind}")
+            raise InputError(f"linking settings {path}: {where}{name} = {value!r} must be {kind}")
     return values
 
 

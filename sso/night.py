@@ -309,17 +309,17 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     tonight = validate_diasources(diasources)
     tonight = tonight[night_of(tonight["midpointMjdTai"].to_numpy()) == night]
     visits = visits[night_of(visit_midpoints(visits)) == night]
-    with state_lock(state, f"sso night --date {date}") as left:
+    with state_lock(state, f"the night of {date}") as left:
         if left:
             say(f"the lock left by a run that ended without releasing it ({left.get('command')}, "
                 f"process {left.get('pid')} since {left.get('since')}) is taken over")
         later = sorted(n for n in nights_run(state) if n > night)
         if later and not rewind:
             raise InputError(
-                f"the night of {date} comes before the last night in --state-dir {state}, "
-                f"{night_date(later[-1])}: nights run in order. Pass --rewind to roll the state "
-                f"back to before {date} ({len(later)} later night(s) dropped), or use another "
-                "--state-dir")
+                f"the night of {date} comes before the last night in state_dir={str(state)!r}, "
+                f"{night_date(later[-1])}: nights run in order. Pass rewind=True to roll the "
+                f"state back to before {date} ({len(later)} later night(s) dropped), or use "
+                "another state folder")
         if later:
             _rewind(state, later)
             say(f"rolled back {len(later)} later night(s): {', '.join(map(night_date, later))}")

@@ -60,7 +60,7 @@ def state_lock(state: Path, command: str):
         except BlockingIOError:
             handle.seek(0)
             raise StateInUseError(
-                f"--state-dir {state} is in use by {_holder_text(_parse(handle.read()))}; "
+                f"state_dir={str(state)!r} is in use by {_holder_text(_parse(handle.read()))}; "
                 "wait for that run to end (two runs on one state would corrupt it)") from None
         handle.seek(0)
         left = _parse(handle.read()) or None
@@ -99,7 +99,7 @@ def read_ledger(state: Path) -> dict[int, dict]:
         return {int(night): dict(entry) for night, entry in nights.items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         raise InputError(f"{path} is not a ledger of nights written by sso night; restore it "
-                         "from a backup or start a new --state-dir") from None
+                         "from a backup or start a new state folder") from None
 
 
 def write_ledger(state: Path, ledger: dict[int, dict]) -> None:

@@ -143,7 +143,7 @@ def test_bad_executor_settings():
         make_executor("threads")
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         make_executor("processes", 0)
-    with pytest.raises(ValueError, match="needs the dask executor"):
+    with pytest.raises(ValueError, match=r"scheduler=.* it needs the Dask executor"):
         make_executor("processes", 2, scheduler="tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="unit_orbits must be an integer >= 1"):
         build_cache(None, 0.0, 0.1, unit_orbits=0)

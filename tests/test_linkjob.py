@@ -146,7 +146,8 @@ def test_link_job_errors_name_the_problem_and_write_nothing(detections_file, tmp
     out = tmp_path / "out"
     assert main(["link", "--detections", str(path), "--out", str(out),
                  "--config", str(config)]) == 2
-    assert "unknown setting [fit] 'max_rms'" in capsys.readouterr().err
+    assert f"linking settings {config}: unknown setting [fit] 'max_rms'" in \
+        capsys.readouterr().err
     assert main(["link", "--detections", str(path), "--out", str(out), "--grid", "asteroids"]) == 2
     assert "unknown hypothesis grid 'asteroids'" in capsys.readouterr().err
     assert main(["link", "--detections", str(tmp_path / "none.parquet"), "--out", str(out)]) == 2

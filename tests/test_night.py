@@ -135,16 +135,24 @@ def _snapshot(folder) -> dict:
 
 
 def test_nights_out_of_order_are_refused_and_a_rewind_replays_to_the_same_state(survey,
-                                                                                  tmp_path):
+                                                                                  tmp_path,
+                                                                                  capsys):
     sim, _, catalogue, visits, state, dates, _ = survey
     copy = tmp_path / "state"
     shutil.copytree(state, copy)
     before = _snapshot(copy)
     with pytest.raises(ValueError, match=f"the night of {dates[-3]} comes before the last "
-                       f"night in --state-dir .*, {dates[-1]}: nights run in order. Pass "
-                       "--rewind"):
+                       f"night in state_dir=.*, {dates[-1]}: nights run in order. Pass "
+                       "rewind=True"):
         run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False)
-    assert _snapshot(copy) == before  # the refusal changed nothing
+    # The command line says it in its own words.
+    assert main(["night", "--date", dates[-3], "--visits", str(_saved(visits, tmp_path)),
+                 "--diasources", str(_saved(sim.diasources, tmp_path)),
+                 "--orbits", str(_saved(catalogue, tmp_path)), "--state-dir", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert f"last night in --state-dir='{copy}', {dates[-1]}" in err
+    assert "Pass --rewind to roll" in err
+    assert _snapshot(copy) == before  # the refusals changed nothing
     # Rewound and run again in order: the state is the in-order run's, byte for byte.
     run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False, rewind=True)
     assert not (copy / "nights" / dates[-1]).exists()
@@ -181,7 +189,8 @@ def test_a_locked_state_is_refused_at_once_and_a_dead_holders_lock_is_taken_over
                      "--diasources", str(_saved(sim.diasources, tmp_path)),
                      "--orbits", str(_saved(catalogue, tmp_path)),
                      "--state-dir", str(copy)]) == 2
-        assert f"in use by process {holder.pid}" in capsys.readouterr().err
+        assert f"--state-dir='{copy}' is in use by process {holder.pid}" in \
+            capsys.readouterr().err
         assert _snapshot(copy) == before
     finally:
         holder.kill()  # as kill -9: the kernel releases its lock, its record stays

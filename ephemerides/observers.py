@@ -9,6 +9,8 @@ precession-nutation, Earth rotation (UT1) and polar motion from the IERS tables 
 """
 
 import json
+import logging
+import warnings
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,11 +18,14 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import EarthLocation
 from astropy.time import Time
+from astropy.utils.exceptions import AstropyWarning
 
-from ephemerides import timescales  # noqa: F401  (configures astropy never to download IERS data)
 from ephemerides.constants import EARTH_EQUATORIAL_RADIUS_KM, EQUATORIAL_TO_ECLIPTIC
 from ephemerides.errors import InputError
 from ephemerides.spk import barycentric_states
+from ephemerides.timescales import quiet_erfa  # (its module keeps astropy off the network)
+
+logger = logging.getLogger(__name__)
 
 ORIGINS = ("ssb", "sun")
 FRAMES = ("equatorial", "ecliptic")
@@ -154,6 +159,24 @@ def _check_choice(value: str, allowed: tuple[str, ...], argument: str) -> str:
     return choice
 
 
+def _report_earth_orientation(caught, mjd: np.ndarray) -> None:
+    """astropy's warnings about times beyond its Earth orientation table, said once in our
+    words (what was used instead and what it costs); any other warning passed on as it was."""
+    from astropy.utils import iers
+
+    beyond = [w for w in caught if "IERS" in str(w.message) or "polar motion" in str(w.message)]
+    for other in caught:
+        if other not in beyond:
+            warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    if beyond:
+        end = float(iers.earth_orientation_table.get()["MJD"][-1].value)
+        logger.warning(
+            "%d of %d observation time(s) fall after the Earth orientation table of "
+            "astropy-iers-data (ends MJD %.0f): mean polar motion and the last UT1-UTC are used "
+            "there, which moves the site by up to ~100 m per year beyond the table",
+            int(np.count_nonzero(mjd > end)), mjd.size, end)
+
+
 def observer_states(
     observatory_code: str | Observatory,
     mjd_tdb,
@@ -213,8 +236,11 @@ def observer_states(
         location = EarthLocation.from_geocentric(*site.earth_fixed_position_km(), unit=u.km)
         # Converted to TT once here: astropy would otherwise evaluate the TDB - TT series
         # (erfa.dtdb) again for each of the scales it needs (TT, UTC, UT1).
-        time_tt = Time(mjd, format="mjd", scale="tdb").tt
-        position, velocity = location.get_gcrs_posvel(time_tt)
+        with quiet_erfa(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AstropyWarning)
+            time_tt = Time(mjd, format="mjd", scale="tdb").tt
+            position, velocity = location.get_gcrs_posvel(time_tt)
+        _report_earth_orientation(caught, mjd)
         states[:, :3] += position.xyz.to_value(u.AU).T
         states[:, 3:] += velocity.xyz.to_value(u.AU / u.day).T
     if origin == "sun":

@@ -48,12 +48,16 @@ def _parse_times(values: list[str], max_times: int):
     import numpy as np
     from astropy.time import Time
 
+    from ephemerides.timescales import quiet_erfa
+
     mjd = []
     for text in values:
         parts = text.split(":")
+        # A range is three plain numbers; an ISO time (2035-01-01T00:00:00) has colons too.
+        is_range = len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts)
         count = 1
         try:
-            if len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts):
+            if is_range:
                 start, stop, step = (float(p) for p in parts)
                 if step <= 0 or stop < start:
                     raise ValueError
@@ -62,7 +66,8 @@ def _parse_times(values: list[str], max_times: int):
                 try:
                     value = float(text)
                 except ValueError:
-                    value = float(Time(text, format="isot").mjd)
+                    with quiet_erfa():
+                        value = float(Time(text, format="isot").mjd)
         except ValueError:
             raise _bad_input(
                 f"--times value {text!r} is not an MJD (60000.5), an ISO date-time "
@@ -72,7 +77,7 @@ def _parse_times(values: list[str], max_times: int):
             raise _bad_input(f"--times {' '.join(values)} makes {len(mjd) + count:,} times or "
                              f"more, above --max-times {max_times:,}; raise --max-times to go "
                              "beyond")
-        mjd.extend(start + step * np.arange(count) if len(parts) == 3 else [value])
+        mjd.extend(start + step * np.arange(count) if is_range else [value])
     return np.asarray(mjd, dtype=np.float64)
 
 

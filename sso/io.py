@@ -46,9 +46,23 @@ def check_table_path(path) -> Path:
         raise InputError(
             f"output file {path} has suffix {path.suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}"
         )
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise InputError(f"output folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"output file {path} is a folder; give a file name")
+    _check_writable(path.parent, f"output file {path}")
     return path
+
+
+def _check_writable(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder this process cannot create files in (permissions, a
+    read-only or virtual file system): a file is made there and removed at once."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sso-write-check.", dir=folder)
+    except OSError as err:
+        raise InputError(f"{what}: cannot write in {folder} ({err.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_output_folder(path, name: str = "out") -> Path:
@@ -61,8 +75,9 @@ def check_output_folder(path, name: str = "out") -> Path:
     existing = path
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{name} {path}: {existing} is not writable by this user")
+    if not existing.is_dir():
+        raise InputError(f"{name} {path}: {existing} is not a folder")
+    _check_writable(existing, f"{name} {path}")
     return path
 
 

@@ -61,6 +61,7 @@ from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.schemas import CLAIMED, DISCOVERED
 from ephemerides.tablefiles import read_table_file
+from ephemerides.timescales import quiet_erfa
 from linking import LinkingConfig, Observations
 from linking.mpc_formats import ades_context, temporary_designation
 from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
@@ -168,7 +169,8 @@ def night_number(date: str) -> int:
     from astropy.time import Time
 
     try:
-        return int(np.floor(Time(date, format="iso", scale="utc").mjd))
+        with quiet_erfa():
+            return int(np.floor(Time(date, format="iso", scale="utc").mjd))
     except ValueError:
         raise InputError(f"{date!r} is not a date YYYY-MM-DD (the night that begins on "
                          "it)") from None
@@ -179,7 +181,8 @@ def night_date(night: int) -> str:
     of :func:`night_number`."""
     from astropy.time import Time
 
-    return Time(float(night), format="mjd", scale="utc").iso[:10]
+    with quiet_erfa():
+        return Time(float(night), format="mjd", scale="utc").iso[:10]
 
 
 @dataclass(frozen=True)

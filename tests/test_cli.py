@@ -1,6 +1,7 @@
 """The ``sso`` command line: ephemeris output files, clear errors, nothing written on failure."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,7 +91,6 @@ def test_demo_runs_the_survey_and_scores_it(tmp_path, capsys):
 
 
 def test_output_file_has_ordinary_permissions(orbit_file, tmp_path):
-    import os
     import stat
 
     out = tmp_path / "eph.csv"
@@ -139,18 +139,16 @@ def test_demo_options_are_checked_before_the_work(tmp_path, capsys, args, messag
     assert not (tmp_path / "d").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
-def test_an_output_folder_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        assert main(["simulate", "--synthetic", "5", "--synthetic-cadence",
-                     "--out", str(locked / "sim")]) == 2
-        assert f"{locked} is not writable" in capsys.readouterr().err
-        assert list(locked.iterdir()) == []
-    finally:
-        locked.chmod(0o700)
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_location_that_cannot_be_written_is_refused_before_the_work(orbit_file,
+                                                                             capsys):
+    """/proc takes no new files, whoever asks (root included): refused at once, named."""
+    assert main(["simulate", "--synthetic", "5", "--synthetic-cadence",
+                 "--out", "/proc/sim"]) == 2
+    assert "--out /proc/sim: cannot write in /proc" in capsys.readouterr().err
+    assert main(["ephemeris", "--orbits", str(orbit_file), "--times", "61000",
+                 "--out", "/proc/e.parquet"]) == 2
+    assert "output file /proc/e.parquet: cannot write in /proc" in capsys.readouterr().err
 
 
 def test_damaged_or_misplaced_files_are_named(orbit_file, tmp_path, capsys):
@@ -186,3 +184,21 @@ def test_invalid_orbit_rows_are_refused_or_skipped_as_the_option_says(tmp_path, 
     assert not out.exists()
     assert main([*args, "--errors", "skip"]) == 0
     assert pd.read_csv(out)["object_id"].tolist() == ["SynMBA01"]
+
+
+def test_dates_beyond_the_earth_orientation_table_give_one_line_of_our_own(orbit_file,
+                                                                           tmp_path):
+    """2035 lies after ERFA's leap-second table and astropy-iers-data's Earth orientation:
+    no ERFA or astropy warnings, one line of ours saying what was used instead."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "sso.cli", "ephemeris", "--orbits", str(orbit_file),
+         "--times", "2035-01-01T00:00:00", "2035-01-02", "--out", str(tmp_path / "e.csv")],
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "2 of 2 observation time(s) fall after the Earth orientation table" in lines[0]
+    assert len(pd.read_csv(tmp_path / "e.csv")) == 2 * 2  # two orbits, two times

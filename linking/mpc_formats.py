@@ -1,4 +1,4 @@
-"""MPC astrometry formats: the 80-column observation record and ADES PSV.
+"""MPC astrometry formats: the 80-column observation record and ADES (PSV and XML).
 
 The 80-column optical record
 ----------------------------
@@ -44,6 +44,21 @@ observation, with the columns of :data:`ADES_COLUMNS`: ``obsTime`` is ISO 8601 U
 milliseconds and a ``Z``, ``ra`` and ``dec`` decimal degrees, ``rmsRA`` (of RA·cos Dec) and
 ``rmsDec`` arcseconds, ``mag`` and ``rmsMag`` magnitudes.
 
+Reading ADES
+------------
+:func:`read_ades` reads optical astrometry in ADES version 2017 or 2022, in either
+serialisation, told apart by content: text whose first character (after blanks and a byte-order
+mark) is ``<`` is XML, anything else PSV. PSV: an optional ``# version=2017|2022`` line; blocks
+of obsContext lines (``#`` and ``!``, skipped), a column-header row of field names separated by
+``|`` and data rows with as many fields; blanks around fields are padding and an empty field is
+missing. XML: the root ``<ades version="2017|2022">`` holding ``<obsBlock>`` elements (an
+``<obsContext>``, skipped, and an ``<obsData>`` of ``<optical>`` elements), or ``<optical>``
+elements directly; each field is a child element. A DTD (``<!DOCTYPE``, ``<!ENTITY``) is refused,
+never expanded. Fields read: ``permID``, ``provID``, ``trkSub`` (the designation, first given
+wins), ``obsTime`` (ISO 8601 UTC), ``ra``, ``dec`` (degrees), ``rmsRA`` (of RA·cos Dec) and
+``rmsDec`` (arcsec), ``rmsCorr``, ``mag``, ``rmsMag``, ``band``, ``stn``, ``mode``, ``astCat``;
+other fields are ignored, fields may come in any order.
+
 Designations use :mod:`ephemerides.designations` for packing and unpacking: numbered objects
 and numbered comets (``'8467'``, ``'1P'``) are permanent designations, provisional designations
 (``'2021 AB12'``, ``'C/1995 O1'``, ``'2040 P-L'``) are packed into the provisional field, and
@@ -54,11 +69,14 @@ digits, such as those :func:`temporary_designation` makes.
 import re
 import string
 import warnings
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from xml.parsers import expat
 
+import erfa
 import numpy as np
 import pandas as pd
 
@@ -70,18 +88,21 @@ from ephemerides.designations import (
     unpack_designation,
 )
 from ephemerides.errors import InputError
-from ephemerides.timescales import convert_mjd
+from ephemerides.timescales import MJD_RANGE, convert_mjd, quiet_erfa
 
 __all__ = [
     "ADES_COLUMNS",
     "ADES_MODES",
     "ADES_VERSION",
+    "ASTROMETRY_FORMATS",
     "KNOWN_TELESCOPES",
     "SUPPORTED_OBSERVATION_TYPES",
     "UNSUPPORTED_OBSERVATION_TYPES",
     "ades_context",
     "format_ades_psv",
     "format_mpc80",
+    "read_ades",
+    "read_astrometry",
     "read_mpc80",
     "temporary_designation",
 ]
@@ -245,9 +266,12 @@ class _LineError(ValueError):
     """A problem on one line: columns and explanation; the caller adds source and line."""
 
 
-def _read_text(path_or_text) -> tuple[str, str]:
+def _read_text(path_or_text, function: str = "read_mpc80",
+               encoding: str = "ascii") -> tuple[str, str]:
+    """Text and source name (the path, or ``<text>``) of a reader's argument; bytes that do not
+    decode in ``encoding`` become U+FFFD, which the field checks then refuse."""
     if isinstance(path_or_text, Path):
-        return path_or_text.read_text(encoding="ascii", errors="replace"), str(path_or_text)
+        return path_or_text.read_text(encoding=encoding, errors="replace"), str(path_or_text)
     if isinstance(path_or_text, str):
         if "\n" in path_or_text:
             return path_or_text, "<text>"
@@ -256,11 +280,11 @@ def _read_text(path_or_text) -> tuple[str, str]:
         except (OSError, ValueError):  # a name too long, or with a NUL: not a path
             is_file = False
         if not is_file:
-            raise InputError(f"{path_or_text[:80]!r} is not a file: read_mpc80 takes a path, "
+            raise InputError(f"{path_or_text[:80]!r} is not a file: {function} takes a path, "
                              "or the text of the records (with newlines)")
-        return Path(path_or_text).read_text(encoding="ascii", errors="replace"), path_or_text
+        return Path(path_or_text).read_text(encoding=encoding, errors="replace"), path_or_text
     raise TypeError(
-        "read_mpc80 takes a path (str or pathlib.Path) or the text of the records (a str with "
+        f"{function} takes a path (str or pathlib.Path) or the text of the records (a str with "
         f"newlines); got {type(path_or_text).__name__}"
     )
 
@@ -849,3 +873,407 @@ def format_ades_psv(
         out += ["|".join(r[c].ljust(w) for c, w in zip(ADES_COLUMNS, widths, strict=True))
                 .rstrip() for r in section]
     return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading ADES (PSV and XML)
+# ----------------------------------------------------------------------------------------------
+
+_ADES_VERSIONS = ("2017", "2022")
+_ADES_IDS = ("permID", "provID", "trkSub")
+_ADES_REQUIRED = ("obsTime", "ra", "dec", "stn")
+_ADES_NEEDS = ("an ADES optical observation needs obsTime, ra, dec, stn and one of permID, "
+               "provID or trkSub")
+#: Non-optical ADES records, recognised to be refused by name.
+_ADES_OTHER_RECORDS = ("offset", "occultation", "radar")
+_RE_ADES_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_RE_ADES_TEXT = re.compile(r"^[!-~](?:[ -~]*[!-~])?$")  # printable ASCII, no outer blanks
+_RE_ADES_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_RE_ADES_TIME = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]+)?)Z?$")
+_RE_ADES_VERSION = re.compile(r"^#\s*version\s*=(.*)$")
+# Numeric fields: (what is allowed, test of a finite value).
+_ADES_NUMBERS = {
+    "ra": ("RA in degrees, 0 <= ra < 360", lambda v: 0.0 <= v < 360.0),
+    "dec": ("Dec in degrees, -90 <= dec <= 90", lambda v: -90.0 <= v <= 90.0),
+    "rmsRA": ("an uncertainty of RA·cos Dec in arcsec, > 0", lambda v: v > 0.0),
+    "rmsDec": ("an uncertainty of Dec in arcsec, > 0", lambda v: v > 0.0),
+    "rmsCorr": ("a correlation coefficient, -1 <= rmsCorr <= 1", lambda v: -1.0 <= v <= 1.0),
+    "mag": ("a magnitude, e.g. '17.79'", lambda v: True),
+    "rmsMag": ("a magnitude uncertainty, > 0", lambda v: v > 0.0),
+}
+_ADES_TEXTS = ("band", "mode", "astCat")
+_ADES_OUTPUT = ("diaSourceId", "designation", "midpointMjdTai", "ra", "dec", "raErr", "decErr",
+                "rmsCorr", "mag", "band", "observatoryCode", "mode", "astCat")
+
+
+class _Refused(Exception):
+    """A DTD in an XML document: stops the parser before anything is expanded."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+def _ades_psv_records(text: str, source: str) -> list[tuple[str, dict]]:
+    """(location, {field: text}) of each data row of PSV ``text``, in file order."""
+    records = []
+    header: list[str] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        where = f"{source}, line {number}"
+        if not line:
+            continue
+        if line.startswith(("#", "!")):
+            version = _RE_ADES_VERSION.match(line)
+            if version is not None and version.group(1).strip() not in _ADES_VERSIONS:
+                raise InputError(
+                    f"{where}: {line!r} is not an ADES version read here; use "
+                    f"'# version=2022' or '# version=2017'"
+                )
+            header = None  # obsContext lines: the next row is a column-header row
+            continue
+        values = [v.strip() for v in raw.split("|")]
+        if header is None:
+            bad = [v for v in values if not _RE_ADES_FIELD_NAME.match(v)]
+            if bad:
+                raise InputError(
+                    f"{where}: expected a column-header row of ADES field names separated by "
+                    f"'|' (such as 'permID|obsTime|ra|dec|stn'); {bad[0]!r} is not a field name"
+                )
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise InputError(f"{where}: the column-header row names {repeated} twice")
+            absent = [c for c in _ADES_REQUIRED if c not in values]
+            if not any(c in values for c in _ADES_IDS):
+                absent.append("permID|provID|trkSub")
+            if absent:
+                raise InputError(
+                    f"{where}: the column-header row lacks the required field(s) {absent}; "
+                    f"{_ADES_NEEDS}"
+                )
+            header = values
+            continue
+        if len(values) != len(header):
+            raise InputError(
+                f"{where}: the data row has {len(values)} field(s) separated by '|' but its "
+                f"column-header row has {len(header)}; every row needs one field per column "
+                "(an empty field for a missing value)"
+            )
+        records.append((where, dict(zip(header, values, strict=True))))
+    return records
+
+
+def _local(name: str) -> str:
+    """An element or attribute name without its namespace (expat writes ``uri name``)."""
+    return name.rsplit(" ", 1)[-1]
+
+
+def _ades_xml_records(text: str, source: str, offset: int) -> list[tuple[str, dict]]:
+    """(location, {field: text}) of each ``<optical>`` of XML ``text`` (which starts on line
+    ``offset + 1`` of the source), in document order."""
+    builder = ET.TreeBuilder()
+    lines: dict[ET.Element, int] = {}
+    parser = expat.ParserCreate(namespace_separator=" ")
+
+    def start(name, attributes):
+        element = builder.start(_local(name), {_local(k): v for k, v in attributes.items()})
+        lines[element] = parser.CurrentLineNumber + offset
+
+    def refuse(*_):
+        raise _Refused(parser.CurrentLineNumber + offset)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = lambda name: builder.end(_local(name))
+    parser.CharacterDataHandler = builder.data
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(text, True)
+    except expat.ExpatError as error:
+        raise InputError(
+            f"{source}: malformed XML at line {error.lineno + offset}, column "
+            f"{error.offset + 1}: {expat.ErrorString(error.code)}"
+        ) from None
+    except _Refused as refused:
+        raise InputError(
+            f"{source}, line {refused.line}: the XML declares a DTD (<!DOCTYPE or <!ENTITY); "
+            "ADES documents need none and read_ades does not expand one; remove it"
+        ) from None
+    root = builder.close()
+
+    def place(element: ET.Element) -> str:
+        return f"{source}, line {lines[element]}"
+
+    if root.tag != "ades":
+        raise InputError(
+            f"{place(root)}: the root element is <{root.tag}>; ADES XML has the root "
+            "<ades version=\"2022\"> (or \"2017\")"
+        )
+    version = root.get("version")
+    if version is not None and version.strip() not in _ADES_VERSIONS:
+        raise InputError(
+            f"{place(root)}: <ades version={version!r}> is not an ADES version read here; use "
+            "version=\"2022\" or \"2017\""
+        )
+
+    def unexpected(element: ET.Element, parent: str, allowed: str) -> InputError:
+        if element.tag in _ADES_OTHER_RECORDS:
+            return InputError(
+                f"{place(element)}: <{element.tag}> records are not read; read_ades reads "
+                "<optical> observations only"
+            )
+        return InputError(f"{place(element)}: unexpected <{element.tag}> in <{parent}>; "
+                          f"expected {allowed}")
+
+    observations = []
+    for child in root:
+        if child.tag == "optical":
+            observations.append(child)
+        elif child.tag == "obsBlock":
+            for part in child:
+                if part.tag == "obsData":
+                    for item in part:
+                        if item.tag != "optical":
+                            raise unexpected(item, "obsData", "<optical>")
+                        observations.append(item)
+                elif part.tag != "obsContext":
+                    raise unexpected(part, "obsBlock", "<obsContext> and <obsData>")
+        else:
+            raise unexpected(child, "ades", "<obsBlock> or <optical>")
+
+    records = []
+    for index, optical in enumerate(observations, start=1):
+        where = f"{place(optical)}, observation {index}"
+        fields: dict[str, str] = {}
+        for field in optical:
+            if len(field):
+                raise InputError(f"{where}, field {field.tag!r} (line {lines[field]}): expected "
+                                 f"text, found the element <{field[0].tag}> inside")
+            if field.tag in fields:
+                raise InputError(f"{where}: the field {field.tag!r} is given twice (line "
+                                 f"{lines[field]})")
+            fields[field.tag] = (field.text or "").strip()
+        records.append((where, fields))
+    return records
+
+
+def _ades_number(fields: dict, name: str, where: str) -> float:
+    text = fields.get(name, "")
+    if not text:
+        return np.nan
+    allowed, test = _ADES_NUMBERS[name]
+    value = float(text) if _RE_ADES_NUMBER.match(text) else np.nan
+    if not (np.isfinite(value) and test(value)):
+        raise InputError(f"{where}, field {name!r}: {text!r} is not {allowed}")
+    return value
+
+
+def _ades_text(fields: dict, name: str, where: str) -> str:
+    text = fields.get(name, "")
+    if text and not _RE_ADES_TEXT.match(text):
+        raise InputError(
+            f"{where}, field {name!r}: {text!r} is not printable ASCII text"
+        )
+    return text
+
+
+def _ades_obs_time(text: str, where: str) -> tuple:
+    """Calendar date and clock time of an ``obsTime``, checked (leap seconds allowed on the
+    days that have one); the MJD in UTC is left to ERFA, whose convention on leap-second days
+    :func:`~ephemerides.timescales.convert_mjd` shares."""
+    m = _RE_ADES_TIME.match(text)
+    allowed = ("expected an ISO 8601 UTC time 'YYYY-MM-DDThh:mm:ss.sssZ' (any number of "
+               "decimals of a second, 'Z' optional)")
+    if m is None:
+        raise InputError(f"{where}, field 'obsTime': {text!r}: {allowed}")
+    year, month, day, hour, minute = (int(g) for g in m.groups()[:5])
+    seconds = float(m.group(6))
+    try:
+        day_number = date(year, month, day).toordinal() - MJD_EPOCH_ORDINAL
+    except ValueError as error:
+        raise InputError(f"{where}, field 'obsTime': {text!r} is not a calendar date ({error})"
+                         ) from None
+    if not MJD_RANGE[0] <= day_number < MJD_RANGE[1]:
+        raise InputError(
+            f"{where}, field 'obsTime': {text!r} lies outside MJD {MJD_RANGE[0]:,.0f} to "
+            f"{MJD_RANGE[1]:,.0f} (years 1550 to 2650, the span of the planetary ephemeris)"
+        )
+    leap = False
+    if seconds >= 60.0 and hour == 23 and minute == 59:
+        following = date(year, month, day) + timedelta(days=1)
+        with quiet_erfa():
+            leap = (erfa.dat(following.year, following.month, following.day, 0.0)
+                    - erfa.dat(year, month, day, 0.0)) > 0.5
+    if hour > 23 or minute > 59 or seconds >= (61.0 if leap else 60.0):
+        raise InputError(
+            f"{where}, field 'obsTime': {text!r} needs hours 0-23, minutes 0-59 and seconds "
+            "below 60 (below 61 at 23:59 on a day that ends in a leap second)"
+        )
+    return year, month, day, hour, minute, seconds
+
+
+def _ades_row(where: str, fields: dict) -> dict:
+    row = {name: _ades_text(fields, name, where) for name in (*_ADES_IDS, *_ADES_TEXTS)}
+    designation = next((row[name] for name in _ADES_IDS if row[name]), "")
+    if not designation:
+        raise InputError(f"{where}: none of the fields permID, provID and trkSub is given; "
+                         f"{_ADES_NEEDS}")
+    for name in _ADES_REQUIRED:
+        if not fields.get(name, ""):
+            raise InputError(
+                f"{where}, field {name!r}: missing or empty; {_ADES_NEEDS}"
+            )
+    code = fields["stn"]
+    if not _RE_CODE.match(code):
+        raise InputError(
+            f"{where}, field 'stn': {code!r} is not an MPC observatory code; codes are exactly "
+            "3 printable non-blank ASCII characters, e.g. 'X05'"
+        )
+    row.update({name: _ades_number(fields, name, where) for name in _ADES_NUMBERS})
+    row["designation"] = designation
+    row["observatoryCode"] = code.upper()
+    row["time"] = _ades_obs_time(fields["obsTime"], where)
+    return row
+
+
+def read_ades(path_or_text) -> pd.DataFrame:
+    """Read ADES (version 2017 or 2022) optical astrometry, PSV or XML, into a DiaSource-style
+    table.
+
+    Parameters
+    ----------
+    path_or_text : str or pathlib.Path
+        A file, or its text as one string: a ``str`` containing a newline, or starting (after
+        blanks) with ``<``, is taken as text, any other ``str`` as a path. Files are read as
+        UTF-8; a leading byte-order mark is skipped. Text whose first character is ``<`` is
+        XML, any other text PSV (see the module documentation for both layouts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``optical`` observation, in file order: ``diaSourceId`` (int64, 0..n-1),
+        ``designation`` (str: ``permID`` such as ``'8467'`` or ``'1P'`` when given, else
+        ``provID`` such as ``'2021 AB12'``, else ``trkSub``; taken as written), ``midpointMjdTai``
+        (float64, MJD TAI converted from the UTC ``obsTime``), ``ra``, ``dec`` (float64,
+        degrees), ``raErr``, ``decErr`` (float64, degrees: ``rmsRA``/3600, of RA·cos Dec, and
+        ``rmsDec``/3600; NaN when absent), ``rmsCorr`` (float64, NaN when absent), ``mag``
+        (float64, NaN when absent), ``band`` (str, ``''`` when absent), ``observatoryCode``
+        (str, ``stn`` upper-cased), ``mode`` and ``astCat`` (str, ``''`` when absent).
+        ``rmsMag`` is checked but not returned. A file without observations gives an empty
+        table with these columns and dtypes.
+
+    Raises
+    ------
+    ValueError
+        Naming the source, the line (PSV: the row's line; XML: the line of the element and the
+        observation's position, from 1), the field, its text and what is allowed: malformed XML
+        (with the parser's position), a DTD, an unknown root or non-optical records, a PSV row
+        whose field count differs from its column-header row, a missing required field
+        (``obsTime``, ``ra``, ``dec``, ``stn``, one of ``permID``/``provID``/``trkSub``), a
+        number that is not decimal or out of range (``ra`` in [0, 360), ``dec`` in [-90, 90],
+        ``rmsRA``, ``rmsDec``, ``rmsMag`` > 0, ``rmsCorr`` in [-1, 1]), a bad ``obsTime``, a
+        station code that is not 3 printable characters, or text that is not printable ASCII
+        (such as bytes that are not UTF-8).
+    """
+    if isinstance(path_or_text, str) and path_or_text.lstrip(" \t\r\ufeff").startswith("<"):
+        text, source = path_or_text, "<text>"
+    else:
+        text, source = _read_text(path_or_text, "read_ades", encoding="utf-8")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{source}: the text holds lone surrogates, so it is not valid "
+                         "Unicode; ADES files are UTF-8 text (PSV or XML)") from None
+    if "\x00" in text:
+        raise InputError(
+            f"{source}: the input holds NUL bytes, so it is not a text file; ADES files are "
+            "UTF-8 text (PSV or XML)"
+        )
+    text = text.removeprefix("\ufeff")  # a byte-order mark
+    body = text.lstrip(" \t\r\n")
+    if body.startswith("<"):
+        skipped = text[: len(text) - len(body)]
+        records = _ades_xml_records(body, source, skipped.count("\n"))
+    else:
+        records = _ades_psv_records(text, source)
+    rows = [_ades_row(where, fields) for where, fields in records]
+
+    if rows:
+        year, month, day, hour, minute, seconds = (np.array(v) for v in zip(
+            *(r["time"] for r in rows), strict=True))
+        with quiet_erfa():
+            jd1, jd2 = erfa.dtf2d("UTC", year, month, day, hour, minute, seconds)
+        mjd_tai = convert_mjd((jd1 - 2_400_000.5) + jd2, "utc", "tai")
+    else:
+        mjd_tai = np.empty(0, dtype=np.float64)
+
+    def numbers(name: str, scale: float = 1.0) -> np.ndarray:
+        return np.array([r[name] for r in rows], dtype=np.float64) / scale
+
+    def texts(name: str) -> pd.Series:
+        return pd.Series([r[name] for r in rows], dtype=object)
+
+    return pd.DataFrame({
+        "diaSourceId": np.arange(len(rows), dtype=np.int64),
+        "designation": texts("designation"),
+        "midpointMjdTai": np.asarray(mjd_tai, dtype=np.float64),
+        "ra": numbers("ra"),
+        "dec": numbers("dec"),
+        "raErr": numbers("rmsRA", 3600.0),
+        "decErr": numbers("rmsDec", 3600.0),
+        "rmsCorr": numbers("rmsCorr"),
+        "mag": numbers("mag"),
+        "band": texts("band"),
+        "observatoryCode": texts("observatoryCode"),
+        "mode": texts("mode"),
+        "astCat": texts("astCat"),
+    }, columns=list(_ADES_OUTPUT))
+
+
+ASTROMETRY_FORMATS = ("mpc80", "ades")
+
+
+def _looks_like_ades(text: str) -> bool:
+    """ADES by content: XML, or PSV's ``#``/``!`` header lines or ``|``-separated rows. An MPC
+    80-column record has neither in the columns that matter."""
+    for line in text.lstrip("\ufeff").splitlines():
+        if line.strip():
+            first = line.lstrip()
+            return first.startswith(("<", "#", "!")) or "|" in line
+    return False
+
+
+def read_astrometry(path, format: str | None = None, unsupported: str = "raise") -> pd.DataFrame:
+    """Read optical astrometry of any number of objects: MPC 80-column or ADES (PSV or XML).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    format : {"mpc80", "ades"}, optional
+        Detected from the content when omitted (XML, or PSV header or ``|`` rows: ADES).
+    unsupported : {"raise", "skip"}
+        For MPC 80-column files, as :func:`read_mpc80`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`read_mpc80`'s or :func:`read_ades`'s table (both have ``designation``,
+        ``midpointMjdTai``, ``ra``, ``dec``, ``mag``, ``band`` and ``observatoryCode``).
+    """
+    if format is not None and format not in ASTROMETRY_FORMATS:
+        raise InputError(f"format={format!r}; use one of {ASTROMETRY_FORMATS} or None to "
+                         "detect it")
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"astrometry file {path} is a folder; give the file")
+    if not path.is_file():
+        raise FileNotFoundError(f"astrometry file {path} does not exist")
+    if format is None:
+        with path.open("rb") as stream:
+            head = stream.read(65536).decode("utf-8", errors="replace")
+        format = "ades" if _looks_like_ades(head) else "mpc80"
+    if format == "ades":
+        return read_ades(path)
+    return read_mpc80(path, unsupported=unsupported)

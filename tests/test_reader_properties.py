@@ -12,7 +12,7 @@ from ephemerides import read_orbits
 from ephemerides.errors import InputError
 from ephemerides.schemas import DIASOURCE
 from linking import read_hypotheses
-from linking.mpc_formats import read_mpc80
+from linking.mpc_formats import read_ades, read_mpc80
 from sso.linkjob import read_link_config
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -21,6 +21,24 @@ SETTINGS = settings(max_examples=150, deadline=None,
 MPC80 = [
     "08467         C2021 03 19.29799310 41 44.914+13 22 18.64         17.79wU~4ggFF51",
     "     K21F00A  C2021 03 19.28206110 41 45.45 +13 22 17.3          17.88GV~4ggFG96",
+]
+ADES_PSV = [
+    "# version=2022", "# observatory", "! mpcCode F51",
+    "permID|provID    |trkSub |obsTime                 |ra         |dec       |rmsRA|rmsDec|"
+    "rmsCorr|mag  |band|stn|mode",
+    "8467  |          |       |2021-03-19T07:09:06.000Z|160.4371417|13.3718444|0.100|0.150 |"
+    "0.1    |17.79|w   |F51|CCD",
+    "      |2021 AB12 |S26W000|2021-03-19T06:46:10.07  |0.5        |-12.25    |     |      |"
+    "       |     |    |G96|",
+]
+ADES_XML = [
+    '<?xml version="1.0" encoding="UTF-8"?>', '<ades version="2022">', "<obsBlock>",
+    "<obsContext><observatory><mpcCode>F51</mpcCode></observatory></obsContext>", "<obsData>",
+    "<optical><permID>8467</permID><obsTime>2021-03-19T07:09:06.000Z</obsTime>"
+    "<ra>160.4371417</ra><dec>13.3718444</dec><rmsRA>0.1</rmsRA><stn>F51</stn></optical>",
+    "<optical><trkSub>S26W000</trkSub><obsTime>2021-03-19T06:46:10.07</obsTime><ra>0.5</ra>"
+    "<dec>-12.25</dec><mag>17.8</mag><band>r</band><stn>G96</stn></optical>",
+    "</obsData>", "</obsBlock>", "</ades>",
 ]
 MPCORB = [
     "00433   11.16  0.46 K161D  95.36120  178.79795  304.32983   10.82861  0.2226787  "
@@ -96,6 +114,21 @@ def test_mpc80_reader(text):
 
 
 @SETTINGS
+@given(text=edited(ADES_PSV))
+def test_ades_psv_reader(text):
+    table = _ours_or_result(lambda: read_ades(text))
+    assert table is None or isinstance(table, pd.DataFrame)
+
+
+@SETTINGS
+@given(text=edited(ADES_XML))
+def test_ades_xml_reader(folder, text):
+    table = _read_file(folder / "obs.xml", text, read_ades)
+    if table is not None:
+        assert table["ra"].between(0.0, 360.0, inclusive="left").all()
+
+
+@SETTINGS
 @given(text=edited(MPCORB))
 def test_mpcorb_reader(folder, text):
     _read_file(folder / "MPCORB.DAT", text, lambda path: read_orbits(path, format="mpcorb"))
@@ -148,6 +181,8 @@ def test_diasource_tables(columns):
 def test_the_records_edited_are_valid(folder):
     """The records the properties start from read: the edits, not the seeds, fail."""
     assert len(read_mpc80("\n".join(MPC80) + "\n")) == 2
+    assert len(read_ades("\n".join(ADES_PSV) + "\n")) == 2
+    assert len(read_ades("\n".join(ADES_XML) + "\n")) == 2
     for name, lines, kind in (("MPCORB.DAT", MPCORB, "mpcorb"), ("orbits.des", SORCHA, "sorcha")):
         (folder / name).write_text("\n".join(lines) + "\n")
         assert len(read_orbits(folder / name, format=kind)) == 2

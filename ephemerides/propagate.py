@@ -103,6 +103,15 @@ def _perturber_numbers(object_ids, perturbers) -> np.ndarray:
     return ids.map(spellings).fillna(0).to_numpy(dtype=np.int64)
 
 
+def perturbers_for(object_id: str) -> spk.SpkEphemeris:
+    """The N-body force model's bodies for one object: all of them, less the object itself
+    when it is one of the massive asteroid perturbers (matched as :func:`_perturber_numbers`
+    does), which would otherwise attract itself."""
+    perturbers = spk.load_perturbers()
+    itself = int(_perturber_numbers([object_id], perturbers)[0])
+    return _without(perturbers, itself) if itself else perturbers
+
+
 @cache
 def _without(perturbers: spk.SpkEphemeris, naif_id: int) -> spk.SpkEphemeris:
     """The same perturbers less one body (read once per process)."""

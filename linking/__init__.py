@@ -7,8 +7,10 @@ from :func:`hypothesis_grid` or :func:`read_hypotheses`) and linkage metrics in 
 conventions (:mod:`linking.metrics`); initial orbits by Gauss's method (:func:`gauss_orbits`,
 :func:`initial_orbits`), orbit fits with 2-body or N-body motion (:func:`fit_orbit`), the whole
 pipeline with purification and merging (:func:`link`), and the MPC astrometry formats
-(:func:`read_mpc80`, :func:`format_mpc80`, :func:`format_ades_psv`,
-:func:`temporary_designation`). The ``sso link`` verb runs it on files, stage by stage.
+(:func:`read_mpc80`, :func:`read_ades`, :func:`read_astrometry`, :func:`format_mpc80`,
+:func:`format_ades_psv`, :func:`temporary_designation`), and orbit determination from any
+astrometry of one object (:func:`determine_orbit`). The ``sso link`` verb runs the linking
+on files, stage by stage; ``sso orbit fit`` the orbit determination.
 """
 
 from linking.detections import prepare_detections
@@ -25,14 +27,18 @@ from linking.metrics import (
 from linking.mpc_formats import (
     format_ades_psv,
     format_mpc80,
+    read_ades,
+    read_astrometry,
     read_mpc80,
     temporary_designation,
 )
+from linking.orbitdet import DeterminationConfig, determine_orbit
 from linking.orbitfit import FitConfig, Observations, OrbitFit, fit_orbit
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 __all__ = [
     "Candidates",
+    "DeterminationConfig",
     "FindabilityRule",
     "FitConfig",
     "LinkResult",
@@ -43,6 +49,7 @@ __all__ = [
     "Tracklets",
     "classify_linkages",
     "completeness",
+    "determine_orbit",
     "find_candidates",
     "findable_objects",
     "fit_orbit",
@@ -56,6 +63,8 @@ __all__ = [
     "make_tracklets",
     "prepare_detections",
     "purify",
+    "read_ades",
+    "read_astrometry",
     "read_hypotheses",
     "read_mpc80",
     "search_tracklets",

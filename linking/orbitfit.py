@@ -144,9 +144,14 @@ class Observations:
         Heliocentric ICRF observer positions, AU.
     nights : (n,) array of int
         Night of each detection.
+    perturbers : ephemerides.spk.SpkEphemeris, optional
+        The N-body force model's bodies (default: all of them); for one of the massive
+        asteroids, those less itself (:func:`ephemerides.propagate.perturbers_for`).
     """
 
-    def __init__(self, mjd_tai, ra_deg, dec_deg, sigma_arcsec, observer_au, nights):
+    def __init__(self, mjd_tai, ra_deg, dec_deg, sigma_arcsec, observer_au, nights,
+                 perturbers=None):
+        self.perturbers = perturbers
         self.t_tdb = np.asarray(mjd_tai, dtype=np.float64) + TT_MINUS_TAI_DAYS
         self.ra = np.deg2rad(np.asarray(ra_deg, dtype=np.float64))
         self.dec = np.deg2rad(np.asarray(dec_deg, dtype=np.float64))
@@ -165,6 +170,7 @@ class Observations:
     def subset(self, rows) -> "Observations":
         """The observations at ``rows`` (indices or a mask), sharing the computed geometry."""
         part = object.__new__(Observations)
+        part.perturbers = self.perturbers
         for name in ("t_tdb", "ra", "dec", "sigma", "nights", "sun", "observer"):
             setattr(part, name, np.ascontiguousarray(getattr(self, name)[rows]))
         return part
@@ -191,8 +197,9 @@ def predict_radec(states: np.ndarray, epoch_mjd_tdb: float, obs: Observations,
         finite = np.isfinite(states).all(axis=1)
         if finite.any():
             sun = sun_barycentric_states(np.array([epoch_mjd_tdb]), frame="equatorial")
+            bodies = _perturbers() if obs.perturbers is None else obs.perturbers
             moved, _ = integrate(states[finite] + sun, epoch_mjd_tdb, obs.t_tdb,
-                                 perturbers=_perturbers())
+                                 perturbers=bodies)
             at_t[finite] = moved - obs.sun[None]
         at_t = at_t.reshape(k * n, 6)
     else:

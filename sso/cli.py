@@ -7,6 +7,7 @@ Verbs:
 - ``link``: link detections into new objects with orbits, MPC and ADES reports.
 - ``night``: one night of a survey: association, the rolling window, linking, new orbits.
 - ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
+- ``orbit fit`` (or ``orbits fit``): one orbit per object from MPC 80-column or ADES astrometry.
 - ``demo``: a simulated fortnight of a survey through ``sso night``, scored against the truth.
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input
@@ -239,6 +240,35 @@ def _ades_header(args) -> dict:
     return ades
 
 
+def _cmd_orbit_fit(args) -> int:
+    from linking.mpc_formats import read_astrometry
+    from linking.orbitdet import determine_orbit, orbit_table, residual_table
+    from sso.io import check_table_path, write_table_atomic
+
+    out = check_table_path(args.out)
+    residuals_out = check_table_path(args.residuals) if args.residuals else None
+    if residuals_out is not None and residuals_out.resolve() == out.resolve():
+        raise _bad_input(f"--residuals {args.residuals} is the --out file; give another")
+    observations = read_astrometry(args.observations, format=args.format,
+                                   unsupported=args.unsupported)
+    if len(observations) == 0:
+        raise _bad_input(f"--observations {args.observations} holds no observations")
+    fits = {}
+    for name, rows in observations.groupby("designation", sort=True):
+        fits[str(name)] = determine_orbit(rows.reset_index(drop=True), method=args.method)
+        fit = fits[str(name)][0]
+        print(f"{name}: {fit.status}, {int(fit.used.sum())} of {fit.used.size} observations "
+              f"kept ({fit.used.size - int(fit.used.sum())} rejected), RMS "
+              f"{fit.rms_arcsec:.3f}\"")
+    write_table_atomic(orbit_table(fits), out)
+    if residuals_out is not None:
+        write_table_atomic(residual_table(fits), residuals_out)
+    failed = sum(fit.status != "ok" for fit, _ in fits.values())
+    print(f"sso orbit fit: {len(fits) - failed} of {len(fits)} orbits ok; written to {out}",
+          file=sys.stderr)
+    return 0
+
+
 def _cmd_link(args) -> int:
     from linking import LinkingConfig
     from sso.executors import make_executor
@@ -468,7 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     _executor_arguments(night)
     night.set_defaults(func=_cmd_night)
 
-    orbit_verbs = verbs.add_parser("orbits", help="the orbit catalogue").add_subparsers(
+    orbit_verbs = verbs.add_parser(
+        "orbits", aliases=["orbit"], help="the orbit catalogue, and orbits fitted to astrometry"
+    ).add_subparsers(
         dest="orbits_verb", required=True, metavar="ACTION")
     fetch = orbit_verbs.add_parser("fetch", help="download and validate the MPC's MPCORB.DAT")
     fetch.add_argument("--url", default=None,
@@ -479,6 +511,24 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--timeout-s", type=float, default=60.0,
                        help="network timeout per read, seconds (default 60)")
     fetch.set_defaults(func=_cmd_orbits_fetch)
+
+    fit = orbit_verbs.add_parser("fit", help="fit one orbit per object to MPC 80-column or "
+                                 "ADES (PSV, XML) astrometry")
+    fit.add_argument("--observations", required=True,
+                     help="astrometry file: MPC 80-column, ADES PSV or ADES XML")
+    fit.add_argument("--format", default=None, choices=["mpc80", "ades"],
+                     help="astrometry format (default: detected)")
+    fit.add_argument("--unsupported", default="raise", choices=["raise", "skip"],
+                     help="MPC records of types not read (satellite, radar, deleted): refuse "
+                          "the file (default) or skip them with one warning")
+    fit.add_argument("--method", default="nbody", choices=["nbody", "2body"],
+                     help="motion of the fit: N-body with the JPL planets (default) or 2-body")
+    fit.add_argument("--out", required=True,
+                     help="orbit table (.csv or .parquet; sso ephemeris reads it), with "
+                          "covariance and fit statistics")
+    fit.add_argument("--residuals", default=None,
+                     help="also write each observation's residuals (.csv or .parquet)")
+    fit.set_defaults(func=_cmd_orbit_fit)
 
     demo = verbs.add_parser("demo", help="a simulated fortnight of a survey, night by night: "
                             "association and discoveries scored against the truth")
@@ -500,7 +550,10 @@ def _in_option_words(message: str, parser: argparse.ArgumentParser, verb: str) -
     import re
 
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for action in verbs.choices[verb]._actions:
+    chosen = verbs.choices[verb]
+    nested = [a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)]
+    parsers = [chosen, *(p for a in nested for p in a.choices.values())]  # sso orbit fit
+    for action in (a for p in parsers for a in p._actions):
         if action.option_strings and action.dest != "help":
             option = max(action.option_strings, key=len)
             if isinstance(action, argparse._StoreTrueAction):  # rewind=True → --rewind

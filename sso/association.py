@@ -38,6 +38,7 @@ from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
+from sso.workunits import build_cache
 
 SSSOURCE_COLUMNS = tuple(column.name for column in SSSOURCE.columns)
 UNASSOCIATED_COLUMNS = tuple(column.name for column in UNASSOCIATED.columns)
@@ -165,7 +166,39 @@ def _association_times(diasources, visits) -> np.ndarray:
                            visit_midpoints(visits)])
 
 
-def _cache_for(cache_or_orbits, diasources, visits, observatory_code) -> NightlyCache:
+def _associate_nights(diasources, visits, nights, orbits, radius_arcsec,
+                      options) -> AssociationResult:
+    """Association of several nights: each night's visits and DIASources with that night's
+    cache of ``orbits``, exactly as one call per night gives, then put together by
+    :func:`combine_nights` (DIASources and visit counts in the input order, the other tables
+    sorted as one night's are)."""
+    parts, rows = [], []
+    for night in np.unique(nights):
+        in_night = visits[nights == night]
+        mine = diasources["visit"].isin(in_night["observationId"]).to_numpy()
+        parts.append(associate(diasources[mine], in_night, orbits, radius_arcsec, **options))
+        rows.append(np.flatnonzero(mine))
+    return combine_nights(parts, rows, visits)
+
+
+def combine_nights(parts: list[AssociationResult], rows: list[np.ndarray],
+                   visits: pd.DataFrame) -> AssociationResult:
+    """One result from the results of several nights: ``rows[k]`` are the positions in the
+    whole DIASource table of night k's DIASources; ``visits`` all the nights' visits."""
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    visit_order = pd.Index(pd.concat([p.visit_counts["visit"] for p in parts])).get_indexer(
+        visits["observationId"].to_numpy(np.int64))
+    return AssociationResult(
+        pd.concat([p.diasources for p in parts]).iloc[order],
+        pd.concat([p.sssources for p in parts]).sort_values(
+            "diaSourceId", kind="stable", ignore_index=True),
+        pd.concat([p.unassociated_ssobjects for p in parts]).sort_values(
+            ["visit", "ssObjectId"], kind="stable", ignore_index=True),
+        pd.concat([p.visit_counts for p in parts]).iloc[visit_order].reset_index(drop=True))
+
+
+def _cache_for(cache_or_orbits, diasources, visits, observatory_code,
+               executor=None) -> NightlyCache:
     if isinstance(cache_or_orbits, NightlyCache):
         cache = cache_or_orbits
         if cache.params["observatory_code"] != str(observatory_code):
@@ -184,7 +217,7 @@ def _cache_for(cache_or_orbits, diasources, visits, observatory_code) -> Nightly
         return cache
     if isinstance(cache_or_orbits, pd.DataFrame):
         start, end = association_night(diasources, visits)
-        return NightlyCache.build(cache_or_orbits, start, end, observatory_code=observatory_code)
+        return build_cache(cache_or_orbits, start, end, observatory_code, executor)
     raise InputError("cache_or_orbits must be an ephemerides.NightlyCache or an orbit table "
                      f"(pandas DataFrame); got {type(cache_or_orbits).__name__}")
 
@@ -445,7 +478,8 @@ def associate(
     executor=None,
     dataset=None,
 ) -> AssociationResult:
-    """Associate a night's DIASources with the known objects predicted in their visits.
+    """Associate DIASources with the known objects predicted in their visits: one night's
+    with a cache, or any number of nights' with an orbit table (one cache per night).
 
     Parameters
     ----------
@@ -456,11 +490,15 @@ def associate(
         ``trailAngle`` (deg, North through East) enable the trail check, ``psfFlux`` (nJy) the
         magnitude window.
     visits : pandas.DataFrame
-        Visit table (:mod:`sso.cadence` schema, OpSim names). Every visit is processed (one
-        night's visits: all must lie in the cache's night); every DIASource's visit must be in it.
+        Visit table (:mod:`sso.cadence` schema, OpSim names). Every visit is processed (with a
+        cache, all must lie in the cache's night); every DIASource's visit must be in it.
     cache_or_orbits : ephemerides.NightlyCache or pandas.DataFrame
-        The night's cache, or an orbit table from which the cache of the night spanned by the
-        DIASource and visit times (plus :data:`NIGHT_MARGIN_DAYS` each side) is built.
+        The night's cache, or an orbit table from which the cache of each night (noon to noon
+        UTC, :func:`sso.cadence.night_of`) spanned by its DIASource and visit times (plus
+        :data:`NIGHT_MARGIN_DAYS` each side) is built, on ``executor``
+        (:func:`sso.workunits.build_cache`). Several nights give exactly what one call per
+        night gives, put together: DIASources and visit counts in the input order, SSSources
+        and unassociated objects sorted as one night's are.
     radius_arcsec : float
         Association radius (arcsec).
     observatory_code : str
@@ -491,7 +529,8 @@ def associate(
     detector_corners : str or Path, optional
         Detector corner CSV for ``footprint="lsst"``.
     progress : callable, optional
-        Called after each visit as ``progress(done, total)`` (once at the end on an executor).
+        Called after each visit as ``progress(done, total)`` (once at the end on an executor),
+        night by night.
     executor : optional
         Executor of :mod:`sso.executors`; a process pool or Dask associates units of
         ``VISITS_PER_UNIT`` visits close on the sky on its workers, each unit with the part of
@@ -532,7 +571,18 @@ def associate(
         raise InputError(f"{int(unknown.sum())} DIASource(s) belong to visits missing from the "
                          f"visit table, e.g. visit {diasources['visit'].to_numpy()[unknown][0]}")
     midpoints = visit_midpoints(visits)
-    cache = _cache_for(cache_or_orbits, diasources, visits, observatory_code)
+    nights = night_of(midpoints)
+    if isinstance(cache_or_orbits, pd.DataFrame) and np.unique(nights).size > 1:
+        options = dict(observatory_code=observatory_code, magnitude_limit=magnitude_limit,
+                       magnitude_window=magnitude_window, uncertainty_arcsec=uncertainty_arcsec,
+                       trailed_min_arcsec=trailed_min_arcsec,
+                       trail_length_tolerance_arcsec=trail_length_tolerance_arcsec,
+                       trail_angle_tolerance_deg=trail_angle_tolerance_deg,
+                       footprint=footprint, progress=progress, executor=executor,
+                       dataset=dataset)
+        return _associate_nights(diasources, visits, nights, cache_or_orbits, radius_arcsec,
+                                 options)
+    cache = _cache_for(cache_or_orbits, diasources, visits, observatory_code, executor)
     settings = _Settings(cache, footprint, radius_arcsec, uncertainty_arcsec, magnitude_limit,
                          magnitude_window, trailed_min_arcsec, trail_length_tolerance_arcsec,
                          trail_angle_tolerance_deg)

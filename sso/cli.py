@@ -3,7 +3,8 @@
 Verbs:
 - ``ephemeris``: predict topocentric positions of the orbits in a catalogue at given times.
 - ``simulate``: DIASources, truth and visits of a population seen through a survey cadence.
-- ``associate``: attach a night's DIASources to the known objects predicted in its visits.
+- ``associate``: attach DIASources (one night, or several: a cache each) to the known objects
+  predicted in their visits.
 - ``link``: link detections into new objects with orbits, MPC and ADES reports.
 - ``night``: one night of a survey: association, the rolling window, linking, new orbits.
 - ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
@@ -417,17 +418,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output folder (created if missing) for the Parquet tables")
     sim.set_defaults(func=_cmd_simulate)
 
-    assoc = verbs.add_parser("associate", help="associate a night's DIASources with known "
-                             "objects")
+    assoc = verbs.add_parser("associate", help="associate DIASources of one night or several "
+                             "with known objects")
     assoc.add_argument("--visits", required=True,
                        help="visit table (.parquet or .csv); the visits of the DIASources' "
-                       "night are associated")
+                       "night(s) are associated")
     assoc.add_argument("--diasources", required=True,
                        help="DIASource table (.parquet, .csv), a folder of diasources*.parquet, or "
                        "a dataset partitioned by night (sso simulate --dataset)")
     known = assoc.add_mutually_exclusive_group(required=True)
-    known.add_argument("--orbits", help="orbit file: the night's cache is built from it and "
-                       "saved in parts in OUT/cache/")
+    known.add_argument("--orbits", help="orbit file: each night's cache is built from it and "
+                       "saved in parts in OUT/cache/ (OUT/cache/<date>/ for several nights)")
     _orbit_errors_argument(assoc)
     known.add_argument("--cache", help="nightly cache: a file of NightlyCache.save or a "
                        "cache folder (OUT/cache/ of an earlier run)")

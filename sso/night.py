@@ -69,6 +69,7 @@ from sso.association import (
     associate,
     association_night,
     check_radius_arcsec,
+    combine_nights,
     validate_diasources,
 )
 from sso.cadence import night_of, visit_midpoints
@@ -97,13 +98,15 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
                      footprint: str = "circle",
                      detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
                      dataset=None, log=None, night: int | None = None) -> dict:
-    """Associate one night's DIASources and write the results into the folder ``out``.
+    """Associate DIASources of one night or several and write the results into ``out``.
 
     The visits are cut to ``night`` (MJD of its noon, :func:`night_number`) or, when None, to
     the DIASources' night(s) — so a night whose visits found no DIASource is associated too
-    (every prediction unseen) when it is named; the cache is ``cache`` or built from
-    ``orbits`` for the night in units of ``unit_orbits`` on ``executor``
-    (:func:`sso.workunits.build_cache`), each unit committing its part to ``out/cache/``;
+    (every prediction unseen) when it is named; the cache is ``cache`` (one night only) or
+    built from ``orbits`` for each night in units of ``unit_orbits`` on ``executor``
+    (:func:`sso.workunits.build_cache`), each unit committing its part to ``out/cache/`` (to
+    ``out/cache/<date>/`` when there are several nights), and each night is associated with
+    its own cache, the results put together (:func:`sso.association.combine_nights`);
     ``uncertainty_arcsec`` widens the radius of some objects and ``dataset`` names the DIASource
     dataset the units read their visits from (:func:`sso.association.associate`).
     Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
@@ -119,13 +122,18 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     visits = visits[np.isin(night_of(visit_midpoints(visits)), nights)]
     if len(visits) == 0:
         raise InputError(f"no visit falls on the night(s) {nights.tolist()}")
-    start, end = association_night(diasources, visits)
+    visit_nights = night_of(visit_midpoints(visits))
+    several = np.unique(visit_nights).size > 1
+    if several and cache is not None:
+        raise InputError(f"the DIASources span {np.unique(visit_nights).size} nights and a "
+                         "cache holds one: give orbits=… to build one cache per night")
     built = cache is None
-    if built:
-        if log:
-            log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
-        cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits,
-                            folder=out / "cache")
+    rows, spans = [], []
+    for each in np.unique(visit_nights):  # checked before any cache is built
+        mine = diasources["visit"].isin(visits.loc[visit_nights == each, "observationId"])
+        rows.append(np.flatnonzero(mine.to_numpy()))
+        spans.append(association_night(diasources[mine.to_numpy()],
+                                       visits[visit_nights == each]))
     reported = [0]
 
     def report(done, total):
@@ -134,11 +142,23 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
             reported[0] = tenth
             log(f"{done}/{total} visits ({10 * tenth} %)")
 
-    result = associate(diasources, visits, cache, radius_arcsec,
-                       uncertainty_arcsec=uncertainty_arcsec or None,
-                       observatory_code=observatory_code, footprint=footprint,
-                       detector_corners=detector_corners, progress=report,
-                       executor=executor, dataset=dataset)
+    parts, n_cached, params = [], 0, []
+    for each, mine, (start, end) in zip(np.unique(visit_nights), rows, spans, strict=True):
+        if built:
+            if log:
+                log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
+            folder = out / "cache" / night_date(int(each)) if several else out / "cache"
+            cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits,
+                                folder=folder)
+        n_cached += len(cache.objects)
+        params.append(cache.params)
+        reported[0] = 0  # progress in tenths of each night's visits
+        parts.append(associate(diasources.iloc[mine], visits[visit_nights == each], cache,
+                               radius_arcsec, uncertainty_arcsec=uncertainty_arcsec or None,
+                               observatory_code=observatory_code, footprint=footprint,
+                               detector_corners=detector_corners, progress=report,
+                               executor=executor, dataset=dataset))
+    result = combine_nights(parts, rows, visits) if several else parts[0]
     counts = result.visit_counts
     summary = {
         "n_visits": len(counts),
@@ -146,9 +166,10 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
         "n_associated": int(counts["n_associated"].sum()),
         "n_predicted": int(counts["n_predicted"].sum()),
         "n_unassociated_ssobjects": int(counts["n_unassociated_objects"].sum()),
-        "n_cached_objects": len(cache.objects),
-        "night_start_mjd_tai": cache.params["night_start_mjd_tai"],
-        "night_end_mjd_tai": cache.params["night_end_mjd_tai"],
+        "n_cached_objects": n_cached,
+        "nights": [night_date(int(each)) for each in np.unique(visit_nights)],
+        "night_start_mjd_tai": params[0]["night_start_mjd_tai"],
+        "night_end_mjd_tai": params[-1]["night_end_mjd_tai"],
         "observatory_code": observatory_code,
         "radius_arcsec": radius_arcsec,
         "footprint": footprint,

@@ -21,7 +21,7 @@ from sso.association import (
     candidate_pairs,
     optimal_assignment,
 )
-from sso.cadence import night_of, synthetic_cadence
+from sso.cadence import night_of, synthetic_cadence, visit_midpoints
 from sso.cli import main
 from sso.footprint import gnomonic, inverse_gnomonic, lsst_footprint
 from sso.population import synthetic_population
@@ -517,3 +517,63 @@ def test_cli_night_without_diasources_is_associated_when_named(small_night, tmp_
     assert main([*args, "--night", date, "--out", str(tmp_path / "b")]) == 0
     assert len(pd.read_parquet(tmp_path / "b" / "sssources.parquet")) == 0
     assert len(pd.read_parquet(tmp_path / "b" / "unassociated_ssobjects.parquet")) > 0
+
+
+@pytest.fixture(scope="module")
+def three_nights(tmp_path_factory):
+    """Three simulated nights on disk: orbits (CSV), visits and DIASources (Parquet)."""
+    folder = tmp_path_factory.mktemp("nights")
+    orbits = synthetic_population(6000, seed=9, epoch_mjd_tdb=EPOCH)
+    visits = synthetic_cadence(2, nights=3, start_mjd=START, fields_ra=2, fields_dec=1)
+    sim = simulate(orbits, visits, seed=5, noise_per_deg2=50.0)
+    orbits.to_csv(folder / "orbits.csv", index=False)
+    sim.visits.to_parquet(folder / "visits.parquet")
+    sim.diasources.to_parquet(folder / "diasources.parquet")
+    return folder, sim, orbits
+
+
+def test_several_nights_give_exactly_the_per_night_associations(three_nights, tmp_path,
+                                                                 capsys):
+    """Archival use: three nights' DIASources (shuffled) with the orbit table in one call give,
+    night by night, what one call per night gives; the command line writes the same tables,
+    one cache per night."""
+    folder, sim, orbits = three_nights
+    nights = night_of(sim.diasources["midpointMjdTai"].to_numpy())
+    assert np.unique(nights).size == 3
+    shuffled = sim.diasources.sample(frac=1, random_state=2)
+    together = associate(shuffled, sim.visits, orbits)
+    visit_nights = night_of(visit_midpoints(sim.visits))
+    for night in np.unique(nights):
+        visits = sim.visits[visit_nights == night]
+        alone = associate(sim.diasources[nights == night], visits, orbits)
+        ids = alone.diasources["diaSourceId"]
+        got = together.sssources[together.sssources["diaSourceId"].isin(ids)]
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), alone.sssources)
+        mine = together.visit_counts["visit"].isin(visits["observationId"])
+        pd.testing.assert_frame_equal(together.visit_counts[mine].reset_index(drop=True),
+                                      alone.visit_counts.reset_index(drop=True))
+        got = together.unassociated_ssobjects[
+            together.unassociated_ssobjects["visit"].isin(visits["observationId"])]
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), alone.unassociated_ssobjects)
+    # DIASources and visit counts in the input order.
+    assert together.diasources["diaSourceId"].tolist() == shuffled["diaSourceId"].tolist()
+    assert together.visit_counts["visit"].tolist() == sim.visits["observationId"].tolist()
+    assert together.sssources["diaSourceId"].is_unique and len(together.sssources) > 0
+    # The command line: the same tables, a cache per night, a summary naming the nights.
+    out = tmp_path / "assoc"
+    assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
+                 str(folder / "diasources.parquet"), "--orbits", str(folder / "orbits.csv"),
+                 "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sssources.parquet"),
+                                  together.sssources)
+    summary = json.loads((out / "summary.json").read_text())
+    dates = [Time(float(n), format="mjd").strftime("%Y-%m-%d") for n in np.unique(nights)]
+    assert summary["nights"] == dates
+    assert sorted(p.name for p in (out / "cache").iterdir()) == dates
+    assert summary["n_associated"] == len(together.sssources)
+    # One night's cache for three nights: refused before any work.
+    assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
+                 str(folder / "diasources.parquet"), "--cache", str(out / "cache" / dates[0]),
+                 "--out", str(tmp_path / "refused")]) == 2
+    assert "span 3 nights and a cache holds one" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()

@@ -4,7 +4,7 @@ From a three-night discovery to a multi-opposition, multi-station arc, in four s
 
 1. **Weights.** Each observation's σ (arcsec, per coordinate) is its ``raErr``/``decErr``
    where given; otherwise the station and epoch scheme of Vereš et al. (2017, Icarus 296, 139;
-   :func:`astrometric_sigma_arcsec`), inflated by √(N/4) when a station reported N > 4
+   :func:`station_sigma_arcsec`), inflated by √(N/4) when a station reported N > 4
    observations of the object in one night (their correction for correlated errors).
 2. **Initial orbit** on a short, well-observed sub-arc: the windows of at most
    ``start_window_days`` holding the most nights are tried in turn (Gauss's method through
@@ -37,7 +37,7 @@ from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import perturbers_for
 from ephemerides.timescales import convert_mjd
-from linking.detections import prepare_detections
+from linking.detections import astrometric_sigma_arcsec, prepare_detections
 from linking.iod import initial_orbits
 from linking.orbitfit import (
     METHODS,
@@ -68,7 +68,7 @@ _KNOWN_CATALOGUE_SIGMA, _UNKNOWN_CATALOGUE_SIGMA = 1.0, 1.5
 _MJD_2000 = 51544.0
 
 
-def astrometric_sigma_arcsec(stations, mjd_utc, catalogues=None) -> np.ndarray:
+def station_sigma_arcsec(stations, mjd_utc, catalogues=None) -> np.ndarray:
     """Per-coordinate σ (arcsec) of observations by station and epoch (Vereš et al. 2017).
 
     Parameters
@@ -236,17 +236,13 @@ def _observations(detections: pd.DataFrame) -> tuple[Observations, pd.DataFrame]
                                if "observatoryCode" in detections.columns else "X05")
     stations = (frame["observatoryCode"].astype(str).to_numpy()
                 if "observatoryCode" in frame.columns else np.full(len(frame), "X05"))
-    given = np.full(len(frame), np.nan)
-    if {"raErr", "decErr"} <= set(frame.columns):
-        ra_err = frame["raErr"].to_numpy(np.float64) * 3600.0
-        dec_err = frame["decErr"].to_numpy(np.float64) * 3600.0
-        given = np.sqrt(0.5 * (ra_err ** 2 + dec_err ** 2))
+    given = astrometric_sigma_arcsec(frame, np.nan)
     mjd_utc = convert_mjd(frame["midpointMjdTai"].to_numpy(np.float64), "tai", "utc")
     catalogues = frame["astCat"].to_numpy() if "astCat" in frame.columns else None
-    scheme = astrometric_sigma_arcsec(stations, mjd_utc, catalogues)
+    scheme = station_sigma_arcsec(stations, mjd_utc, catalogues)
     scheme = scheme * np.sqrt(np.maximum(_night_counts(stations, frame["night"].to_numpy())
                                          / 4.0, 1.0))
-    sigma = np.where(np.isfinite(given) & (given > 0), given, scheme)
+    sigma = np.where(np.isfinite(given), given, scheme)
     names = frame["designation"].astype(str).unique() if "designation" in frame.columns else []
     obs = Observations(frame["midpointMjdTai"], frame["ra"], frame["dec"], sigma,
                        frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),

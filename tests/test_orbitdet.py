@@ -19,10 +19,10 @@ from ephemerides.timescales import convert_mjd
 from linking.mpc_formats import read_mpc80
 from linking.orbitdet import (
     DeterminationConfig,
-    astrometric_sigma_arcsec,
     determine_orbit,
     orbit_table,
     residual_table,
+    station_sigma_arcsec,
 )
 from sso.cli import main
 
@@ -36,10 +36,10 @@ def test_station_and_epoch_weights_follow_veres_2017():
     codes = ["703", "703", "691", "644", "F51", "G96", "W84", "Z99", "Z99", "Z99"]
     mjd = [56000.0, 57000.0, 52000.0, 53000.0, 59000.0, 59000.0, 59000.0, 59000.0, 45000.0,
            59000.0]
-    np.testing.assert_array_equal(astrometric_sigma_arcsec(codes, mjd),
+    np.testing.assert_array_equal(station_sigma_arcsec(codes, mjd),
                                   [1.0, 0.8, 0.6, 0.4, 0.2, 0.5, 0.5, 1.0, 1.5, 1.0])
     catalogues = ["V"] * 9 + [""]
-    assert astrometric_sigma_arcsec(codes, mjd, catalogues)[-1] == 1.5  # catalogue unknown
+    assert station_sigma_arcsec(codes, mjd, catalogues)[-1] == 1.5  # catalogue unknown
 
 
 def _horizons_detections(eph: pd.DataFrame, name: str) -> pd.DataFrame:

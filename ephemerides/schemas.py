@@ -439,3 +439,38 @@ ORBITS = {
 """Orbit tables, one schema per orbit format (:func:`ephemerides.read_orbits`); an object may
 appear once per table where it is propagated
 (:func:`ephemerides.orbits.check_unique_object_ids`)."""
+
+
+ORBIT_UPDATES = Schema(
+    "orbit updates",
+    (
+        Column("object_id", "str", required=True, nullable=False),
+        Column("night", "int64", "MJD of the night's noon", required=True, nullable=False),
+        *STATE_COLUMNS,
+        Column("epoch_mjd_tdb", "float64", "MJD (TDB)", required=True, nullable=False),
+        Column("covariance", "object", "36 values of the state's covariance", required=True),
+        Column("n_detections", "int64", required=True, nullable=False, low=1.0),
+        Column("n_nights", "int64", required=True, nullable=False, low=1.0),
+        Column("rms_arcsec", "float64", "arcsec", required=True, nullable=False, low=0.0),
+    ),
+)
+"""A discovery's orbit refitted on a later night with the detections attributed to it
+(``orbit_updates.parquet``, :mod:`sso.night`): one row per object and night of update."""
+
+ATTRIBUTED = Schema(
+    "attributed",
+    (
+        Column("diaSourceId", "int64", required=True, nullable=False),
+        Column("object_id", "str", required=True, nullable=False),
+        Column("night", "int64", "MJD of the night's noon", required=True, nullable=False),
+        Column("midpointMjdTai", "float64", "MJD (TAI)", required=True, nullable=False),
+        Column("ra", "float64", "deg", required=True, nullable=False, low=0.0, high=360.0,
+               high_open=True),
+        Column("dec", "float64", "deg", required=True, nullable=False, low=-90.0, high=90.0),
+        Column("raErr", "float64", "deg", required=True, low=0.0),
+        Column("decErr", "float64", "deg", required=True, low=0.0),
+    ),
+    unique=("diaSourceId",),
+)
+"""Detections of later nights attributed to the state's discoveries (``attributed.parquet``),
+with what their orbit refits need."""

@@ -6,6 +6,10 @@
 1. builds the night's ephemeris cache of the known orbits — the catalogue plus the objects
    discovered on earlier nights (reused when the folder holds a cache of the same orbits and
    night) — and associates the night's DIASources with it;
+   then **attributes** the detections associated with earlier discoveries to them and refits
+   each such discovery's orbit (N-body, :func:`linking.fit_orbit`) on its discovery detections
+   and every detection attributed since: a fit that is ``ok`` becomes the discovery's orbit
+   from the next night on, and its covariance sets the association radius;
 2. adds the night's unassociated DIASources to a rolling window of ``window_nights`` nights
    (one Parquet file per night in the state folder);
 3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by
@@ -23,6 +27,11 @@ State folder
                                            ``H`` and the state's ``covariance``
 ``claimed.parquet``                        ``diaSourceId, object_id, discovered_night`` of the
                                            window detections in those objects
+``attributed.parquet``                     detections of later nights attributed to them
+                                           (``diaSourceId, object_id, night``, time, position,
+                                           errors)
+``orbit_updates.parquet``                  their refitted orbits, one row per object and night
+                                           (state, epoch, covariance, detections, nights, RMS)
 ``nights/<YYYY-MM-DD>/``                   the night: ``cache/`` (in parts), ``diasources.parquet``
                                            (with ``ssObjectId``), ``sssources.parquet``,
                                            ``unassociated_ssobjects.parquet``, ``link/`` (the
@@ -33,8 +42,9 @@ State folder
                                            writing the state (:mod:`sso.state`)
 =========================================  ======================================================
 
-A night only reads what earlier nights left (discoveries with ``discovered_night < N``, window
-files of nights ≤ N) and replaces its own rows, so running a night again reproduces its outputs
+A night only reads what earlier nights left (discoveries with ``discovered_night < N``,
+attributions and orbit updates of nights < N, window files of nights ≤ N) and replaces its
+own rows, so running a night again reproduces its outputs
 byte for byte (``timings.json`` and the times in ``summary.txt`` aside), and a night killed
 mid-way resumes: every file is written atomically, the linking job resumes by stage, and the
 state is updated last (the ledger at the very end). One run writes the state at a time (a second
@@ -59,12 +69,13 @@ from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
 from ephemerides.errors import InputError
 from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G
-from ephemerides.schemas import CLAIMED, DISCOVERED
+from ephemerides.schemas import ATTRIBUTED, CLAIMED, DISCOVERED, ORBIT_UPDATES
 from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import quiet_erfa
 from linking import LinkingConfig, Observations
+from linking.detections import astrometric_sigma_arcsec, prepare_detections
 from linking.mpc_formats import ades_context, temporary_designation
-from linking.orbitfit import TT_MINUS_TAI_DAYS, sky_covariance
+from linking.orbitfit import TT_MINUS_TAI_DAYS, fit_orbit, sky_covariance
 from sso.association import (
     associate,
     association_night,
@@ -273,11 +284,16 @@ def _catalogue_states(orbits: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _empty(schema) -> pd.DataFrame:
+    """A table of ``schema``'s columns and types without rows."""
+    return pd.DataFrame(columns=list(schema.dtypes)).astype(schema.dtypes)
+
+
 def _read_state(path: Path, schema) -> pd.DataFrame:
     """A state table checked against its schema (a damaged or corrupted state is named, not
     used), or an empty one with its columns, in its types whatever a night found."""
     if not path.is_file():
-        return pd.DataFrame(columns=list(schema.dtypes)).astype(schema.dtypes)
+        return _empty(schema)
     return schema.check(read_table_file(path, "state table"), str(path)).astype(schema.dtypes)
 
 
@@ -362,11 +378,14 @@ def _rewind(state: Path, later: list[int]) -> None:
     ledger = read_ledger(state)
     dates = {n: ledger.get(n, {}).get("date", night_date(n)) for n in later}
     write_ledger(state, {n: entry for n, entry in ledger.items() if n not in dates})
-    for name, schema in (("discovered.parquet", DISCOVERED), ("claimed.parquet", CLAIMED)):
+    for name, schema, column in (("discovered.parquet", DISCOVERED, "discovered_night"),
+                                 ("claimed.parquet", CLAIMED, "discovered_night"),
+                                 ("attributed.parquet", ATTRIBUTED, "night"),
+                                 ("orbit_updates.parquet", ORBIT_UPDATES, "night")):
         if (state / name).is_file():
             table = _read_state(state / name, schema)
-            write_table_atomic(table[~table["discovered_night"].isin(later)]
-                               .reset_index(drop=True), state / name)
+            write_table_atomic(table[~table[column].isin(later)].reset_index(drop=True),
+                               state / name)
     for n, date in dates.items():
         (state / "window" / f"night={n}.parquet").unlink(missing_ok=True)
         shutil.rmtree(state / "nights" / date, ignore_errors=True)
@@ -376,6 +395,7 @@ def _night_without_data(state: Path, date: str, night: int, n_visits: int, say) 
     """Record a night without DIASources (lost to weather): no window file, no discoveries,
     its report and an entry in the ledger."""
     (state / "window" / f"night={night}.parquet").unlink(missing_ok=True)
+    _record_updates(state, night, _empty(ATTRIBUTED), _empty(ORBIT_UPDATES))
     _record_discoveries(state, night, *_no_discoveries())
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
@@ -402,6 +422,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     # The state is read (and checked) before anything is written.
     discovered = _read_state(state / "discovered.parquet", DISCOVERED)
     claimed = _read_state(state / "claimed.parquet", CLAIMED)
+    attributed = _read_state(state / "attributed.parquet", ATTRIBUTED)
+    updates = _read_state(state / "orbit_updates.parquet", ORBIT_UPDATES)
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
     # A report stands for a completed run: an earlier run's goes until this one completes.
@@ -410,6 +432,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
     # uncertainty of their orbit.
     discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
+    attributed = attributed[attributed["night"] < night].reset_index(drop=True)
+    discovered = _latest_orbits(discovered, updates[updates["night"] < night])
     earlier = _discovered_orbits(discovered)
     known = orbits
     if len(earlier):
@@ -428,10 +452,21 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
                              log=say if progress else None)
     timings["association"] = round(time.perf_counter() - t0, 3)
     say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
+    result = assoc.pop("result")
+
+    # 1b. Attribution: tonight's detections of earlier discoveries join their observations and
+    # their orbits are refitted (a tighter orbit, a smaller association radius tomorrow).
+    t0 = time.perf_counter()
+    tonight_attributed = _attributions(result, earlier, night)
+    updated = _refit_orbits(state, night, discovered, claimed, attributed, tonight_attributed,
+                            settings)
+    timings["attribution"] = round(time.perf_counter() - t0, 3)
+    if len(tonight_attributed):
+        say(f"{len(tonight_attributed)} detections attributed to earlier discoveries; "
+            f"{len(updated)} orbits refitted")
 
     # 2. The rolling window of unassociated detections.
     t0 = time.perf_counter()
-    result = assoc.pop("result")
     unassociated = result.diasources[result.diasources["ssObjectId"].isna()].drop(
         columns="ssObjectId")
     (state / "window").mkdir(exist_ok=True)
@@ -464,7 +499,9 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         linkages, members = _no_discoveries()
     timings["linking"] = round(time.perf_counter() - t0, 3)
 
-    # 4. State: this night's discoveries replace any earlier run's; the ledger last.
+    # 4. State: this night's discoveries, attributions and orbit updates replace any earlier
+    # run's; the ledger last.
+    _record_updates(state, night, tonight_attributed, updated)
     found = _record_discoveries(state, night, linkages, members)
 
     report = {
@@ -475,8 +512,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         "n_associated": assoc["n_associated"],
         "n_known_objects": assoc["n_cached_objects"],
         "n_earlier_discoveries": len(earlier),
-        "n_associated_with_earlier_discoveries": int(result.sssources["ssObjectId"].isin(
-            set(earlier["ssObjectId"])).sum()),
+        "n_associated_with_earlier_discoveries": len(tonight_attributed),
+        "n_orbits_updated": len(updated),
         "n_known_predicted_not_seen": int(
             result.unassociated_ssobjects["ssObjectId"].nunique()),
         "n_window_nights": len(parts),
@@ -529,6 +566,108 @@ def _record_discoveries(state: Path, night: int, linkages: pd.DataFrame,
     return found
 
 
+def _latest_orbits(discovered: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
+    """The discoveries with the orbit of their latest update (state, epoch, covariance)."""
+    if len(updates) == 0:
+        return discovered
+    latest = updates.sort_values("night", kind="stable").drop_duplicates("object_id",
+                                                                         keep="last")
+    columns = [*CART_COLUMNS, "epoch_mjd_tdb", "covariance"]
+    out = discovered.copy()
+    where = pd.Index(latest["object_id"]).get_indexer(out["object_id"])
+    for column in columns:
+        values = out[column].to_numpy(dtype=object if column == "covariance" else None).copy()
+        values[where >= 0] = latest[column].to_numpy()[where[where >= 0]]
+        out[column] = values
+    return out.astype(DISCOVERED.dtypes)
+
+
+def _attributions(result, earlier: pd.DataFrame, night: int) -> pd.DataFrame:
+    """Tonight's detections associated with the earlier discoveries, as ATTRIBUTED rows."""
+    names = pd.Series(earlier["object_id"].to_numpy(), index=earlier["ssObjectId"].to_numpy())
+    hits = result.sssources[result.sssources["ssObjectId"].isin(names.index)]
+    rows = result.diasources.set_index("diaSourceId").loc[hits["diaSourceId"].to_numpy()]
+    table = pd.DataFrame({
+        "diaSourceId": hits["diaSourceId"].to_numpy(np.int64),
+        "object_id": names.loc[hits["ssObjectId"].to_numpy()].to_numpy(),
+        "night": night,
+        "midpointMjdTai": rows["midpointMjdTai"].to_numpy(np.float64),
+        "ra": rows["ra"].to_numpy(np.float64), "dec": rows["dec"].to_numpy(np.float64),
+        **{c: rows[c].to_numpy(np.float64) if c in rows.columns else np.nan
+           for c in ("raErr", "decErr")},
+    })
+    return table.astype(ATTRIBUTED.dtypes).sort_values("diaSourceId", ignore_index=True)
+
+
+def _window_detections(state: Path, ids) -> pd.DataFrame:
+    """The detections ``ids`` from the window files of every night (claimed detections)."""
+    wanted = set(ids)
+    parts = [part[part["diaSourceId"].isin(wanted)]
+             for part in (pd.read_parquet(path)
+                          for path in sorted((state / "window").glob("night=*.parquet")))]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=["diaSourceId", "midpointMjdTai", "ra", "dec"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd.DataFrame,
+                  attributed: pd.DataFrame, tonight: pd.DataFrame,
+                  settings: "NightSettings") -> pd.DataFrame:
+    """ORBIT_UPDATES rows of the discoveries with detections tonight: each refitted (N-body,
+    from its current orbit, at its epoch) to its discovery detections and every detection
+    attributed to it since; kept when the fit is ``ok``, else the orbit stays as it was."""
+    objects = sorted(set(tonight["object_id"]))
+    if not objects:
+        return _empty(ORBIT_UPDATES)
+    mine = claimed[claimed["object_id"].isin(objects)]
+    found = _window_detections(state, mine["diaSourceId"])
+    found = found.merge(mine[["diaSourceId", "object_id"]], on="diaSourceId")
+    columns = list(ATTRIBUTED.dtypes)
+    found = found.assign(night=0, **{c: np.nan for c in ("raErr", "decErr")
+                                     if c not in found.columns})
+    everything = pd.concat([found[columns], attributed[columns], tonight[columns]],
+                           ignore_index=True).drop(columns="night")
+    everything = everything[everything["object_id"].isin(objects)]
+    prepared = prepare_detections(everything, settings.observatory_code)
+    fit_config = settings.link.fit
+    by_name = discovered.set_index("object_id")
+    rows = []
+    for name in objects:
+        part = prepared[prepared["object_id"] == name]
+        obs = Observations(part["midpointMjdTai"], part["ra"], part["dec"],
+                           astrometric_sigma_arcsec(part, fit_config.default_sigma_arcsec),
+                           part[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
+                           part["night"].to_numpy())
+        current = by_name.loc[name]
+        state0 = current[list(CART_COLUMNS)].to_numpy(np.float64)
+        fit = fit_orbit(obs, state0, float(current["epoch_mjd_tdb"]), fit_config,
+                        method="nbody")
+        if fit.status != "ok":
+            continue
+        rows.append({"object_id": name, "night": night,
+                     **dict(zip(CART_COLUMNS, fit.state, strict=True)),
+                     "epoch_mjd_tdb": fit.epoch_mjd_tdb,
+                     "covariance": fit.covariance.reshape(-1),
+                     "n_detections": int(fit.used.sum()),
+                     "n_nights": int(np.unique(obs.nights[fit.used]).size),
+                     "rms_arcsec": fit.rms_arcsec})
+    table = pd.DataFrame(rows, columns=list(ORBIT_UPDATES.dtypes))
+    return table.astype(ORBIT_UPDATES.dtypes)
+
+
+def _record_updates(state: Path, night: int, attributed: pd.DataFrame,
+                    updates: pd.DataFrame) -> None:
+    """Replace the night's rows of ``attributed.parquet`` and ``orbit_updates.parquet``."""
+    for name, schema, rows, order in (
+            ("attributed.parquet", ATTRIBUTED, attributed, ["night", "diaSourceId"]),
+            ("orbit_updates.parquet", ORBIT_UPDATES, updates, ["night", "object_id"])):
+        table = _read_state(state / name, schema)
+        table = pd.concat([table[table["night"] != night], rows.astype(schema.dtypes)],
+                          ignore_index=True)
+        write_table_atomic(table.sort_values(order, ignore_index=True), state / name)
+
+
 def _discovered_orbits(discovered: pd.DataFrame) -> pd.DataFrame:
     """The state's discoveries as an orbit table (CART, heliocentric ecliptic J2000)."""
     states = discovered[list(CART_COLUMNS)].to_numpy(np.float64).reshape(-1, 3)
@@ -571,6 +710,7 @@ def _summary_text(report: dict, timings: dict) -> str:
         f"  DIASources                      {report['n_diasources']:>8}",
         f"  associated with known objects   {report['n_associated']:>8}"
         f"  ({report['n_associated_with_earlier_discoveries']} with this survey's discoveries)",
+        f"  discoveries' orbits refitted    {report['n_orbits_updated']:>8}",
         f"  known objects predicted, unseen {report['n_known_predicted_not_seen']:>8}",
         f"  window: nights, detections      {report['n_window_nights']:>8} "
         f"{report['n_window_detections']:>8}",

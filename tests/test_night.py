@@ -84,6 +84,44 @@ def test_withheld_objects_are_discovered_once_and_associated_later(survey):
     assert sum(r["n_new_objects"] for r in reports) == len(found)
 
 
+def test_attributed_detections_refit_the_discoveries_and_shrink_their_uncertainty(survey):
+    """MOPS's attribution and orbit update: every detection attributed to a discovery on a
+    later night is that object's, the state keeps them and the refitted orbits (schemas
+    checked), and the predicted position uncertainty on the last night is at least 10× smaller
+    than the discovery orbit's for every object seen on six nights or more."""
+    from ephemerides.schemas import ATTRIBUTED, ORBIT_UPDATES
+    from linking.orbitfit import TT_MINUS_TAI_DAYS, Observations, sky_covariance
+
+    sim, _, _, _, state, _, reports = survey
+    truth = sim.truth.set_index("diaSourceId")["object_id"]
+    attributed = ATTRIBUTED.check(pd.read_parquet(state / "attributed.parquet"))
+    updates = ORBIT_UPDATES.check(pd.read_parquet(state / "orbit_updates.parquet"))
+    claimed = pd.read_parquet(state / "claimed.parquet")
+    true_object = claimed.assign(truth=claimed["diaSourceId"].map(truth)).groupby(
+        "object_id")["truth"].first()
+    assert len(attributed) == sum(r["n_associated_with_earlier_discoveries"] for r in reports)
+    assert (attributed["diaSourceId"].map(truth)
+            == attributed["object_id"].map(true_object)).all()
+    assert len(updates) == sum(r.get("n_orbits_updated", 0) for r in reports) > 0
+    last = float(sim.diasources["midpointMjdTai"].max())
+    at = Observations([last], [0.0], [0.0], [1.0], sso.night.observer_states(
+        "X05", [last + TT_MINUS_TAI_DAYS], origin="sun")[:, :3], [0])
+
+    def major_arcsec(row):
+        state_ = np.array([row[c] for c in sso.night.CART_COLUMNS])
+        sky = sky_covariance(state_, np.asarray(row["covariance"]).reshape(6, 6),
+                             row["epoch_mjd_tdb"], at)[0]
+        return float(np.sqrt(np.linalg.eigvalsh(sky).max()))
+
+    latest = updates.sort_values("night").drop_duplicates("object_id", keep="last")
+    discovered = pd.read_parquet(state / "discovered.parquet").set_index("object_id")
+    well_seen = latest[latest["n_nights"] >= 6]
+    assert len(well_seen) >= 30
+    for row in well_seen.itertuples(index=False):
+        before = major_arcsec(discovered.loc[row.object_id])
+        assert before >= 10.0 * major_arcsec(row._asdict()), row.object_id
+
+
 def test_a_night_run_again_reproduces_its_outputs(survey):
     sim, _, catalogue, visits, state, dates, _ = survey
     date = dates[-1]  # the state's last night (an earlier one needs --rewind)

@@ -38,7 +38,13 @@ from sso.cadence import (
     visit_midpoints,
 )
 from sso.io import check_output_folder, write_table_atomic, write_text_atomic
-from sso.night import NightSettings, night_date, run_night
+from sso.night import (
+    NightSettings,
+    latest_orbits,
+    night_date,
+    position_uncertainty_arcsec,
+    run_night,
+)
 from sso.population import field_population
 from sso.simulate import simulate
 
@@ -144,8 +150,18 @@ def _score(state: Path, dates, sim, population, catalogue, reports) -> dict:
     withheld = observed[~observed["object_id"].isin(catalogued)]
     findable = linking.findable_objects(withheld)
     findable_ids = set(findable.loc[findable["findable"], "object_id"])
-    seconds = {stage: round(sum(r["timings"][stage] for r in reports), 1)
-               for stage in ("association", "window", "linking")}
+    seconds = {stage: round(sum(r["timings"].get(stage, 0.0) for r in reports), 1)
+               for stage in ("association", "attribution", "window", "linking", "precovery")}
+    # Orbits that improve: each discovery's predicted position uncertainty on the last night,
+    # from its discovery orbit and from its latest refit.
+    discovered = pd.read_parquet(state / "discovered.parquet")
+    updates = pd.read_parquet(state / "orbit_updates.parquet")
+    last = float(sim.diasources["midpointMjdTai"].max())
+    at_discovery = position_uncertainty_arcsec(discovered, last, "X05")
+    at_end = position_uncertainty_arcsec(latest_orbits(discovered, updates), last, "X05")
+    nights_seen = updates.groupby("object_id")["n_nights"].max().reindex(
+        discovered["object_id"]).to_numpy()
+    ratio = at_discovery / at_end
     return {
         "nights": len(dates),
         "visits": len(sim.visits),
@@ -160,7 +176,18 @@ def _score(state: Path, dates, sim, population, catalogue, reports) -> dict:
                 "completeness": len(findable_ids & found) / max(len(findable_ids), 1),
                 "purity": float(pure.mean()) if len(pure) else float("nan"),
                 "associated_on_later_nights": int(sum(
-                    r["n_associated_with_earlier_discoveries"] for r in reports))},
+                    r["n_associated_with_earlier_discoveries"] for r in reports)),
+                "precovered": int(sum(r.get("n_precovered", 0) for r in reports)),
+                "orbits_refitted": int(updates["object_id"].nunique())},
+        "uncertainty": {
+            "median_at_discovery_arcsec": float(np.nanmedian(at_discovery))
+            if len(discovered) else float("nan"),
+            "median_at_end_arcsec": float(np.nanmedian(at_end))
+            if len(discovered) else float("nan"),
+            "objects_seen_6_nights": int(np.sum(nights_seen >= 6)),
+            "min_shrink_6_nights": float(np.min(ratio[nights_seen >= 6]))
+            if np.any(nights_seen >= 6) else float("nan"),
+            "median_shrink": float(np.nanmedian(ratio)) if len(ratio) else float("nan")},
         "seconds": seconds,
         "found_ids": sorted(found),
         "findable_ids": sorted(findable_ids),
@@ -168,7 +195,7 @@ def _score(state: Path, dates, sim, population, catalogue, reports) -> dict:
 
 
 def _table(s: dict) -> str:
-    k, n, t = s["known"], s["new"], s["seconds"]
+    k, n, t, u = s["known"], s["new"], s["seconds"], s["uncertainty"]
     rows = [
         f"sso demo: {s['nights']} nights, {s['visits']} visits, {s['diasources']} DIASources",
         "",
@@ -186,6 +213,13 @@ def _table(s: dict) -> str:
         f"  findable objects discovered        {n['found_findable']:>8}"
         f"   completeness {100 * n['completeness']:.1f} %",
         f"  later detections associated to them {n['associated_on_later_nights']:>7}",
+        f"  earlier detections precovered      {n['precovered']:>8}",
+        f"  orbits refitted with them          {n['orbits_refitted']:>8}",
+        "orbits that improve (predicted uncertainty on the last night, 1 sigma)",
+        f"  median, from the discovery orbits  {u['median_at_discovery_arcsec']:>8.3f} arcsec",
+        f"  median, from the latest orbits     {u['median_at_end_arcsec']:>8.3f} arcsec",
+        f"  seen on >= 6 nights: objects       {u['objects_seen_6_nights']:>8}"
+        f"   shrunk at least {u['min_shrink_6_nights']:.0f}x",
         "time per stage, all nights (s)",
         *(f"  {stage:<34} {seconds:>8.1f}" for stage, seconds in t.items()),
     ]

@@ -13,8 +13,12 @@
 2. adds the night's unassociated DIASources to a rolling window of ``window_nights`` nights
    (one Parquet file per night in the state folder);
 3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by
-   discoveries of earlier nights, and records the new objects (orbits, claimed detections)
-   in the state folder, so that later nights associate them like catalogued objects;
+   discoveries of earlier nights or attributed to them, and records the new objects (orbits,
+   claimed detections) in the state folder, so that later nights associate them like
+   catalogued objects; then **precovers**: each new orbit is compared with every unassociated
+   detection of the state's nights (the window's and older) that nobody took, those within
+   ``PRECOVERY_SIGMAS`` (5) of its prediction (the orbit's uncertainty and the detection's
+   combined) join a refit, and the ones an ``ok`` refit keeps are attributed to it;
 4. writes the night's report.
 
 State folder
@@ -27,9 +31,10 @@ State folder
                                            ``H`` and the state's ``covariance``
 ``claimed.parquet``                        ``diaSourceId, object_id, discovered_night`` of the
                                            window detections in those objects
-``attributed.parquet``                     detections of later nights attributed to them
-                                           (``diaSourceId, object_id, night``, time, position,
-                                           errors)
+``attributed.parquet``                     detections attributed to them later — associated on
+                                           a later night, or precovered — (``diaSourceId,
+                                           object_id, night`` of the attribution, time,
+                                           position, errors)
 ``orbit_updates.parquet``                  their refitted orbits, one row per object and night
                                            (state, epoch, covariance, detections, nights, RMS)
 ``nights/<YYYY-MM-DD>/``                   the night: ``cache/`` (in parts), ``diasources.parquet``
@@ -75,7 +80,7 @@ from ephemerides.timescales import quiet_erfa
 from linking import LinkingConfig, Observations
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
 from linking.mpc_formats import ades_context, temporary_designation
-from linking.orbitfit import TT_MINUS_TAI_DAYS, fit_orbit, sky_covariance
+from linking.orbitfit import TT_MINUS_TAI_DAYS, fit_orbit, residuals, sky_covariance
 from sso.association import (
     associate,
     association_night,
@@ -101,6 +106,9 @@ CART_COLUMNS = ("x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au
 # predicted position (major axis), capped (a wider circle mostly collects noise).
 DISCOVERY_SIGMAS = 5.0
 MAX_DISCOVERY_UNCERTAINTY_ARCSEC = 30.0
+# Precovery: earlier detections within this many σ of a new orbit's prediction (its predicted
+# uncertainty and the detection's own) are tried in its refit.
+PRECOVERY_SIGMAS = 5.0
 
 
 def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orbits=None,
@@ -433,7 +441,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     # uncertainty of their orbit.
     discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
     attributed = attributed[attributed["night"] < night].reset_index(drop=True)
-    discovered = _latest_orbits(discovered, updates[updates["night"] < night])
+    discovered = latest_orbits(discovered, updates[updates["night"] < night])
     earlier = _discovered_orbits(discovered)
     known = orbits
     if len(earlier):
@@ -472,7 +480,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     (state / "window").mkdir(exist_ok=True)
     write_table_atomic(unassociated.sort_values("diaSourceId", ignore_index=True),
                        state / "window" / f"night={night}.parquet")
-    taken = set(claimed.loc[claimed["discovered_night"] < night, "diaSourceId"])
+    taken = set(claimed.loc[claimed["discovered_night"] < night, "diaSourceId"]) | set(
+        attributed["diaSourceId"])
     parts = []
     for path in sorted((state / "window").glob("night=*.parquet")):
         n = int(path.stem.split("=", 1)[1])
@@ -499,6 +508,18 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         linkages, members = _no_discoveries()
     timings["linking"] = round(time.perf_counter() - t0, 3)
 
+    # 3b. Precovery: the new objects' orbits searched through every earlier night's
+    # unassociated detections that nobody took.
+    t0 = time.perf_counter()
+    precovered, refitted = _precover(state, night, linkages, members,
+                                     taken | set(members["diaSourceId"]), settings)
+    tonight_attributed = pd.concat([tonight_attributed, precovered], ignore_index=True)
+    updated = pd.concat([updated, refitted], ignore_index=True)
+    timings["precovery"] = round(time.perf_counter() - t0, 3)
+    if len(precovered):
+        say(f"{len(precovered)} earlier detections precovered for "
+            f"{precovered['object_id'].nunique()} new objects")
+
     # 4. State: this night's discoveries, attributions and orbit updates replace any earlier
     # run's; the ledger last.
     _record_updates(state, night, tonight_attributed, updated)
@@ -512,7 +533,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         "n_associated": assoc["n_associated"],
         "n_known_objects": assoc["n_cached_objects"],
         "n_earlier_discoveries": len(earlier),
-        "n_associated_with_earlier_discoveries": len(tonight_attributed),
+        "n_associated_with_earlier_discoveries": len(tonight_attributed) - len(precovered),
+        "n_precovered": len(precovered),
         "n_orbits_updated": len(updated),
         "n_known_predicted_not_seen": int(
             result.unassociated_ssobjects["ssObjectId"].nunique()),
@@ -566,8 +588,10 @@ def _record_discoveries(state: Path, night: int, linkages: pd.DataFrame,
     return found
 
 
-def _latest_orbits(discovered: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
-    """The discoveries with the orbit of their latest update (state, epoch, covariance)."""
+def latest_orbits(discovered: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
+    """The discoveries (``discovered.parquet``) with the orbit of their latest update in
+    ``updates`` (``orbit_updates.parquet``, rows of the nights wanted): state, epoch,
+    covariance."""
     if len(updates) == 0:
         return discovered
     latest = updates.sort_values("night", kind="stable").drop_duplicates("object_id",
@@ -629,31 +653,98 @@ def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd
     everything = pd.concat([found[columns], attributed[columns], tonight[columns]],
                            ignore_index=True).drop(columns="night")
     everything = everything[everything["object_id"].isin(objects)]
-    prepared = prepare_detections(everything, settings.observatory_code)
-    fit_config = settings.link.fit
     by_name = discovered.set_index("object_id")
     rows = []
     for name in objects:
-        part = prepared[prepared["object_id"] == name]
-        obs = Observations(part["midpointMjdTai"], part["ra"], part["dec"],
-                           astrometric_sigma_arcsec(part, fit_config.default_sigma_arcsec),
-                           part[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
-                           part["night"].to_numpy())
         current = by_name.loc[name]
-        state0 = current[list(CART_COLUMNS)].to_numpy(np.float64)
-        fit = fit_orbit(obs, state0, float(current["epoch_mjd_tdb"]), fit_config,
-                        method="nbody")
-        if fit.status != "ok":
-            continue
-        rows.append({"object_id": name, "night": night,
-                     **dict(zip(CART_COLUMNS, fit.state, strict=True)),
-                     "epoch_mjd_tdb": fit.epoch_mjd_tdb,
-                     "covariance": fit.covariance.reshape(-1),
-                     "n_detections": int(fit.used.sum()),
-                     "n_nights": int(np.unique(obs.nights[fit.used]).size),
-                     "rms_arcsec": fit.rms_arcsec})
+        fit, fitted = _fit_detections(everything[everything["object_id"] == name],
+                                      current[list(CART_COLUMNS)].to_numpy(np.float64),
+                                      current["epoch_mjd_tdb"], settings)
+        if fit.status == "ok":
+            rows.append(_update_row(name, night, fit, fitted["night"].to_numpy()))
     table = pd.DataFrame(rows, columns=list(ORBIT_UPDATES.dtypes))
     return table.astype(ORBIT_UPDATES.dtypes)
+
+
+def _fit_detections(frame: pd.DataFrame, state0, epoch: float, settings: "NightSettings"):
+    """The N-body fit (:func:`linking.fit_orbit`, the linking's fit settings) of one object's
+    detections from ``state0`` at ``epoch``; returns (fit, nights of the detections)."""
+    prepared = prepare_detections(frame, settings.observatory_code)
+    fit_config = settings.link.fit
+    obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"],
+                       astrometric_sigma_arcsec(prepared, fit_config.default_sigma_arcsec),
+                       prepared[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
+                       prepared["night"].to_numpy())
+    fit = fit_orbit(obs, np.asarray(state0, np.float64), float(epoch), fit_config,
+                    method="nbody")
+    return fit, prepared
+
+
+def _update_row(name: str, night: int, fit, nights: np.ndarray) -> dict:
+    return {"object_id": name, "night": night,
+            **dict(zip(CART_COLUMNS, fit.state, strict=True)),
+            "epoch_mjd_tdb": fit.epoch_mjd_tdb, "covariance": fit.covariance.reshape(-1),
+            "n_detections": int(fit.used.sum()),
+            "n_nights": int(np.unique(nights[fit.used]).size), "rms_arcsec": fit.rms_arcsec}
+
+
+def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataFrame,
+              taken: set, settings: "NightSettings") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Precovery of tonight's new objects: every unassociated detection of the state's nights
+    (window files, the window's and older) not taken by an object is compared with each new
+    orbit's prediction; those within ``PRECOVERY_SIGMAS`` of it (the orbit's predicted
+    uncertainty and the detection's own, combined) join a refit, and the ones the refit keeps
+    (status ``ok``) are attributed. Returns ATTRIBUTED rows and ORBIT_UPDATES rows (the
+    refitted orbits), both of this night."""
+    if len(linkages) == 0:
+        return _empty(ATTRIBUTED), _empty(ORBIT_UPDATES)
+    parts = [pd.read_parquet(path) for path in sorted((state / "window").glob("night=*.parquet"))
+             if int(path.stem.split("=", 1)[1]) <= night]
+    pool = pd.concat(parts, ignore_index=True)
+    found = pool[pool["diaSourceId"].isin(set(members["diaSourceId"]))]
+    pool = pool[~pool["diaSourceId"].isin(taken)]
+    if len(pool) == 0:
+        return _empty(ATTRIBUTED), _empty(ORBIT_UPDATES)
+    prepared = prepare_detections(pool, settings.observatory_code)
+    sigma = astrometric_sigma_arcsec(prepared, settings.link.fit.default_sigma_arcsec)
+    obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"], sigma,
+                       prepared[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
+                       prepared["night"].to_numpy())
+    free = np.ones(len(prepared), dtype=bool)
+    attributed, updates = [], []
+    for row in linkages.sort_values("designation").itertuples(index=False):
+        state0 = np.array([getattr(row, c) for c in CART_COLUMNS])
+        covariance = np.asarray(row.covariance, np.float64).reshape(6, 6)
+        res = residuals(state0, row.epoch_mjd_tdb, obs, "nbody")
+        total = sky_covariance(state0, covariance, row.epoch_mjd_tdb, obs) \
+            + (sigma**2)[:, None, None] * np.eye(2)
+        with np.errstate(invalid="ignore"):
+            d2 = np.einsum("ni,ni->n", res, np.linalg.solve(total, res[..., None])[..., 0])
+        near = np.flatnonzero(free & (d2 < PRECOVERY_SIGMAS**2))
+        if near.size == 0:
+            continue
+        linked = members.loc[members["designation"] == row.designation, "diaSourceId"]
+        frame = pd.concat([found[found["diaSourceId"].isin(set(linked))],
+                           prepared.iloc[near][pool.columns]], ignore_index=True)
+        fit, fitted = _fit_detections(frame, state0, row.epoch_mjd_tdb, settings)
+        kept = set(fitted.loc[fit.used, "diaSourceId"]) & set(prepared["diaSourceId"].iloc[near])
+        if fit.status != "ok" or not kept:
+            continue
+        taken_now = prepared["diaSourceId"].isin(kept).to_numpy()
+        free &= ~taken_now
+        rows = prepared[taken_now]
+        attributed.append(pd.DataFrame({
+            "diaSourceId": rows["diaSourceId"].to_numpy(np.int64), "object_id": row.designation,
+            "night": night, "midpointMjdTai": rows["midpointMjdTai"].to_numpy(np.float64),
+            "ra": rows["ra"].to_numpy(np.float64), "dec": rows["dec"].to_numpy(np.float64),
+            **{c: rows[c].to_numpy(np.float64) if c in rows.columns else np.nan
+               for c in ("raErr", "decErr")}}))
+        updates.append(_update_row(row.designation, night, fit, fitted["night"].to_numpy()))
+    attributed = (pd.concat(attributed, ignore_index=True) if attributed
+                  else _empty(ATTRIBUTED)).astype(ATTRIBUTED.dtypes)
+    return (attributed.sort_values("diaSourceId", ignore_index=True),
+            pd.DataFrame(updates, columns=list(ORBIT_UPDATES.dtypes)).astype(
+                ORBIT_UPDATES.dtypes))
 
 
 def _record_updates(state: Path, night: int, attributed: pd.DataFrame,
@@ -689,18 +780,29 @@ def _uncertainties(discovered: pd.DataFrame, orbits: pd.DataFrame, mjd_tai: floa
     ``DISCOVERY_SIGMAS`` × the major axis of its predicted covariance, capped."""
     if len(discovered) == 0:
         return {}
+    major = position_uncertainty_arcsec(discovered, mjd_tai, observatory_code)
+    value = np.where(np.isfinite(major), DISCOVERY_SIGMAS * major, np.inf)
+    return {int(ss_id): float(min(v, MAX_DISCOVERY_UNCERTAINTY_ARCSEC))
+            for ss_id, v in zip(orbits["ssObjectId"], value, strict=True)}
+
+
+def position_uncertainty_arcsec(orbits: pd.DataFrame, mjd_tai: float,
+                                observatory_code: str) -> np.ndarray:
+    """1σ major axis (arcsec) of the predicted sky position of each orbit of a state table
+    (``x_au … vz_au_per_day``, ``epoch_mjd_tdb``, ``covariance``) at ``mjd_tai`` from the
+    observatory: the state's covariance mapped linearly
+    (:func:`linking.orbitfit.sky_covariance`)."""
     tdb = mjd_tai + TT_MINUS_TAI_DAYS
     observer = observer_states(observatory_code, [tdb], origin="sun")[:, :3]
     at = Observations([mjd_tai], [0.0], [0.0], [1.0], observer, [0])
-    uncertainty = {}
-    for row, ss_id in zip(discovered.itertuples(index=False), orbits["ssObjectId"], strict=True):
+    out = np.empty(len(orbits))
+    for k, row in enumerate(orbits.itertuples(index=False)):
         state = np.array([getattr(row, name) for name in CART_COLUMNS])
         covariance = np.asarray(row.covariance, np.float64).reshape(6, 6)
         sky = sky_covariance(state, covariance, row.epoch_mjd_tdb, at)[0]
-        major = float(np.sqrt(max(np.linalg.eigvalsh(sky).max(), 0.0)))
-        value = DISCOVERY_SIGMAS * major if np.isfinite(major) else np.inf
-        uncertainty[int(ss_id)] = min(value, MAX_DISCOVERY_UNCERTAINTY_ARCSEC)
-    return uncertainty
+        out[k] = np.sqrt(max(np.linalg.eigvalsh(sky).max(), 0.0)) \
+            if np.isfinite(sky).all() else np.nan
+    return out
 
 
 def _summary_text(report: dict, timings: dict) -> str:

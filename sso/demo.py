@@ -187,6 +187,8 @@ def _score(state: Path, dates, sim, population, catalogue, reports) -> dict:
             "objects_seen_6_nights": int(np.sum(nights_seen >= 6)),
             "min_shrink_6_nights": float(np.min(ratio[nights_seen >= 6]))
             if np.any(nights_seen >= 6) else float("nan"),
+            "share_shrunk_10x_6_nights": float(np.mean(ratio[nights_seen >= 6] >= 10.0))
+            if np.any(nights_seen >= 6) else float("nan"),
             "median_shrink": float(np.nanmedian(ratio)) if len(ratio) else float("nan")},
         "seconds": seconds,
         "found_ids": sorted(found),
@@ -219,7 +221,8 @@ def _table(s: dict) -> str:
         f"  median, from the discovery orbits  {u['median_at_discovery_arcsec']:>8.3f} arcsec",
         f"  median, from the latest orbits     {u['median_at_end_arcsec']:>8.3f} arcsec",
         f"  seen on >= 6 nights: objects       {u['objects_seen_6_nights']:>8}"
-        f"   shrunk at least {u['min_shrink_6_nights']:.0f}x",
+        f"   {100 * u['share_shrunk_10x_6_nights']:.0f} % shrunk >= 10x, all >= "
+        f"{u['min_shrink_6_nights']:.0f}x",
         "time per stage, all nights (s)",
         *(f"  {stage:<34} {seconds:>8.1f}" for stage, seconds in t.items()),
     ]

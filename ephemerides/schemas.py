@@ -474,3 +474,15 @@ ATTRIBUTED = Schema(
 )
 """Detections of later nights attributed to the state's discoveries (``attributed.parquet``),
 with what their orbit refits need."""
+
+IDENTIFIED = Schema(
+    "identified",
+    (
+        Column("object_id", "str", required=True, nullable=False),
+        Column("identified_as", "str", required=True, nullable=False),
+        Column("night", "int64", "MJD of the night's noon", required=True, nullable=False),
+    ),
+    unique=("object_id",),
+)
+"""New objects found to be earlier discoveries (``identified.parquet``): the linkage's
+temporary designation, the discovery it joined, and the night."""

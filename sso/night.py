@@ -15,10 +15,15 @@
 3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by
    discoveries of earlier nights or attributed to them, and records the new objects (orbits,
    claimed detections) in the state folder, so that later nights associate them like
-   catalogued objects; then **precovers**: each new orbit is compared with every unassociated
-   detection of the state's nights (the window's and older) that nobody took, those within
-   ``PRECOVERY_SIGMAS`` (5) of its prediction (the orbit's uncertainty and the detection's
-   combined) join a refit, and the ones an ``ok`` refit keeps are attributed to it;
+   catalogued objects — unless a new object is **identified** with an earlier discovery (every
+   detection within ``PRECOVERY_SIGMAS`` of its prediction and a joint fit keeping them all):
+   it then joins that discovery (its detections attributed, the orbit refitted; the night's
+   ``link/`` reports keep the linking's temporary designation, ``identified.parquet`` and the
+   report say which discovery it is); then **precovers**: each new orbit is compared with
+   every unassociated detection of the state's nights (the window's and older) that nobody
+   took, those within ``PRECOVERY_SIGMAS`` (5) of its prediction (the orbit's uncertainty and
+   the detection's combined) join a refit, and the ones an ``ok`` refit keeps are attributed
+   to it;
 4. writes the night's report.
 
 State folder
@@ -37,6 +42,8 @@ State folder
                                            position, errors)
 ``orbit_updates.parquet``                  their refitted orbits, one row per object and night
                                            (state, epoch, covariance, detections, nights, RMS)
+``identified.parquet``                     new objects identified with earlier discoveries
+                                           (``object_id, identified_as, night``)
 ``nights/<YYYY-MM-DD>/``                   the night: ``cache/`` (in parts), ``diasources.parquet``
                                            (with ``ssObjectId``), ``sssources.parquet``,
                                            ``unassociated_ssobjects.parquet``, ``link/`` (the
@@ -74,7 +81,7 @@ from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
 from ephemerides.errors import InputError
 from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G
-from ephemerides.schemas import ATTRIBUTED, CLAIMED, DISCOVERED, ORBIT_UPDATES
+from ephemerides.schemas import ATTRIBUTED, CLAIMED, DISCOVERED, IDENTIFIED, ORBIT_UPDATES
 from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import quiet_erfa
 from linking import LinkingConfig, Observations
@@ -389,7 +396,8 @@ def _rewind(state: Path, later: list[int]) -> None:
     for name, schema, column in (("discovered.parquet", DISCOVERED, "discovered_night"),
                                  ("claimed.parquet", CLAIMED, "discovered_night"),
                                  ("attributed.parquet", ATTRIBUTED, "night"),
-                                 ("orbit_updates.parquet", ORBIT_UPDATES, "night")):
+                                 ("orbit_updates.parquet", ORBIT_UPDATES, "night"),
+                                 ("identified.parquet", IDENTIFIED, "night")):
         if (state / name).is_file():
             table = _read_state(state / name, schema)
             write_table_atomic(table[~table[column].isin(later)].reset_index(drop=True),
@@ -403,7 +411,7 @@ def _night_without_data(state: Path, date: str, night: int, n_visits: int, say) 
     """Record a night without DIASources (lost to weather): no window file, no discoveries,
     its report and an entry in the ledger."""
     (state / "window" / f"night={night}.parquet").unlink(missing_ok=True)
-    _record_updates(state, night, _empty(ATTRIBUTED), _empty(ORBIT_UPDATES))
+    _record_updates(state, night, _empty(ATTRIBUTED), _empty(ORBIT_UPDATES), _empty(IDENTIFIED))
     _record_discoveries(state, night, *_no_discoveries())
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
@@ -432,6 +440,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     claimed = _read_state(state / "claimed.parquet", CLAIMED)
     attributed = _read_state(state / "attributed.parquet", ATTRIBUTED)
     updates = _read_state(state / "orbit_updates.parquet", ORBIT_UPDATES)
+    identified = _read_state(state / "identified.parquet", IDENTIFIED)
     night_dir = state / "nights" / date
     night_dir.mkdir(parents=True, exist_ok=True)
     # A report stands for a completed run: an earlier run's goes until this one completes.
@@ -497,7 +506,8 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         link_summary = run_link_job(window, night_dir / "link", settings.link,
                                     observatory_code=settings.observatory_code,
                                     designation_prefix=settings.designation_prefix,
-                                    designation_start=len(earlier),
+                                    designation_start=len(earlier) + int(
+                                        (identified["night"] < night).sum()),
                                     ades_header=settings.ades_header, progress=progress,
                                     executor=executor)
         linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
@@ -508,7 +518,20 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         linkages, members = _no_discoveries()
     timings["linking"] = round(time.perf_counter() - t0, 3)
 
-    # 3b. Precovery: the new objects' orbits searched through every earlier night's
+    # 3b. Identification: a new object that is an earlier discovery (a joint fit keeps every
+    # detection of both) joins it instead of becoming a second designation.
+    t0 = time.perf_counter()
+    linkages, members, joined, rejoined, pairs = _identify(
+        state, night, linkages, members, discovered, claimed, attributed, tonight_attributed,
+        settings)
+    tonight_attributed = pd.concat([tonight_attributed, joined], ignore_index=True)
+    updated = pd.concat([updated[~updated["object_id"].isin(set(rejoined["object_id"]))],
+                         rejoined], ignore_index=True)
+    timings["identification"] = round(time.perf_counter() - t0, 3)
+    if len(pairs):
+        say(f"{len(pairs)} new objects identified with earlier discoveries")
+
+    # 3c. Precovery: the new objects' orbits searched through every earlier night's
     # unassociated detections that nobody took.
     t0 = time.perf_counter()
     precovered, refitted = _precover(state, night, linkages, members,
@@ -522,7 +545,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
 
     # 4. State: this night's discoveries, attributions and orbit updates replace any earlier
     # run's; the ledger last.
-    _record_updates(state, night, tonight_attributed, updated)
+    _record_updates(state, night, tonight_attributed, updated, pairs)
     found = _record_discoveries(state, night, linkages, members)
 
     report = {
@@ -533,8 +556,10 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         "n_associated": assoc["n_associated"],
         "n_known_objects": assoc["n_cached_objects"],
         "n_earlier_discoveries": len(earlier),
-        "n_associated_with_earlier_discoveries": len(tonight_attributed) - len(precovered),
+        "n_associated_with_earlier_discoveries": len(tonight_attributed) - len(precovered)
+        - len(joined),
         "n_precovered": len(precovered),
+        "identified": {row.object_id: row.identified_as for row in pairs.itertuples()},
         "n_orbits_updated": len(updated),
         "n_known_predicted_not_seen": int(
             result.unassociated_ssobjects["ssObjectId"].nunique()),
@@ -542,7 +567,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         "n_window_detections": len(window),
         "n_tracklets": link_summary["n_tracklets"],
         "n_candidates": link_summary["n_candidates"],
-        "n_new_objects": link_summary["n_linkages"],
+        "n_new_objects": len(found),
         "new_objects": found["object_id"].tolist(),
     }
     write_text_atomic(json.dumps(report, indent=2) + "\n", night_dir / "report.json")
@@ -635,6 +660,91 @@ def _window_detections(state: Path, ids) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _object_detections(state: Path, objects, claimed: pd.DataFrame, attributed: pd.DataFrame,
+                       tonight: pd.DataFrame) -> pd.DataFrame:
+    """Every detection of the discoveries ``objects``: those their linkage claimed (from the
+    window files) and those attributed to them since (``attributed``, ``tonight``), with
+    ``object_id``, time, position and errors."""
+    objects = set(objects)
+    mine = claimed[claimed["object_id"].isin(objects)]
+    found = _window_detections(state, mine["diaSourceId"])
+    found = found.merge(mine[["diaSourceId", "object_id"]], on="diaSourceId")
+    columns = list(ATTRIBUTED.dtypes)
+    found = found.assign(night=0, **{c: np.nan for c in ("raErr", "decErr")
+                                     if c not in found.columns})
+    everything = pd.concat([found[columns], attributed[columns], tonight[columns]],
+                           ignore_index=True).drop(columns="night")
+    return everything[everything["object_id"].isin(objects)].reset_index(drop=True)
+
+
+def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataFrame,
+              discovered: pd.DataFrame, claimed: pd.DataFrame, attributed: pd.DataFrame,
+              tonight: pd.DataFrame, settings: "NightSettings"):
+    """Identification of tonight's new objects with the earlier discoveries: a new object
+    whose every detection lies within ``PRECOVERY_SIGMAS`` of a discovery's prediction (its
+    uncertainty and the detection's combined; the closest such discovery) and whose joint
+    fit with that discovery's detections is ``ok`` keeping them all joins it. Returns the
+    linkages and members left, the ATTRIBUTED rows of the joined detections, the
+    ORBIT_UPDATES rows of the joint fits and the IDENTIFIED rows."""
+    nothing = (linkages, members, _empty(ATTRIBUTED), _empty(ORBIT_UPDATES), _empty(IDENTIFIED))
+    if len(linkages) == 0 or len(discovered) == 0:
+        return nothing
+    rows_of = _window_detections(state, members["diaSourceId"])
+    fit_config = settings.link.fit
+    joined, rejoined, pairs = [], [], []
+    for link_row in linkages.sort_values("designation").itertuples(index=False):
+        ids = set(members.loc[members["designation"] == link_row.designation, "diaSourceId"])
+        frame = rows_of[rows_of["diaSourceId"].isin(ids)]
+        prepared = prepare_detections(frame, settings.observatory_code)
+        sigma = astrometric_sigma_arcsec(prepared, fit_config.default_sigma_arcsec)
+        obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"], sigma,
+                           prepared[["observer_x_au", "observer_y_au",
+                                     "observer_z_au"]].to_numpy(), prepared["night"].to_numpy())
+        best = None
+        for row in discovered.itertuples(index=False):
+            if row.object_id in {p["identified_as"] for p in pairs}:
+                continue
+            state0 = np.array([getattr(row, c) for c in CART_COLUMNS])
+            # A cheap 2-body look first: most discoveries are nowhere near.
+            if np.nanmax(np.abs(residuals(state0, row.epoch_mjd_tdb, obs))) > 600.0:
+                continue
+            res = residuals(state0, row.epoch_mjd_tdb, obs, "nbody")
+            total = sky_covariance(state0, np.asarray(row.covariance, np.float64).reshape(6, 6),
+                                   row.epoch_mjd_tdb, obs) + (sigma**2)[:, None, None] * np.eye(2)
+            with np.errstate(invalid="ignore"):
+                d2 = np.einsum("ni,ni->n", res, np.linalg.solve(total, res[..., None])[..., 0])
+            if np.all(d2 < PRECOVERY_SIGMAS**2) and (best is None or d2.sum() < best[0]):
+                best = (float(d2.sum()), row, state0)
+        if best is None:
+            continue
+        _, row, state0 = best
+        theirs = _object_detections(state, [row.object_id], claimed, attributed,
+                                    tonight).drop(columns="object_id")
+        fit, fitted = _fit_detections(
+            pd.concat([theirs, frame.reindex(columns=theirs.columns)], ignore_index=True),
+            state0, row.epoch_mjd_tdb, settings)
+        if fit.status != "ok" or not fit.used.all():
+            continue
+        joined.append(pd.DataFrame({
+            "diaSourceId": prepared["diaSourceId"].to_numpy(np.int64), "object_id": row.object_id,
+            "night": night, "midpointMjdTai": prepared["midpointMjdTai"].to_numpy(np.float64),
+            "ra": prepared["ra"].to_numpy(np.float64), "dec": prepared["dec"].to_numpy(np.float64),
+            **{c: prepared[c].to_numpy(np.float64) if c in prepared.columns else np.nan
+               for c in ("raErr", "decErr")}}))
+        rejoined.append(_update_row(row.object_id, night, fit, fitted["night"].to_numpy()))
+        pairs.append({"object_id": link_row.designation, "identified_as": row.object_id,
+                      "night": night})
+    if not pairs:
+        return nothing
+    dropped = {p["object_id"] for p in pairs}
+    return (linkages[~linkages["designation"].isin(dropped)].reset_index(drop=True),
+            members[~members["designation"].isin(dropped)].reset_index(drop=True),
+            pd.concat(joined, ignore_index=True).astype(ATTRIBUTED.dtypes),
+            pd.DataFrame(rejoined, columns=list(ORBIT_UPDATES.dtypes)).astype(
+                ORBIT_UPDATES.dtypes),
+            pd.DataFrame(pairs, columns=list(IDENTIFIED.dtypes)).astype(IDENTIFIED.dtypes))
+
+
 def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd.DataFrame,
                   attributed: pd.DataFrame, tonight: pd.DataFrame,
                   settings: "NightSettings") -> pd.DataFrame:
@@ -644,15 +754,7 @@ def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd
     objects = sorted(set(tonight["object_id"]))
     if not objects:
         return _empty(ORBIT_UPDATES)
-    mine = claimed[claimed["object_id"].isin(objects)]
-    found = _window_detections(state, mine["diaSourceId"])
-    found = found.merge(mine[["diaSourceId", "object_id"]], on="diaSourceId")
-    columns = list(ATTRIBUTED.dtypes)
-    found = found.assign(night=0, **{c: np.nan for c in ("raErr", "decErr")
-                                     if c not in found.columns})
-    everything = pd.concat([found[columns], attributed[columns], tonight[columns]],
-                           ignore_index=True).drop(columns="night")
-    everything = everything[everything["object_id"].isin(objects)]
+    everything = _object_detections(state, objects, claimed, attributed, tonight)
     by_name = discovered.set_index("object_id")
     rows = []
     for name in objects:
@@ -748,11 +850,13 @@ def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
 
 
 def _record_updates(state: Path, night: int, attributed: pd.DataFrame,
-                    updates: pd.DataFrame) -> None:
-    """Replace the night's rows of ``attributed.parquet`` and ``orbit_updates.parquet``."""
+                    updates: pd.DataFrame, identified: pd.DataFrame) -> None:
+    """Replace the night's rows of ``attributed.parquet``, ``orbit_updates.parquet`` and
+    ``identified.parquet``."""
     for name, schema, rows, order in (
             ("attributed.parquet", ATTRIBUTED, attributed, ["night", "diaSourceId"]),
-            ("orbit_updates.parquet", ORBIT_UPDATES, updates, ["night", "object_id"])):
+            ("orbit_updates.parquet", ORBIT_UPDATES, updates, ["night", "object_id"]),
+            ("identified.parquet", IDENTIFIED, identified, ["night", "object_id"])):
         table = _read_state(state / name, schema)
         table = pd.concat([table[table["night"] != night], rows.astype(schema.dtypes)],
                           ignore_index=True)
@@ -816,7 +920,8 @@ def _summary_text(report: dict, timings: dict) -> str:
         f"  known objects predicted, unseen {report['n_known_predicted_not_seen']:>8}",
         f"  window: nights, detections      {report['n_window_nights']:>8} "
         f"{report['n_window_detections']:>8}",
-        f"  new objects                     {report['n_new_objects']:>8}",
+        f"  new objects                     {report['n_new_objects']:>8}"
+        f"  ({len(report.get('identified', {}))} more identified with earlier discoveries)",
         "  time per stage (s)              " + ", ".join(
             f"{k} {v:.1f}" for k, v in timings.items()),
     ]

@@ -329,3 +329,41 @@ def test_a_corrupted_state_is_named_not_used(survey, tmp_path):
                        r"unique; 2 rows share"):
         run_night(dates[-1], visits, sim.diasources, catalogue, copy, progress=False)
     assert _snapshot(copy) == before
+
+
+def test_a_new_object_that_is_an_earlier_discovery_is_identified_with_it(survey, tmp_path):
+    """Identification: detections of a discovery that association missed, linked again as a
+    'new' object, join that discovery (joint fit keeping every detection) instead of becoming
+    a second designation; another object's detections do not."""
+    _, _, _, _, state, _, _ = survey
+    copy = tmp_path / "state"
+    shutil.copytree(state, copy)
+    discovered = pd.read_parquet(copy / "discovered.parquet")
+    attributed = pd.read_parquet(copy / "attributed.parquet")
+    claimed = pd.read_parquet(copy / "claimed.parquet")
+    later = attributed.assign(n=night_of(attributed["midpointMjdTai"].to_numpy()))
+    nights_seen = later.groupby("object_id")["n"].nunique().sort_index()
+    first, other = nights_seen[nights_seen >= 3].index[:2]
+    # The first object's later detections, as if association had missed them: in a window
+    # file, linked tonight as 'S25WNEW'; the other's as 'S25WOTHER'.
+    missed = attributed[attributed["object_id"].isin([first, other])]
+    missed.drop(columns=["object_id", "night"]).to_parquet(copy / "window" /
+                                                           "night=99999.parquet")
+    members = pd.DataFrame({"diaSourceId": missed["diaSourceId"].to_numpy(),
+                            "designation": np.where(missed["object_id"] == first, "S25WNEW",
+                                                    "S25WOTHER")})
+    linkages = pd.DataFrame({"designation": ["S25WNEW", "S25WOTHER"]})
+    only_first = discovered[discovered["object_id"] == first].reset_index(drop=True)
+    kept = attributed[~attributed["diaSourceId"].isin(set(missed["diaSourceId"]))]
+    settings = NightSettings()
+    left, left_members, joined, refits, pairs = sso.night._identify(
+        copy, 99999, linkages, members, only_first, claimed, kept,
+        attributed.iloc[:0], settings)
+    assert pairs[["object_id", "identified_as"]].values.tolist() == [["S25WNEW", first]]
+    assert left["designation"].tolist() == ["S25WOTHER"]
+    assert set(left_members["designation"]) == {"S25WOTHER"}
+    assert set(joined["diaSourceId"]) == set(missed.loc[missed["object_id"] == first,
+                                                        "diaSourceId"])
+    assert (joined["object_id"] == first).all() and refits["object_id"].tolist() == [first]
+    assert refits["n_detections"].iloc[0] == len(claimed[claimed["object_id"] == first]) \
+        + int((attributed["object_id"] == first).sum())

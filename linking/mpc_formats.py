@@ -817,15 +817,22 @@ def format_ades_psv(
     Raises
     ------
     ValueError
-        As :func:`format_mpc80`, and for negative or infinite errors or bad header values.
+        As :func:`format_mpc80`, and for errors that are infinite or would be written as 0
+        (below 0.00005″ or 0.0005 mag; ADES uncertainties are > 0), or bad header values.
     """
     checked = _validate(table, "format_ades_psv")
     n = len(table)
     errors = {}
+    # ADES uncertainties are > 0 (read_ades refuses 0): none may round to 0 at the written
+    # precision (0.0001″ for positions, 0.001 mag).
+    smallest = {"raErr": 0.00005 / 3600.0, "decErr": 0.00005 / 3600.0, "magErr": 0.0005}
     for column in ("raErr", "decErr", "magErr"):
         if column in table.columns:
             values = _float_column(table, column, finite=False)
-            _fail(table, column, values < 0.0, "uncertainties must be >= 0 (or NaN)")
+            _fail(table, column, values < smallest[column],
+                  f"uncertainties must be >= {smallest[column]:.3g} (they are written to "
+                  f"{'0.0001 arcsec' if column != 'magErr' else '0.001 mag'}; ADES needs > 0), "
+                  "or NaN")
             errors[column] = values
         else:
             errors[column] = np.full(n, np.nan)

@@ -631,21 +631,28 @@ def latest_orbits(discovered: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFra
     return out.astype(DISCOVERED.dtypes)
 
 
+def _attributed_rows(detections: pd.DataFrame, object_id, night: int) -> pd.DataFrame:
+    """ATTRIBUTED rows of ``detections`` (DIASource columns) attributed to ``object_id`` (one
+    name, or one per row) on ``night``, sorted by ``diaSourceId``."""
+    table = pd.DataFrame({
+        "diaSourceId": detections["diaSourceId"].to_numpy(np.int64),
+        "object_id": object_id, "night": night,
+        "midpointMjdTai": detections["midpointMjdTai"].to_numpy(np.float64),
+        "ra": detections["ra"].to_numpy(np.float64),
+        "dec": detections["dec"].to_numpy(np.float64),
+        **{c: detections[c].to_numpy(np.float64) if c in detections.columns else np.nan
+           for c in ("raErr", "decErr")},
+    })
+    return table.astype(ATTRIBUTED.dtypes).sort_values("diaSourceId", ignore_index=True)
+
+
 def _attributions(result, earlier: pd.DataFrame, night: int) -> pd.DataFrame:
     """Tonight's detections associated with the earlier discoveries, as ATTRIBUTED rows."""
     names = pd.Series(earlier["object_id"].to_numpy(), index=earlier["ssObjectId"].to_numpy())
     hits = result.sssources[result.sssources["ssObjectId"].isin(names.index)]
     rows = result.diasources.set_index("diaSourceId").loc[hits["diaSourceId"].to_numpy()]
-    table = pd.DataFrame({
-        "diaSourceId": hits["diaSourceId"].to_numpy(np.int64),
-        "object_id": names.loc[hits["ssObjectId"].to_numpy()].to_numpy(),
-        "night": night,
-        "midpointMjdTai": rows["midpointMjdTai"].to_numpy(np.float64),
-        "ra": rows["ra"].to_numpy(np.float64), "dec": rows["dec"].to_numpy(np.float64),
-        **{c: rows[c].to_numpy(np.float64) if c in rows.columns else np.nan
-           for c in ("raErr", "decErr")},
-    })
-    return table.astype(ATTRIBUTED.dtypes).sort_values("diaSourceId", ignore_index=True)
+    return _attributed_rows(rows.reset_index(),
+                            names.loc[hits["ssObjectId"].to_numpy()].to_numpy(), night)
 
 
 def _window_detections(state: Path, ids) -> pd.DataFrame:
@@ -690,16 +697,11 @@ def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
     if len(linkages) == 0 or len(discovered) == 0:
         return nothing
     rows_of = _window_detections(state, members["diaSourceId"])
-    fit_config = settings.link.fit
     joined, rejoined, pairs = [], [], []
     for link_row in linkages.sort_values("designation").itertuples(index=False):
         ids = set(members.loc[members["designation"] == link_row.designation, "diaSourceId"])
         frame = rows_of[rows_of["diaSourceId"].isin(ids)]
-        prepared = prepare_detections(frame, settings.observatory_code)
-        sigma = astrometric_sigma_arcsec(prepared, fit_config.default_sigma_arcsec)
-        obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"], sigma,
-                           prepared[["observer_x_au", "observer_y_au",
-                                     "observer_z_au"]].to_numpy(), prepared["night"].to_numpy())
+        prepared, obs = _observations(frame, settings)
         best = None
         for row in discovered.itertuples(index=False):
             if row.object_id in {p["identified_as"] for p in pairs}:
@@ -708,11 +710,7 @@ def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
             # A cheap 2-body look first: most discoveries are nowhere near.
             if np.nanmax(np.abs(residuals(state0, row.epoch_mjd_tdb, obs))) > 600.0:
                 continue
-            res = residuals(state0, row.epoch_mjd_tdb, obs, "nbody")
-            total = sky_covariance(state0, np.asarray(row.covariance, np.float64).reshape(6, 6),
-                                   row.epoch_mjd_tdb, obs) + (sigma**2)[:, None, None] * np.eye(2)
-            with np.errstate(invalid="ignore"):
-                d2 = np.einsum("ni,ni->n", res, np.linalg.solve(total, res[..., None])[..., 0])
+            d2 = _distances2(state0, row.covariance, row.epoch_mjd_tdb, obs)
             if np.all(d2 < PRECOVERY_SIGMAS**2) and (best is None or d2.sum() < best[0]):
                 best = (float(d2.sum()), row, state0)
         if best is None:
@@ -725,12 +723,7 @@ def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
             state0, row.epoch_mjd_tdb, settings)
         if fit.status != "ok" or not fit.used.all():
             continue
-        joined.append(pd.DataFrame({
-            "diaSourceId": prepared["diaSourceId"].to_numpy(np.int64), "object_id": row.object_id,
-            "night": night, "midpointMjdTai": prepared["midpointMjdTai"].to_numpy(np.float64),
-            "ra": prepared["ra"].to_numpy(np.float64), "dec": prepared["dec"].to_numpy(np.float64),
-            **{c: prepared[c].to_numpy(np.float64) if c in prepared.columns else np.nan
-               for c in ("raErr", "decErr")}}))
+        joined.append(_attributed_rows(prepared, row.object_id, night))
         rejoined.append(_update_row(row.object_id, night, fit, fitted["night"].to_numpy()))
         pairs.append({"object_id": link_row.designation, "identified_as": row.object_id,
                       "night": night})
@@ -771,15 +764,21 @@ def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd
 def _fit_detections(frame: pd.DataFrame, state0, epoch: float, settings: "NightSettings"):
     """The N-body fit (:func:`linking.fit_orbit`, the linking's fit settings) of one object's
     detections from ``state0`` at ``epoch``; returns (fit, nights of the detections)."""
-    prepared = prepare_detections(frame, settings.observatory_code)
-    fit_config = settings.link.fit
-    obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"],
-                       astrometric_sigma_arcsec(prepared, fit_config.default_sigma_arcsec),
-                       prepared[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
-                       prepared["night"].to_numpy())
-    fit = fit_orbit(obs, np.asarray(state0, np.float64), float(epoch), fit_config,
+    prepared, obs = _observations(frame, settings)
+    fit = fit_orbit(obs, np.asarray(state0, np.float64), float(epoch), settings.link.fit,
                     method="nbody")
     return fit, prepared
+
+
+def _observations(frame: pd.DataFrame, settings: "NightSettings"):
+    """Detections prepared (observer positions, nights; :func:`linking.prepare_detections`)
+    and as :class:`linking.Observations` weighted as the linking's fits weight them."""
+    prepared = prepare_detections(frame, settings.observatory_code)
+    sigma = astrometric_sigma_arcsec(prepared, settings.link.fit.default_sigma_arcsec)
+    return prepared, Observations(
+        prepared["midpointMjdTai"], prepared["ra"], prepared["dec"], sigma,
+        prepared[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
+        prepared["night"].to_numpy())
 
 
 def _update_row(name: str, night: int, fit, nights: np.ndarray) -> dict:
@@ -788,6 +787,16 @@ def _update_row(name: str, night: int, fit, nights: np.ndarray) -> dict:
             "epoch_mjd_tdb": fit.epoch_mjd_tdb, "covariance": fit.covariance.reshape(-1),
             "n_detections": int(fit.used.sum()),
             "n_nights": int(np.unique(nights[fit.used]).size), "rms_arcsec": fit.rms_arcsec}
+
+
+def _distances2(state0, covariance, epoch: float, obs: Observations) -> np.ndarray:
+    """Squared Mahalanobis distance of each observation from the orbit's N-body prediction,
+    the prediction's covariance and the observation's σ combined (2 degrees of freedom)."""
+    res = residuals(state0, epoch, obs, "nbody")
+    total = sky_covariance(state0, np.asarray(covariance, np.float64).reshape(6, 6), epoch,
+                           obs) + (obs.sigma**2)[:, None, None] * np.eye(2)
+    with np.errstate(invalid="ignore"):
+        return np.einsum("ni,ni->n", res, np.linalg.solve(total, res[..., None])[..., 0])
 
 
 def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataFrame,
@@ -807,21 +816,12 @@ def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
     pool = pool[~pool["diaSourceId"].isin(taken)]
     if len(pool) == 0:
         return _empty(ATTRIBUTED), _empty(ORBIT_UPDATES)
-    prepared = prepare_detections(pool, settings.observatory_code)
-    sigma = astrometric_sigma_arcsec(prepared, settings.link.fit.default_sigma_arcsec)
-    obs = Observations(prepared["midpointMjdTai"], prepared["ra"], prepared["dec"], sigma,
-                       prepared[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(),
-                       prepared["night"].to_numpy())
+    prepared, obs = _observations(pool, settings)
     free = np.ones(len(prepared), dtype=bool)
     attributed, updates = [], []
     for row in linkages.sort_values("designation").itertuples(index=False):
         state0 = np.array([getattr(row, c) for c in CART_COLUMNS])
-        covariance = np.asarray(row.covariance, np.float64).reshape(6, 6)
-        res = residuals(state0, row.epoch_mjd_tdb, obs, "nbody")
-        total = sky_covariance(state0, covariance, row.epoch_mjd_tdb, obs) \
-            + (sigma**2)[:, None, None] * np.eye(2)
-        with np.errstate(invalid="ignore"):
-            d2 = np.einsum("ni,ni->n", res, np.linalg.solve(total, res[..., None])[..., 0])
+        d2 = _distances2(state0, row.covariance, row.epoch_mjd_tdb, obs)
         near = np.flatnonzero(free & (d2 < PRECOVERY_SIGMAS**2))
         if near.size == 0:
             continue
@@ -834,13 +834,7 @@ def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
             continue
         taken_now = prepared["diaSourceId"].isin(kept).to_numpy()
         free &= ~taken_now
-        rows = prepared[taken_now]
-        attributed.append(pd.DataFrame({
-            "diaSourceId": rows["diaSourceId"].to_numpy(np.int64), "object_id": row.designation,
-            "night": night, "midpointMjdTai": rows["midpointMjdTai"].to_numpy(np.float64),
-            "ra": rows["ra"].to_numpy(np.float64), "dec": rows["dec"].to_numpy(np.float64),
-            **{c: rows[c].to_numpy(np.float64) if c in rows.columns else np.nan
-               for c in ("raErr", "decErr")}}))
+        attributed.append(_attributed_rows(prepared[taken_now], row.designation, night))
         updates.append(_update_row(row.designation, night, fit, fitted["night"].to_numpy()))
     attributed = (pd.concat(attributed, ignore_index=True) if attributed
                   else _empty(ATTRIBUTED)).astype(ATTRIBUTED.dtypes)

@@ -456,6 +456,11 @@ def test_ades_time_carry_and_telescope():
     assert "! name Simonyi Survey Telescope" in rubin and "! aperture 8.4" in rubin
     with pytest.raises(ValueError, match="raErr"):
         format_ades_psv(table.assign(raErr=[-1.0]))
+    # An uncertainty that would be written as 0.0000 (which ADES, and read_ades, refuse).
+    with pytest.raises(ValueError, match=r"column 'decErr': uncertainties must be >= 1.39e-08"):
+        format_ades_psv(table.assign(decErr=[1e-9]))
+    with pytest.raises(ValueError, match="column 'raErr'"):
+        format_ades_psv(table.assign(raErr=[0.0]))
 
 
 def test_comet_and_extended_designations_round_trip():

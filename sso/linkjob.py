@@ -316,7 +316,7 @@ def _write_results(out: Path, frame: pd.DataFrame, result, observatory_code: str
     write_table_atomic(members, out / "members.parquet")
     write_table_atomic(result.unlinked, out / "unlinked.parquet")
     write_table_atomic(_sorcha_orbits(linkages), out / "orbits.csv")
-    astrometry = _astrometry(frame, members, observatory_code)
+    astrometry = linked_astrometry(frame, members, observatory_code)
     write_text_atomic(format_mpc80(astrometry), out / "astrometry.mpc")
     write_text_atomic(format_ades_psv(astrometry, **ades_header), out / "astrometry.psv")
     return {"n_linkages": len(linkages), "n_linked_detections": len(members),
@@ -345,8 +345,10 @@ def _astrometry_codes(rows: pd.DataFrame, observatory_code: str):
     return np.full(len(rows), observatory_code, dtype=object)
 
 
-def _astrometry(frame: pd.DataFrame, members: pd.DataFrame, observatory_code: str):
-    """The linked detections in time order per linkage, as the MPC/ADES writers take them."""
+def linked_astrometry(frame: pd.DataFrame, members: pd.DataFrame, observatory_code: str):
+    """The linked detections (``members``: ``linkage_id, designation, diaSourceId``; their
+    rows in ``frame``) in time order per linkage, as the MPC/ADES writers take them; the
+    first of each linkage is its discovery observation."""
     rows = frame.set_index("diaSourceId").loc[members["diaSourceId"].to_numpy()]
     table = pd.DataFrame({
         "designation": members["designation"].to_numpy(),

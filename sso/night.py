@@ -48,7 +48,11 @@ State folder
                                            (with ``ssObjectId``), ``sssources.parquet``,
                                            ``unassociated_ssobjects.parquet``, ``link/`` (the
                                            linking job's folder: new orbits in ``orbits.csv``,
-                                           MPC and ADES reports), ``report.json``,
+                                           its MPC and ADES reports), ``astrometry.mpc`` and
+                                           ``astrometry.psv`` (the night's reports to submit:
+                                           the new objects', and those identified with earlier
+                                           discoveries under their designations),
+                                           ``report.json``,
                                            ``summary.txt``, ``timings.json``
 ``nights.json``, ``.lock``                 the ledger of the nights run and the lock of the run
                                            writing the state (:mod:`sso.state`)
@@ -86,7 +90,12 @@ from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import quiet_erfa
 from linking import LinkingConfig, Observations
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
-from linking.mpc_formats import ades_context, temporary_designation
+from linking.mpc_formats import (
+    ades_context,
+    format_ades_psv,
+    format_mpc80,
+    temporary_designation,
+)
 from linking.orbitfit import TT_MINUS_TAI_DAYS, fit_orbit, residuals, sky_covariance
 from sso.association import (
     associate,
@@ -103,7 +112,7 @@ from sso.io import (
     write_table_atomic,
     write_text_atomic,
 )
-from sso.linkjob import run_link_job
+from sso.linkjob import linked_astrometry, run_link_job
 from sso.state import NO_DIASOURCES, PROCESSED, nights_run, read_ledger, state_lock, write_ledger
 from sso.workunits import UNIT_ORBITS, build_cache
 
@@ -543,6 +552,10 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         say(f"{len(precovered)} earlier detections precovered for "
             f"{precovered['object_id'].nunique()} new objects")
 
+    # The night's MPC and ADES reports: the new objects' detections, and those of the new
+    # objects identified with earlier discoveries under the discoveries' designations.
+    _write_reports(night_dir, window, members, joined, settings)
+
     # 4. State: this night's discoveries, attributions and orbit updates replace any earlier
     # run's; the ledger last.
     _record_updates(state, night, tonight_attributed, updated, pairs)
@@ -747,16 +760,18 @@ def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd
     objects = sorted(set(tonight["object_id"]))
     if not objects:
         return _empty(ORBIT_UPDATES)
-    everything = _object_detections(state, objects, claimed, attributed, tonight)
+    # The observer positions of all the objects' detections at once (one call per site).
+    prepared, every_obs = _observations(
+        _object_detections(state, objects, claimed, attributed, tonight), settings)
     by_name = discovered.set_index("object_id")
     rows = []
     for name in objects:
         current = by_name.loc[name]
-        fit, fitted = _fit_detections(everything[everything["object_id"] == name],
-                                      current[list(CART_COLUMNS)].to_numpy(np.float64),
-                                      current["epoch_mjd_tdb"], settings)
+        mine = (prepared["object_id"] == name).to_numpy()
+        fit = fit_orbit(every_obs.subset(mine), current[list(CART_COLUMNS)].to_numpy(np.float64),
+                        float(current["epoch_mjd_tdb"]), settings.link.fit, method="nbody")
         if fit.status == "ok":
-            rows.append(_update_row(name, night, fit, fitted["night"].to_numpy()))
+            rows.append(_update_row(name, night, fit, prepared["night"].to_numpy()[mine]))
     table = pd.DataFrame(rows, columns=list(ORBIT_UPDATES.dtypes))
     return table.astype(ORBIT_UPDATES.dtypes)
 
@@ -841,6 +856,24 @@ def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
     return (attributed.sort_values("diaSourceId", ignore_index=True),
             pd.DataFrame(updates, columns=list(ORBIT_UPDATES.dtypes)).astype(
                 ORBIT_UPDATES.dtypes))
+
+
+def _write_reports(night_dir: Path, window: pd.DataFrame, members: pd.DataFrame,
+                   joined: pd.DataFrame, settings: "NightSettings") -> None:
+    """``astrometry.mpc`` and ``astrometry.psv`` of the night: what to submit. The linking
+    job's own reports (``link/``) keep the temporary designations of identified objects."""
+    members = members.reindex(columns=["linkage_id", "designation", "diaSourceId"])
+    follow_up = pd.DataFrame({
+        "linkage_id": -1 - pd.factorize(joined["object_id"])[0],
+        "designation": joined["object_id"].to_numpy(),
+        "diaSourceId": joined["diaSourceId"].to_numpy(np.int64)})
+    everything = pd.concat([members, follow_up], ignore_index=True)
+    astrometry = linked_astrometry(window, everything, settings.observatory_code)
+    # Observations of an object discovered on an earlier night carry no discovery mark.
+    astrometry.loc[astrometry["designation"].isin(set(joined["object_id"])), "discovery"] = False
+    write_text_atomic(format_mpc80(astrometry), night_dir / "astrometry.mpc")
+    write_text_atomic(format_ades_psv(astrometry, **settings.ades_header),
+                      night_dir / "astrometry.psv")
 
 
 def _record_updates(state: Path, night: int, attributed: pd.DataFrame,

@@ -23,8 +23,10 @@ from sso.state import StateInUseError, read_ledger
 
 NIGHT_OUTPUTS = ("report.json", "diasources.parquet", "sssources.parquet",
                  "unassociated_ssobjects.parquet", "link/linkages.parquet",
-                 "link/members.parquet", "link/orbits.csv", "link/astrometry.mpc")
-STATE_FILES = ("discovered.parquet", "claimed.parquet")
+                 "link/members.parquet", "link/orbits.csv", "link/astrometry.mpc",
+                 "astrometry.mpc")
+STATE_FILES = ("discovered.parquet", "claimed.parquet", "attributed.parquet",
+               "orbit_updates.parquet", "identified.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +181,8 @@ def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_pat
             state / "nights" / last / name).read_bytes(), name
     for name in STATE_FILES:
         original = pd.read_parquet(state / name)
-        original = original[original["discovered_night"] <= Time(last).mjd]
+        night_column = "discovered_night" if "discovered_night" in original else "night"
+        original = original[original[night_column] <= Time(last).mjd]
         pd.testing.assert_frame_equal(pd.read_parquet(copy / name),
                                       original.reset_index(drop=True))
 
@@ -345,14 +348,14 @@ def test_a_new_object_that_is_an_earlier_discovery_is_identified_with_it(survey,
     nights_seen = later.groupby("object_id")["n"].nunique().sort_index()
     first, other = nights_seen[nights_seen >= 3].index[:2]
     # The first object's later detections, as if association had missed them: in a window
-    # file, linked tonight as 'S25WNEW'; the other's as 'S25WOTHER'.
+    # file, linked tonight as 'S25WNEW'; the other's as 'S25WOTH'.
     missed = attributed[attributed["object_id"].isin([first, other])]
     missed.drop(columns=["object_id", "night"]).to_parquet(copy / "window" /
                                                            "night=99999.parquet")
     members = pd.DataFrame({"diaSourceId": missed["diaSourceId"].to_numpy(),
                             "designation": np.where(missed["object_id"] == first, "S25WNEW",
-                                                    "S25WOTHER")})
-    linkages = pd.DataFrame({"designation": ["S25WNEW", "S25WOTHER"]})
+                                                    "S25WOTH")})
+    linkages = pd.DataFrame({"designation": ["S25WNEW", "S25WOTH"]})
     only_first = discovered[discovered["object_id"] == first].reset_index(drop=True)
     kept = attributed[~attributed["diaSourceId"].isin(set(missed["diaSourceId"]))]
     settings = NightSettings()
@@ -360,10 +363,26 @@ def test_a_new_object_that_is_an_earlier_discovery_is_identified_with_it(survey,
         copy, 99999, linkages, members, only_first, claimed, kept,
         attributed.iloc[:0], settings)
     assert pairs[["object_id", "identified_as"]].values.tolist() == [["S25WNEW", first]]
-    assert left["designation"].tolist() == ["S25WOTHER"]
-    assert set(left_members["designation"]) == {"S25WOTHER"}
+    assert left["designation"].tolist() == ["S25WOTH"]
+    assert set(left_members["designation"]) == {"S25WOTH"}
     assert set(joined["diaSourceId"]) == set(missed.loc[missed["object_id"] == first,
                                                         "diaSourceId"])
     assert (joined["object_id"] == first).all() and refits["object_id"].tolist() == [first]
     assert refits["n_detections"].iloc[0] == len(claimed[claimed["object_id"] == first]) \
         + int((attributed["object_id"] == first).sum())
+    # The night's reports give the joined detections under the discovery's designation, as
+    # observations of a known object (no discovery asterisk); the other new object stays new.
+    night_dir = tmp_path / "night"
+    night_dir.mkdir()
+    sso.night._write_reports(night_dir, missed.drop(columns=["object_id", "night"]),
+                             left_members.assign(linkage_id=0), joined, settings)
+    lines = (night_dir / "astrometry.mpc").read_text().splitlines()
+    theirs = [line for line in lines if line[5:12].strip() == first]
+    assert len(theirs) == len(joined) and all(line[12] == " " for line in theirs)
+    others = [line for line in lines if line[5:12].strip() == "S25WOTH"]
+    assert len(others) == int((members["designation"] == "S25WOTH").sum())
+    assert [line[12] for line in others].count("*") == 1
+    assert len(lines) == len(theirs) + len(others)  # nothing under 'S25WNEW'
+    rows = [line for line in (night_dir / "astrometry.psv").read_text().splitlines()
+            if not line.startswith(("#", "!"))]
+    assert sum(first in line for line in rows) == len(joined)

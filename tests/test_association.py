@@ -358,16 +358,21 @@ def test_input_errors(fast_mover):
         associate(source, visits, cache, observatory_code="I41")
 
 
-@pytest.fixture(scope="module")
-def small_night(tmp_path_factory):
-    """A small simulated night on disk: orbits (CSV), visits and DIASources (Parquet)."""
-    folder = tmp_path_factory.mktemp("night")
-    orbits = synthetic_population(8000, seed=8, epoch_mjd_tdb=EPOCH)
-    visits = synthetic_cadence(2, nights=1, start_mjd=START, fields_ra=2, fields_dec=1)
-    sim = simulate(orbits, visits, seed=4, noise_per_deg2=50.0)
+def _simulated_nights(folder, n_orbits: int, nights: int, seed: int):
+    """Simulated nights on disk: orbits (CSV), visits and DIASources (Parquet)."""
+    orbits = synthetic_population(n_orbits, seed=seed, epoch_mjd_tdb=EPOCH)
+    visits = synthetic_cadence(2, nights=nights, start_mjd=START, fields_ra=2, fields_dec=1)
+    sim = simulate(orbits, visits, seed=seed - 4, noise_per_deg2=50.0)
     orbits.to_csv(folder / "orbits.csv", index=False)
     sim.visits.to_parquet(folder / "visits.parquet")
     sim.diasources.to_parquet(folder / "diasources.parquet")
+    return folder, sim, orbits
+
+
+@pytest.fixture(scope="module")
+def small_night(tmp_path_factory):
+    """A small simulated night on disk."""
+    folder, sim, _ = _simulated_nights(tmp_path_factory.mktemp("night"), 8000, 1, 8)
     return folder, sim
 
 
@@ -521,15 +526,8 @@ def test_cli_night_without_diasources_is_associated_when_named(small_night, tmp_
 
 @pytest.fixture(scope="module")
 def three_nights(tmp_path_factory):
-    """Three simulated nights on disk: orbits (CSV), visits and DIASources (Parquet)."""
-    folder = tmp_path_factory.mktemp("nights")
-    orbits = synthetic_population(6000, seed=9, epoch_mjd_tdb=EPOCH)
-    visits = synthetic_cadence(2, nights=3, start_mjd=START, fields_ra=2, fields_dec=1)
-    sim = simulate(orbits, visits, seed=5, noise_per_deg2=50.0)
-    orbits.to_csv(folder / "orbits.csv", index=False)
-    sim.visits.to_parquet(folder / "visits.parquet")
-    sim.diasources.to_parquet(folder / "diasources.parquet")
-    return folder, sim, orbits
+    """Three simulated nights on disk."""
+    return _simulated_nights(tmp_path_factory.mktemp("nights"), 6000, 3, 9)
 
 
 def test_several_nights_give_exactly_the_per_night_associations(three_nights, tmp_path,

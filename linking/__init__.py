@@ -33,7 +33,7 @@ from linking.mpc_formats import (
     temporary_designation,
 )
 from linking.orbitdet import DeterminationConfig, determine_orbit
-from linking.orbitfit import FitConfig, Observations, OrbitFit, fit_orbit
+from linking.orbitfit import FitConfig, Observations, OrbitFit, fit_orbit, prior_information
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "load_hypotheses",
     "make_tracklets",
     "prepare_detections",
+    "prior_information",
     "purify",
     "read_ades",
     "read_astrometry",

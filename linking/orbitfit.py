@@ -250,29 +250,59 @@ def sky_covariance(state, covariance, epoch_mjd_tdb: float, obs: Observations) -
     return jac @ np.asarray(covariance, np.float64) @ np.swapaxes(jac, -1, -2)
 
 
-def _chi2(state, epoch, obs, used, method):
+def _chi2(state, epoch, obs, used, method, prior=None):
     res = residuals(state, epoch, obs, method)
-    return float(((res[used] / obs.sigma[used, None]) ** 2).sum())
+    chi2 = float(((res[used] / obs.sigma[used, None]) ** 2).sum())
+    if prior is not None:
+        offset = state - prior[0]
+        chi2 += float(offset @ prior[1] @ offset)
+    return chi2
+
+
+def prior_information(state, covariance) -> tuple[np.ndarray, np.ndarray]:
+    """A prior orbit for :func:`fit_orbit`: its state and the inverse of its covariance.
+
+    Raises InputError when the covariance is not a finite, symmetric, positive definite
+    6×6 matrix (its inverse would weigh the prior wrongly)."""
+    state = np.asarray(state, np.float64).reshape(6)
+    covariance = np.asarray(covariance, np.float64)
+    if covariance.size != 36 or not np.isfinite(covariance).all():
+        raise InputError("a prior orbit's covariance must be a finite 6x6 matrix")
+    covariance = covariance.reshape(6, 6)
+    if not np.allclose(covariance, covariance.T, rtol=1e-8, atol=0.0):
+        raise InputError("a prior orbit's covariance must be symmetric")
+    try:
+        factor = np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        raise InputError("a prior orbit's covariance must be positive definite") from None
+    inverse = np.linalg.inv(factor)
+    return state, inverse.T @ inverse
 
 
 def differential_correction(state, epoch, obs, used, max_iterations, method="2body",
-                            tolerance=1e-8):
+                            tolerance=1e-8, prior=None):
     """Levenberg–Marquardt least squares on the kept detections.
 
     Converged when a step would lower chi² by at most ``tolerance`` × max(chi², 1) (the step
     then moves the state by √``tolerance`` × max(√chi², 1) of its uncertainty, or less).
+    ``prior``: (state, information matrix) of an earlier solution at the same epoch
+    (:func:`prior_information`), weighed in as six more measurements: the fit is then the
+    joint fit of the earlier solution's observations and these (to first order).
     Returns ``(state, covariance, residuals (n, 2), chi2)``; NaN state when the model fails.
     """
     weights = 1.0 / obs.sigma[used] ** 2
+    information = np.zeros((6, 6)) if prior is None else prior[1]
     damping = 1e-3
-    chi2 = _chi2(state, epoch, obs, used, method)
+    chi2 = _chi2(state, epoch, obs, used, method, prior)
     for _ in range(max_iterations):
         res, jac = _jacobian(state, epoch, obs, method)
         a = jac[used].reshape(-1, 6)
         r = res[used].reshape(-1)
         w = np.repeat(weights, 2)
-        normal = a.T @ (a * w[:, None])
+        normal = a.T @ (a * w[:, None]) + information
         gradient = a.T @ (r * w)
+        if prior is not None:
+            gradient = gradient + information @ (state - prior[0])
         if not (np.isfinite(normal).all() and np.isfinite(gradient).all()):
             break
         improved = False
@@ -289,7 +319,7 @@ def differential_correction(state, epoch, obs, used, max_iterations, method="2bo
             if predicted <= tolerance * max(chi2, 1.0):
                 break
             trial = state + step
-            trial_chi2 = _chi2(trial, epoch, obs, used, method)
+            trial_chi2 = _chi2(trial, epoch, obs, used, method, prior)
             if np.isfinite(trial_chi2) and trial_chi2 <= chi2:
                 converged = chi2 - trial_chi2 <= tolerance * max(chi2, 1.0)
                 state, chi2 = trial, trial_chi2
@@ -301,7 +331,7 @@ def differential_correction(state, epoch, obs, used, max_iterations, method="2bo
             break
     res, jac = _jacobian(state, epoch, obs, method)
     a = jac[used].reshape(-1, 6)
-    normal = a.T @ (a * np.repeat(weights, 2)[:, None])
+    normal = a.T @ (a * np.repeat(weights, 2)[:, None]) + information
     try:
         covariance = np.linalg.inv(normal)
     except np.linalg.LinAlgError:
@@ -317,7 +347,7 @@ def _enough(used, nights, config) -> bool:
 
 def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
               config: FitConfig | None = None, method: str = "2body",
-              tolerance: float = 1e-8) -> OrbitFit:
+              tolerance: float = 1e-8, prior=None) -> OrbitFit:
     """Fit a heliocentric orbit to detections, dropping outliers (method in the module docstring).
 
     Parameters
@@ -337,6 +367,10 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
         Convergence: a step that would lower chi² by at most this × max(chi², 1) ends each
         fit (it would move the state by at most √this × max(√chi², 1) of its uncertainty).
         1e-8 recovers noise-free orbits to a kilometre.
+    prior : tuple, optional
+        An earlier solution at ``epoch_mjd_tdb`` whose observations these add to:
+        :func:`prior_information` of its state and covariance. The fit is then the joint fit
+        of both sets (to first order) and its ``chi2`` includes the prior's term.
 
     Returns
     -------
@@ -348,7 +382,7 @@ def fit_orbit(obs: Observations, state0, epoch_mjd_tdb: float,
     used = np.ones(len(obs), dtype=bool)
     while True:
         state, covariance, res, chi2 = differential_correction(
-            state, epoch_mjd_tdb, obs, used, config.max_iterations, method, tolerance)
+            state, epoch_mjd_tdb, obs, used, config.max_iterations, method, tolerance, prior)
         if not np.isfinite(res[used]).all():
             return OrbitFit(epoch_mjd_tdb, state, covariance, res[:, 0], res[:, 1], used,
                             np.nan, np.nan, "failed")

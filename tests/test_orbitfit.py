@@ -15,6 +15,7 @@ from ephemerides.elements import (
     ecliptic_to_equatorial,
     equatorial_to_ecliptic,
 )
+from ephemerides.errors import InputError
 from ephemerides.timescales import convert_mjd
 from linking.detections import prepare_detections
 from linking.iod import initial_orbits
@@ -220,3 +221,30 @@ def test_sky_covariance_matches_monte_carlo():
                                radec[:, 1] - radec[:, 1].mean())) * 206264.80624709636
     np.testing.assert_allclose(np.cov(offsets.T), linear, rtol=0.1,
                                atol=0.02 * np.abs(linear).max())
+
+
+def test_a_fit_with_the_earlier_fit_as_prior_is_the_joint_fit():
+    """Sequential least squares: fitting a second month of observations with the first month's
+    solution (state and covariance) as prior gives the joint fit of both months — the state
+    within 0.05 σ of it and the same covariance to 5 % — and a bad prior covariance is refused."""
+    from linking.orbitfit import prior_information
+
+    both = _observations([0, 6, 13, 27, 33, 40], 5, 0.05)
+    early = both.nights < 20
+    first, second = both.subset(early), both.subset(~early)
+    epoch = 61020.7
+    start = _true_state(epoch)
+    joint = fit_orbit(both, start, epoch, method="nbody")
+    alone = fit_orbit(first, start, epoch, method="nbody")
+    sequential = fit_orbit(second, alone.state, epoch, method="nbody",
+                           prior=prior_information(alone.state, alone.covariance))
+    assert joint.status == alone.status == sequential.status == "ok"
+    sigma = np.sqrt(np.diag(joint.covariance))
+    assert np.abs((sequential.state - joint.state) / sigma).max() < 0.05
+    assert np.abs(np.sqrt(np.diag(sequential.covariance)) / sigma - 1.0).max() < 0.05
+    # The second month alone knows less than both together.
+    assert (np.diag(sequential.covariance) < np.diag(alone.covariance)).all()
+    for bad in (np.eye(6) * -1.0, np.full((6, 6), np.nan), np.eye(5),
+                np.triu(np.ones((6, 6)))):
+        with pytest.raises(InputError, match="prior orbit's covariance"):
+            prior_information(start, bad)

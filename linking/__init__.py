@@ -32,7 +32,7 @@ from linking.mpc_formats import (
     read_mpc80,
     temporary_designation,
 )
-from linking.orbitdet import DeterminationConfig, determine_orbit
+from linking.orbitdet import DeterminationConfig, determine_orbit, read_fitted_orbits
 from linking.orbitfit import FitConfig, Observations, OrbitFit, fit_orbit, prior_information
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
@@ -66,6 +66,7 @@ __all__ = [
     "purify",
     "read_ades",
     "read_astrometry",
+    "read_fitted_orbits",
     "read_hypotheses",
     "read_mpc80",
     "search_tracklets",

@@ -112,7 +112,7 @@ def _require_columns(table: pd.DataFrame, columns: list[str], what: str) -> None
         )
 
 
-def _angular_separation_arcsec(
+def angular_separation_arcsec(
     ra1_deg: np.ndarray, dec1_deg: np.ndarray, ra2_deg: np.ndarray, dec2_deg: np.ndarray
 ) -> np.ndarray:
     """Great-circle separation by the haversine formula (stable at small angles), arcsec."""
@@ -176,7 +176,7 @@ def findable_objects(
     pairs = obs.merge(obs, on=["object_id", "night"], suffixes=("_a", "_b"))
     pairs = pairs[pairs["midpointMjdTai_b"] > pairs["midpointMjdTai_a"]]
     dt_minutes = (pairs["midpointMjdTai_b"] - pairs["midpointMjdTai_a"]).to_numpy() * 1440.0
-    sep_arcsec = _angular_separation_arcsec(
+    sep_arcsec = angular_separation_arcsec(
         pairs["ra_a"].to_numpy(),
         pairs["dec_a"].to_numpy(),
         pairs["ra_b"].to_numpy(),

@@ -257,6 +257,17 @@ def _classify(designation, row: int, column: str = "designation") -> tuple[str, 
     return "temporary", text, text
 
 
+def reportable_designation(designation) -> bool:
+    """Whether :func:`format_mpc80` and :func:`format_ades_psv` can write ``designation``: an
+    MPC number, provisional or comet designation, or a temporary one of 1-7 letters and
+    digits that does not read as packed."""
+    try:
+        _classify(designation, 0)
+    except InputError:
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------------------------------
 # Reading the 80-column format
 # ----------------------------------------------------------------------------------------------

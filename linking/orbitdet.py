@@ -23,6 +23,7 @@ caller's ``epoch_mjd_tdb``) and refitted there, where its covariance is best con
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,9 +34,10 @@ from ephemerides.designations import ss_object_ids
 from ephemerides.elements import sun_barycentric_states
 from ephemerides.errors import InputError
 from ephemerides.nbody import integrate
-from ephemerides.orbits import DEFAULT_G
+from ephemerides.orbits import DEFAULT_G, read_orbits
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import perturbers_for
+from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import convert_mjd
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
 from linking.iod import initial_orbits
@@ -46,6 +48,7 @@ from linking.orbitfit import (
     OrbitFit,
     _perturbers,
     differential_correction,
+    prior_information,
 )
 
 # Vereš et al. (2017), Tables 2-4: σ (arcsec) of the most productive stations, where the
@@ -410,3 +413,57 @@ def residual_table(fits: dict[str, tuple[OrbitFit, pd.DataFrame]]) -> pd.DataFra
     columns = ["object_id", "diaSourceId", "midpointMjdTai", "observatoryCode",
                "residual_ra_arcsec", "residual_dec_arcsec", "sigma_arcsec", "used"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def read_fitted_orbits(path) -> pd.DataFrame:
+    """An orbit file with the covariances :func:`orbit_table` writes (``sso orbit fit``).
+
+    Returns :func:`ephemerides.read_orbits`'s table with ``covariance``: 36 values per row,
+    the heliocentric ecliptic J2000 CART state's covariance (AU, AU/day) from the 21 columns
+    ``cov_x_x`` … ``cov_vz_vz``, or NaN where the file has none (any orbit file without those
+    columns, or a row whose columns are empty).
+
+    Raises
+    ------
+    InputError
+        Naming the file and row: some covariance columns but not all, a covariance on an
+        orbit that is not CART, a row with some of its 21 values empty, or a covariance that
+        is not positive definite (:func:`linking.orbitfit.prior_information`).
+    """
+    orbits = read_orbits(path)
+    nothing = np.full((len(orbits), 36), np.nan)
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        return orbits.assign(covariance=list(nothing))
+    raw = read_table_file(path, "orbit file")
+    present = [c for c in COVARIANCE_COLUMNS if c in raw.columns]
+    if not present:
+        return orbits.assign(covariance=list(nothing))
+    if len(present) < len(COVARIANCE_COLUMNS):
+        missing = [c for c in COVARIANCE_COLUMNS if c not in raw.columns]
+        raise InputError(f"orbit file {path}: covariance columns {missing} are missing "
+                         f"(a covariance has all 21 of {COVARIANCE_COLUMNS[0]} … "
+                         f"{COVARIANCE_COLUMNS[-1]})")
+    values = raw[list(COVARIANCE_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(
+        np.float64)
+    rows = np.triu_indices(6)
+    for k, upper in enumerate(values):
+        where = f"orbit file {path}, row {k + 1} ({orbits['object_id'].iat[k]})"
+        if np.isnan(upper).all():
+            continue
+        if np.isnan(upper).any():
+            raise InputError(f"{where}: covariance column "
+                             f"{COVARIANCE_COLUMNS[int(np.flatnonzero(np.isnan(upper))[0])]} is "
+                             "empty or not a number while others are given")
+        if orbits["format"].iat[k] != "CART":
+            raise InputError(f"{where}: a covariance is given for a {orbits['format'].iat[k]} "
+                             "orbit; covariances belong to CART states")
+        matrix = np.zeros((6, 6))
+        matrix[rows] = upper
+        matrix = matrix + np.triu(matrix, 1).T
+        try:
+            prior_information(orbits[list(_STATE)].to_numpy()[k], matrix)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
+        nothing[k] = matrix.reshape(-1)
+    return orbits.assign(covariance=list(nothing))

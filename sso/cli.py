@@ -199,7 +199,7 @@ def _cmd_associate(args) -> int:
 
 def _cmd_night(args) -> int:
     from ephemerides import read_orbits
-    from linking import LinkingConfig
+    from linking import LinkingConfig, read_fitted_orbits
     from sso.cadence import read_visits
     from sso.executors import make_executor
     from sso.io import is_diasource_dataset, read_diasources
@@ -211,6 +211,7 @@ def _cmd_night(args) -> int:
                              footprint=args.footprint, detector_corners=args.detector_corners,
                              window_nights=args.window_nights, link=link,
                              designation_prefix=args.prefix, unit_orbits=args.unit_orbits,
+                             identify_radius_arcsec=args.identify_radius_arcsec,
                              ades_header=_ades_header(args))
     night_number(args.date)  # the options first, then the files
     settings.validate()
@@ -219,9 +220,10 @@ def _cmd_night(args) -> int:
     diasources = (args.diasources if is_diasource_dataset(args.diasources)
                   else read_diasources(args.diasources, "--diasources"))
     orbits = read_orbits(args.orbits, errors=args.errors)
+    improve = None if args.improve is None else read_fitted_orbits(args.improve)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
-                           executor=executor, rewind=args.rewind)
+                           executor=executor, rewind=args.rewind, improve=improve)
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
@@ -479,6 +481,12 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--orbits", required=True,
                        help="catalogue of known orbits: MPCORB, Sorcha, CSV or Parquet")
     _orbit_errors_argument(night)
+    night.add_argument("--improve", default=None, metavar="FILE",
+                       help="orbits to improve (e.g. sso orbit fit --out): associated with their "
+                       "orbit and covariance, refitted jointly with it on every detection")
+    night.add_argument("--identify-radius-arcsec", type=float, default=120.0,
+                       help="a new object whose every detection lies this close to a catalogue "
+                       "object's prediction is tried as that object (default 120)")
     night.add_argument("--state-dir", required=True,
                        help="folder of the survey's state (window, discoveries, nights)")
     night.add_argument("--rewind", action="store_true",

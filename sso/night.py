@@ -9,17 +9,24 @@
    then **attributes** the detections associated with earlier discoveries to them and refits
    each such discovery's orbit (N-body, :func:`linking.fit_orbit`) on its discovery detections
    and every detection attributed since: a fit that is ``ok`` becomes the discovery's orbit
-   from the next night on, and its covariance sets the association radius;
+   from the next night on, and its covariance sets the association radius. **Tracked**
+   catalogue objects are treated alike: the orbits to improve (``improve``: their given
+   orbit and covariance replace the catalogue's, and every refit is joint with that orbit as
+   prior) and the catalogue objects identified with a new object on an earlier night (step 3);
 2. adds the night's unassociated DIASources to a rolling window of ``window_nights`` nights
    (one Parquet file per night in the state folder);
 3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by
    discoveries of earlier nights or attributed to them, and records the new objects (orbits,
    claimed detections) in the state folder, so that later nights associate them like
-   catalogued objects — unless a new object is **identified** with an earlier discovery (every
-   detection within ``PRECOVERY_SIGMAS`` of its prediction and a joint fit keeping them all):
-   it then joins that discovery (its detections attributed, the orbit refitted; the night's
-   ``link/`` reports keep the linking's temporary designation, ``identified.parquet`` and the
-   report say which discovery it is); then **precovers**: each new orbit is compared with
+   catalogued objects — unless a new object is **identified** with an earlier discovery or
+   tracked object (every detection within ``PRECOVERY_SIGMAS`` of its prediction and a joint
+   fit keeping them all), or else with a catalogue object predicted in tonight's exposures but
+   not associated (every detection within ``identify_radius_arcsec`` of its prediction — a
+   catalogue orbit has no covariance — and a fit from its orbit keeping them all): it then
+   joins that object (its detections attributed, the orbit refitted, a catalogue object
+   tracked from then on; the night's ``link/`` reports keep the linking's temporary
+   designation, ``identified.parquet`` and the report say which object it is); then
+   **precovers**: each new orbit is compared with
    every unassociated detection of the state's nights (the window's and older) that nobody
    took, those within ``PRECOVERY_SIGMAS`` (5) of its prediction (the orbit's uncertainty and
    the detection's combined) join a refit, and the ones an ``ok`` refit keeps are attributed
@@ -36,14 +43,16 @@ State folder
                                            ``H`` and the state's ``covariance``
 ``claimed.parquet``                        ``diaSourceId, object_id, discovered_night`` of the
                                            window detections in those objects
-``attributed.parquet``                     detections attributed to them later — associated on
-                                           a later night, or precovered — (``diaSourceId,
+``attributed.parquet``                     detections attributed to them (and to tracked
+                                           catalogue objects) later — associated on a later
+                                           night, identified or precovered — (``diaSourceId,
                                            object_id, night`` of the attribution, time,
                                            position, errors)
 ``orbit_updates.parquet``                  their refitted orbits, one row per object and night
                                            (state, epoch, covariance, detections, nights, RMS)
-``identified.parquet``                     new objects identified with earlier discoveries
-                                           (``object_id, identified_as, night``)
+``identified.parquet``                     new objects identified with earlier discoveries or
+                                           catalogue objects (``object_id, identified_as,
+                                           night``)
 ``nights/<YYYY-MM-DD>/``                   the night: ``cache/`` (in parts), ``diasources.parquet``
                                            (with ``ssObjectId``), ``sssources.parquet``,
                                            ``unassociated_ssobjects.parquet``, ``link/`` (the
@@ -73,27 +82,30 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ephemerides import NightlyCache, observer_states
+from ephemerides.constants import ECLIPTIC_TO_EQUATORIAL
 from ephemerides.designations import ss_object_ids
-from ephemerides.elements import equatorial_to_ecliptic, orbits_to_states
+from ephemerides.elements import ecliptic_to_equatorial, equatorial_to_ecliptic, orbits_to_states
 from ephemerides.errors import InputError
 from ephemerides.observers import observatory
-from ephemerides.orbits import DEFAULT_G
+from ephemerides.orbits import DEFAULT_G, validate_orbits
 from ephemerides.schemas import ATTRIBUTED, CLAIMED, DISCOVERED, IDENTIFIED, ORBIT_UPDATES
 from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import quiet_erfa
-from linking import LinkingConfig, Observations
+from linking import LinkingConfig, Observations, prior_information
 from linking.detections import astrometric_sigma_arcsec, prepare_detections
+from linking.metrics import angular_separation_arcsec
 from linking.mpc_formats import (
     ades_context,
     format_ades_psv,
     format_mpc80,
+    reportable_designation,
     temporary_designation,
 )
 from linking.orbitfit import TT_MINUS_TAI_DAYS, fit_orbit, residuals, sky_covariance
@@ -125,6 +137,8 @@ MAX_DISCOVERY_UNCERTAINTY_ARCSEC = 30.0
 # Precovery: earlier detections within this many σ of a new orbit's prediction (its predicted
 # uncertainty and the detection's own) are tried in its refit.
 PRECOVERY_SIGMAS = 5.0
+# A catalogue object's prediction and a detection are of one exposure within this time.
+SAME_EXPOSURE_DAYS = 60.0 / 86400.0
 
 
 def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orbits=None,
@@ -263,6 +277,10 @@ class NightSettings:
         First character of the new objects' temporary designations.
     unit_orbits : int
         Orbits per work unit of the cache (:func:`sso.workunits.build_cache`).
+    identify_radius_arcsec : float
+        Identification with catalogue orbits (which come without covariance): how far from a
+        catalogue object's prediction every detection of a new object may lie for the two to
+        be tried as one object (120″: a few years' drift of a poorly known orbit).
     ades_header : dict
         ``submitter``, ``observers``, ``measurers``, ``telescope`` of the ADES reports
         (:func:`linking.mpc_formats.format_ades_psv`).
@@ -276,6 +294,7 @@ class NightSettings:
     link: LinkingConfig = field(default_factory=LinkingConfig)
     designation_prefix: str = "S"
     unit_orbits: int = UNIT_ORBITS
+    identify_radius_arcsec: float = 120.0
     ades_header: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -288,6 +307,10 @@ class NightSettings:
                              f"{self.window_nights!r}")
         if not (isinstance(self.unit_orbits, int) and self.unit_orbits >= 1):
             raise InputError(f"unit_orbits must be an integer >= 1; got {self.unit_orbits!r}")
+        radius = self.identify_radius_arcsec
+        if not (isinstance(radius, int | float) and 0.0 < radius <= 3600.0):
+            raise InputError(f"identify_radius_arcsec must be in (0, 3600] arcsec; got "
+                             f"{radius!r}")
         if not isinstance(self.link, LinkingConfig):
             raise InputError(f"link must be a LinkingConfig; got {self.link!r}")
         self.link.validate()
@@ -323,7 +346,7 @@ def _read_state(path: Path, schema) -> pd.DataFrame:
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
               state_dir, settings: NightSettings | None = None, progress: bool = True,
-              executor=None, rewind: bool = False) -> dict:
+              executor=None, rewind: bool = False, improve: pd.DataFrame | None = None) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
 
     Parameters
@@ -350,6 +373,13 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         Allow a night earlier than the last one in the state: the later nights are rolled back
         first (their discoveries, claims, window files, folders and ledger entries). Without
         it such a night is refused and nothing changes.
+    improve : pandas.DataFrame, optional
+        Orbits to improve (:func:`linking.read_fitted_orbits`, e.g. ``sso orbit fit``'s
+        output): each replaces the catalogue's orbit of its ``object_id`` (or joins the
+        catalogue), the detections associated with it are attributed to it and its orbit is
+        refitted on them — jointly with the given orbit where a ``covariance`` comes with it
+        (the given orbit as prior, :func:`linking.fit_orbit`), on the survey's detections
+        alone (three nights or more) where none does.
 
     Raises
     ------
@@ -360,6 +390,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     settings = NightSettings() if settings is None else settings
     settings.validate()
     night = night_number(date)
+    priors = _improve_priors(improve)
     state = check_output_folder(state_dir, "state_dir")
 
     def say(message: str) -> None:
@@ -390,7 +421,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         if len(tonight) == 0:
             return _night_without_data(state, date, night, len(visits), say)
         return _process_night(state, date, night, tonight, visits, orbits, settings, executor,
-                              dataset, say if progress else None)
+                              dataset, say if progress else None, improve, priors)
 
 
 
@@ -437,7 +468,7 @@ def _night_without_data(state: Path, date: str, night: int, n_visits: int, say) 
 
 def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
                    visits: pd.DataFrame, orbits: pd.DataFrame, settings: NightSettings,
-                   executor, dataset, say) -> dict:
+                   executor, dataset, say, improve, priors) -> dict:
     """The night's association, window, linking and state (module docstring), under the lock;
     ``say``: the progress lines' writer, or None."""
     progress = say is not None
@@ -457,19 +488,25 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
 
     # 1. Association with the catalogue and the earlier discoveries, whose radius grows with the
     # uncertainty of their orbit.
+    # Catalogue objects whose orbits the survey refits (the orbits to improve, and those
+    # identified with new objects on earlier nights) are associated and attributed like the
+    # discoveries.
     discovered = discovered[discovered["discovered_night"] < night].reset_index(drop=True)
     attributed = attributed[attributed["night"] < night].reset_index(drop=True)
-    discovered = latest_orbits(discovered, updates[updates["night"] < night])
-    earlier = _discovered_orbits(discovered)
-    known = orbits
+    identified = identified[identified["night"] < night]
+    tracked = _tracked_objects(orbits, improve, identified, discovered)
+    followed = latest_orbits(pd.concat([discovered, tracked], ignore_index=True),
+                             updates[updates["night"] < night])
+    earlier = _discovered_orbits(followed, orbits)
+    known = orbits[~orbits["object_id"].isin(set(tracked["object_id"]))]
     if len(earlier):
-        known = pd.concat([_catalogue_states(orbits), earlier], ignore_index=True)
+        known = pd.concat([_catalogue_states(known), earlier], ignore_index=True)
     start, end = association_night(tonight, visits)
     # The cache's units reuse the parts an earlier run of the night left for the same orbits.
     assoc = associate_visits(tonight, visits, night_dir, orbits=known,
                              radius_arcsec=settings.radius_arcsec,
                              uncertainty_arcsec=_uncertainties(
-                                 discovered, earlier, 0.5 * (start + end),
+                                 followed, earlier, 0.5 * (start + end),
                                  settings.observatory_code),
                              observatory_code=settings.observatory_code,
                              footprint=settings.footprint,
@@ -480,16 +517,23 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
     say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
     result = assoc.pop("result")
 
-    # 1b. Attribution: tonight's detections of earlier discoveries join their observations and
-    # their orbits are refitted (a tighter orbit, a smaller association radius tomorrow).
+    # 1b. Attribution: tonight's detections of earlier discoveries (and tracked catalogue
+    # objects) join their observations and their orbits are refitted (a tighter orbit, a
+    # smaller association radius tomorrow).
     t0 = time.perf_counter()
     tonight_attributed = _attributions(result, earlier, night)
-    updated = _refit_orbits(state, night, discovered, claimed, attributed, tonight_attributed,
-                            settings)
+    updated, withdrawn = _refit_orbits(state, night, followed, claimed, attributed,
+                                       tonight_attributed, settings, priors)
+    if withdrawn:
+        # Detections the refits rejected are not those objects': unassociated after all.
+        tonight_attributed = tonight_attributed[
+            ~tonight_attributed["diaSourceId"].isin(withdrawn)].reset_index(drop=True)
+        result = _withdraw(result, withdrawn, night_dir)
+    n_tracked = int(tonight_attributed["object_id"].isin(set(tracked["object_id"])).sum())
     timings["attribution"] = round(time.perf_counter() - t0, 3)
     if len(tonight_attributed):
-        say(f"{len(tonight_attributed)} detections attributed to earlier discoveries; "
-            f"{len(updated)} orbits refitted")
+        say(f"{len(tonight_attributed)} detections attributed to earlier discoveries and "
+            f"tracked objects; {len(updated)} orbits refitted")
 
     # 2. The rolling window of unassociated detections.
     t0 = time.perf_counter()
@@ -515,8 +559,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         link_summary = run_link_job(window, night_dir / "link", settings.link,
                                     observatory_code=settings.observatory_code,
                                     designation_prefix=settings.designation_prefix,
-                                    designation_start=len(earlier) + int(
-                                        (identified["night"] < night).sum()),
+                                    designation_start=len(discovered) + len(identified),
                                     ades_header=settings.ades_header, progress=progress,
                                     executor=executor)
         linkages = pd.read_parquet(night_dir / "link" / "linkages.parquet")
@@ -527,18 +570,20 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         linkages, members = _no_discoveries()
     timings["linking"] = round(time.perf_counter() - t0, 3)
 
-    # 3b. Identification: a new object that is an earlier discovery (a joint fit keeps every
-    # detection of both) joins it instead of becoming a second designation.
+    # 3b. Identification: a new object that is an earlier discovery or a tracked object (a
+    # joint fit keeps every detection of both), or a catalogue object predicted near it
+    # tonight but not associated (every detection near its prediction, a fit from its orbit
+    # keeping them all), joins it instead of becoming a new designation.
     t0 = time.perf_counter()
     linkages, members, joined, rejoined, pairs = _identify(
-        state, night, linkages, members, discovered, claimed, attributed, tonight_attributed,
-        settings)
+        state, night, linkages, members, followed, claimed, attributed, tonight_attributed,
+        settings, priors, (result.unassociated_ssobjects, orbits, tracked))
     tonight_attributed = pd.concat([tonight_attributed, joined], ignore_index=True)
     updated = pd.concat([updated[~updated["object_id"].isin(set(rejoined["object_id"]))],
                          rejoined], ignore_index=True)
     timings["identification"] = round(time.perf_counter() - t0, 3)
     if len(pairs):
-        say(f"{len(pairs)} new objects identified with earlier discoveries")
+        say(f"{len(pairs)} new objects identified with earlier discoveries or known objects")
 
     # 3c. Precovery: the new objects' orbits searched through every earlier night's
     # unassociated detections that nobody took.
@@ -554,7 +599,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
 
     # The night's MPC and ADES reports: the new objects' detections, and those of the new
     # objects identified with earlier discoveries under the discoveries' designations.
-    _write_reports(night_dir, window, members, joined, settings)
+    _write_reports(night_dir, window, members, joined, pairs, settings)
 
     # 4. State: this night's discoveries, attributions and orbit updates replace any earlier
     # run's; the ledger last.
@@ -566,12 +611,16 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
         "night_mjd": night,
         "n_visits": assoc["n_visits"],
         "n_diasources": assoc["n_diasources"],
-        "n_associated": assoc["n_associated"],
+        "n_associated": assoc["n_associated"] - len(withdrawn),
+        "n_withdrawn": len(withdrawn),
         "n_known_objects": assoc["n_cached_objects"],
-        "n_earlier_discoveries": len(earlier),
+        "n_earlier_discoveries": len(discovered),
+        "n_tracked_objects": len(tracked),
         "n_associated_with_earlier_discoveries": len(tonight_attributed) - len(precovered)
-        - len(joined),
+        - len(joined) - n_tracked,
+        "n_associated_with_tracked_objects": n_tracked,
         "n_precovered": len(precovered),
+        "n_identified_detections": len(joined),
         "identified": {row.object_id: row.identified_as for row in pairs.itertuples()},
         "n_orbits_updated": len(updated),
         "n_known_predicted_not_seen": int(
@@ -698,48 +747,45 @@ def _object_detections(state: Path, objects, claimed: pd.DataFrame, attributed: 
 
 
 def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataFrame,
-              discovered: pd.DataFrame, claimed: pd.DataFrame, attributed: pd.DataFrame,
-              tonight: pd.DataFrame, settings: "NightSettings"):
-    """Identification of tonight's new objects with the earlier discoveries: a new object
-    whose every detection lies within ``PRECOVERY_SIGMAS`` of a discovery's prediction (its
-    uncertainty and the detection's combined; the closest such discovery) and whose joint
-    fit with that discovery's detections is ``ok`` keeping them all joins it. Returns the
-    linkages and members left, the ATTRIBUTED rows of the joined detections, the
-    ORBIT_UPDATES rows of the joint fits and the IDENTIFIED rows."""
+              followed: pd.DataFrame, claimed: pd.DataFrame, attributed: pd.DataFrame,
+              tonight: pd.DataFrame, settings: "NightSettings", priors: dict,
+              unassociated: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]):
+    """Identification of tonight's new objects, each with at most one object:
+
+    - an earlier discovery or tracked object (``followed``): every detection of the new
+      object within ``PRECOVERY_SIGMAS`` of its prediction (its uncertainty and the
+      detection's combined; the closest such object), and their joint fit (with its prior,
+      ``priors``) ``ok`` keeping every detection of both;
+    - else a catalogue object predicted tonight but not associated (``unassociated``: the
+      association's ``unassociated_ssobjects``, the catalogue and the tracked objects, for
+      :func:`_catalogue_candidates`): one of tonight's detections within
+      ``identify_radius_arcsec`` of its prediction in the same exposure, every detection
+      within that radius of its N-body prediction, and the fit of the new object's
+      detections from its orbit ``ok`` keeping them all (the closest such object).
+
+    Returns the linkages and members left, the ATTRIBUTED rows of the joined detections, the
+    ORBIT_UPDATES rows of the fits and the IDENTIFIED rows."""
     nothing = (linkages, members, _empty(ATTRIBUTED), _empty(ORBIT_UPDATES), _empty(IDENTIFIED))
-    if len(linkages) == 0 or len(discovered) == 0:
+    if len(linkages) == 0:
         return nothing
+    catalogue = _catalogue_candidates(*unassociated)
     rows_of = _window_detections(state, members["diaSourceId"])
     joined, rejoined, pairs = [], [], []
     for link_row in linkages.sort_values("designation").itertuples(index=False):
         ids = set(members.loc[members["designation"] == link_row.designation, "diaSourceId"])
         frame = rows_of[rows_of["diaSourceId"].isin(ids)]
         prepared, obs = _observations(frame, settings)
-        best = None
-        for row in discovered.itertuples(index=False):
-            if row.object_id in {p["identified_as"] for p in pairs}:
-                continue
-            state0 = np.array([getattr(row, c) for c in CART_COLUMNS])
-            # A cheap 2-body look first: most discoveries are nowhere near.
-            if np.nanmax(np.abs(residuals(state0, row.epoch_mjd_tdb, obs))) > 600.0:
-                continue
-            d2 = _distances2(state0, row.covariance, row.epoch_mjd_tdb, obs)
-            if np.all(d2 < PRECOVERY_SIGMAS**2) and (best is None or d2.sum() < best[0]):
-                best = (float(d2.sum()), row, state0)
-        if best is None:
+        taken = {p["identified_as"] for p in pairs}
+        match = _match_followed(state, frame, obs, followed, taken, claimed, attributed,
+                                tonight, settings, priors)
+        if match is None:
+            match = _match_catalogue(frame, obs, catalogue, taken, settings)
+        if match is None:
             continue
-        _, row, state0 = best
-        theirs = _object_detections(state, [row.object_id], claimed, attributed,
-                                    tonight).drop(columns="object_id")
-        fit, fitted = _fit_detections(
-            pd.concat([theirs, frame.reindex(columns=theirs.columns)], ignore_index=True),
-            state0, row.epoch_mjd_tdb, settings)
-        if fit.status != "ok" or not fit.used.all():
-            continue
-        joined.append(_attributed_rows(prepared, row.object_id, night))
-        rejoined.append(_update_row(row.object_id, night, fit, fitted["night"].to_numpy()))
-        pairs.append({"object_id": link_row.designation, "identified_as": row.object_id,
-                      "night": night})
+        name, fit, nights = match
+        joined.append(_attributed_rows(prepared, name, night))
+        rejoined.append(_update_row(name, night, fit, nights))
+        pairs.append({"object_id": link_row.designation, "identified_as": name, "night": night})
     if not pairs:
         return nothing
     dropped = {p["object_id"] for p in pairs}
@@ -751,37 +797,204 @@ def _identify(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
             pd.DataFrame(pairs, columns=list(IDENTIFIED.dtypes)).astype(IDENTIFIED.dtypes))
 
 
+def _match_followed(state: Path, frame: pd.DataFrame, obs: Observations, followed: pd.DataFrame,
+                    taken: set, claimed: pd.DataFrame, attributed: pd.DataFrame,
+                    tonight: pd.DataFrame, settings: "NightSettings", priors: dict):
+    """The earlier discovery or tracked object a new object's detections (``frame``, ``obs``)
+    are (:func:`_identify`): (name, joint fit, nights of the fit's detections), or None."""
+    best = None
+    for row in followed.itertuples(index=False):
+        if row.object_id in taken:
+            continue
+        state0 = np.array([getattr(row, c) for c in CART_COLUMNS])
+        # A cheap 2-body look first: most objects are nowhere near.
+        if np.nanmax(np.abs(residuals(state0, row.epoch_mjd_tdb, obs))) > 600.0:
+            continue
+        d2 = _distances2(state0, row.covariance, row.epoch_mjd_tdb, obs)
+        if np.all(d2 < PRECOVERY_SIGMAS**2) and (best is None or d2.sum() < best[0]):
+            best = (float(d2.sum()), row, state0)
+    if best is None:
+        return None
+    _, row, state0 = best
+    theirs = _object_detections(state, [row.object_id], claimed, attributed,
+                                tonight).drop(columns="object_id")
+    fit, fitted = _fit_detections(
+        pd.concat([theirs, frame.reindex(columns=theirs.columns)], ignore_index=True),
+        state0, row.epoch_mjd_tdb, settings, priors.get(row.object_id))
+    if fit.status != "ok" or not fit.used.all():
+        return None
+    return row.object_id, fit, fitted["night"].to_numpy()
+
+
+def _match_catalogue(frame: pd.DataFrame, obs: Observations,
+                     catalogue: tuple[pd.DataFrame, pd.DataFrame], taken: set,
+                     settings: "NightSettings"):
+    """The catalogue object a new object's detections are (:func:`_identify`): (name, fit
+    from its orbit, nights of the detections), or None."""
+    predicted, states = catalogue
+    radius = settings.identify_radius_arcsec
+    times = frame["midpointMjdTai"].to_numpy(np.float64)
+    same = np.abs(predicted["midpointMjdTai"].to_numpy()[:, None] - times[None, :]) \
+        < SAME_EXPOSURE_DAYS
+    pred, det = np.nonzero(same)
+    separation = angular_separation_arcsec(predicted["ephRa"].to_numpy()[pred],
+                                    predicted["ephDec"].to_numpy()[pred],
+                                    frame["ra"].to_numpy(np.float64)[det],
+                                    frame["dec"].to_numpy(np.float64)[det])
+    names = sorted(set(predicted["object_id"].to_numpy()[pred[separation < radius]]) - taken)
+    best = None
+    for name in names:
+        row = states.loc[name]
+        state0 = row[list(CART_COLUMNS)].to_numpy(np.float64)
+        res = residuals(state0, float(row["epoch_mjd_tdb"]), obs, "nbody")
+        worst = float(np.nanmax(np.hypot(res[:, 0], res[:, 1])))
+        if not worst < radius or (best is not None and worst >= best[0]):
+            continue
+        fit, fitted = _fit_detections(frame, state0, float(row["epoch_mjd_tdb"]), settings)
+        if fit.status == "ok" and fit.used.all():
+            best = (worst, name, fit, fitted["night"].to_numpy())
+    return None if best is None else best[1:]
+
+
+def _catalogue_candidates(unassociated: pd.DataFrame, orbits: pd.DataFrame,
+                          tracked: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The catalogue objects predicted in tonight's exposures but not associated (the
+    association's ``unassociated_ssobjects``), tracked ones aside: their predictions
+    (``object_id, midpointMjdTai, ephRa, ephDec``) and their heliocentric ICRF states, by
+    ``object_id``."""
+    predicted = unassociated[~unassociated["object_id"].isin(set(tracked["object_id"]))]
+    wanted = orbits[orbits["object_id"].isin(set(predicted["object_id"]))]
+    # (The discoveries predicted tonight are not the catalogue's.)
+    predicted = predicted[predicted["object_id"].isin(set(wanted["object_id"]))]
+    predicted = predicted[["object_id", "midpointMjdTai", "ephRa", "ephDec"]].reset_index(
+        drop=True)
+    return predicted, _equatorial_rows(wanted, None).set_index("object_id")
+
+
+def _equatorial_rows(orbits: pd.DataFrame, covariance) -> pd.DataFrame:
+    """DISCOVERED rows (``discovered_night`` -1) of an orbit table: heliocentric ICRF states
+    and ``covariance`` rotated from the ecliptic one given (n × 36 values, NaN when None)."""
+    ecliptic = _catalogue_states(orbits)
+    states = ecliptic[list(CART_COLUMNS)].to_numpy(np.float64)
+    rows = pd.DataFrame({"object_id": ecliptic["object_id"].astype(str).to_numpy(),
+                         "discovered_night": -1})
+    if len(states):
+        states = ecliptic_to_equatorial(states)
+    for k, name in enumerate(CART_COLUMNS):
+        rows[name] = states[:, k] if len(states) else np.empty(0)
+    rows["epoch_mjd_tdb"] = ecliptic["epoch_mjd_tdb"].to_numpy(np.float64)
+    rows["H"] = ecliptic["H"].to_numpy(np.float64)
+    rotation = np.kron(np.eye(2), ECLIPTIC_TO_EQUATORIAL)
+    values = np.full((len(rows), 36), np.nan) if covariance is None else np.asarray(
+        [np.asarray(c, np.float64) for c in covariance]).reshape(-1, 36)
+    rows["covariance"] = list(np.einsum("ij,njk,lk->nil", rotation, values.reshape(-1, 6, 6),
+                                        rotation).reshape(-1, 36))
+    return rows.astype(DISCOVERED.dtypes)
+
+
+def _improve_priors(improve: pd.DataFrame | None) -> dict:
+    """``object_id`` → :func:`linking.prior_information` (heliocentric ICRF) of each orbit to
+    improve that comes with a covariance; the table checked before any work (InputError
+    naming the row)."""
+    if improve is None:
+        return {}
+    if not isinstance(improve, pd.DataFrame):
+        raise InputError("improve must be an orbit table (linking.read_fitted_orbits)")
+    validate_orbits(improve, "improve")
+    duplicated = improve["object_id"].duplicated()
+    if duplicated.any():
+        raise InputError(f"improve: object_id {improve['object_id'][duplicated].iat[0]!r} "
+                         "has more than one orbit")
+    covariance = improve["covariance"] if "covariance" in improve.columns else None
+    rows = _equatorial_rows(improve, covariance)
+    priors = {}
+    for k, row in enumerate(rows.itertuples(index=False)):
+        values = np.asarray(row.covariance, np.float64)
+        if np.isnan(values).all():
+            continue
+        if improve["format"].iat[k] != "CART":
+            raise InputError(f"improve, row {k} ({row.object_id}): a covariance belongs to a "
+                             f"CART orbit, not {improve['format'].iat[k]}")
+        try:
+            priors[row.object_id] = prior_information(
+                np.array([getattr(row, c) for c in CART_COLUMNS]), values)
+        except InputError as error:
+            raise InputError(f"improve, row {k} ({row.object_id}): {error}") from None
+    return priors
+
+
+def _tracked_objects(orbits: pd.DataFrame, improve: pd.DataFrame | None,
+                     identified: pd.DataFrame, discovered: pd.DataFrame) -> pd.DataFrame:
+    """DISCOVERED rows (``discovered_night`` -1) of the catalogue objects the survey refits:
+    the orbits to improve (with their covariance) and the catalogue objects identified with
+    new objects on earlier nights (their catalogue orbit; their refits are orbit updates)."""
+    discoveries = set(discovered["object_id"])
+    parts = []
+    if improve is not None:
+        given = improve[~improve["object_id"].isin(discoveries)]
+        parts.append(_equatorial_rows(
+            given, given["covariance"] if "covariance" in given.columns else None))
+        discoveries |= set(improve["object_id"])
+    found = set(identified["identified_as"]) - discoveries
+    parts.append(_equatorial_rows(orbits[orbits["object_id"].isin(found)], None))
+    return pd.concat(parts, ignore_index=True).astype(DISCOVERED.dtypes)
+
+
 def _refit_orbits(state: Path, night: int, discovered: pd.DataFrame, claimed: pd.DataFrame,
                   attributed: pd.DataFrame, tonight: pd.DataFrame,
-                  settings: "NightSettings") -> pd.DataFrame:
-    """ORBIT_UPDATES rows of the discoveries with detections tonight: each refitted (N-body,
-    from its current orbit, at its epoch) to its discovery detections and every detection
-    attributed to it since; kept when the fit is ``ok``, else the orbit stays as it was."""
+                  settings: "NightSettings", priors: dict) -> pd.DataFrame:
+    """ORBIT_UPDATES rows of the discoveries (and tracked objects) with detections tonight:
+    each refitted (N-body, from its current orbit, at its epoch) to its discovery detections
+    and every detection attributed to it since, jointly with its prior orbit where it has one
+    (``priors``; without one, on three nights or more); kept when the fit is ``ok``, else the
+    orbit stays as it was. Returns those rows and the ``diaSourceId`` of tonight's detections
+    that an ``ok`` refit rejected (withdrawn: they are not the object's)."""
     objects = sorted(set(tonight["object_id"]))
     if not objects:
-        return _empty(ORBIT_UPDATES)
+        return _empty(ORBIT_UPDATES), set()
     # The observer positions of all the objects' detections at once (one call per site).
     prepared, every_obs = _observations(
         _object_detections(state, objects, claimed, attributed, tonight), settings)
     by_name = discovered.set_index("object_id")
-    rows = []
+    rows, withdrawn = [], set()
     for name in objects:
         current = by_name.loc[name]
         mine = (prepared["object_id"] == name).to_numpy()
+        prior = priors.get(name)
+        if prior is None and np.unique(prepared["night"].to_numpy()[mine]).size \
+                < settings.link.fit.min_nights:
+            continue
         fit = fit_orbit(every_obs.subset(mine), current[list(CART_COLUMNS)].to_numpy(np.float64),
-                        float(current["epoch_mjd_tdb"]), settings.link.fit, method="nbody")
+                        float(current["epoch_mjd_tdb"]), settings.link.fit, method="nbody",
+                        prior=prior)
         if fit.status == "ok":
             rows.append(_update_row(name, night, fit, prepared["night"].to_numpy()[mine]))
+            rejected = prepared["diaSourceId"].to_numpy()[mine][~fit.used]
+            withdrawn |= set(rejected.tolist()) & set(tonight["diaSourceId"])
     table = pd.DataFrame(rows, columns=list(ORBIT_UPDATES.dtypes))
-    return table.astype(ORBIT_UPDATES.dtypes)
+    return table.astype(ORBIT_UPDATES.dtypes), withdrawn
 
 
-def _fit_detections(frame: pd.DataFrame, state0, epoch: float, settings: "NightSettings"):
-    """The N-body fit (:func:`linking.fit_orbit`, the linking's fit settings) of one object's
-    detections from ``state0`` at ``epoch``; returns (fit, nights of the detections)."""
+def _withdraw(result, withdrawn: set, night_dir: Path):
+    """The association ``result`` without the associations of the ``withdrawn`` DIASources
+    (``ssObjectId`` null again, their SSSource rows gone), its night tables rewritten."""
+    diasources = result.diasources.copy()
+    diasources.loc[diasources["diaSourceId"].isin(withdrawn), "ssObjectId"] = pd.NA
+    sssources = result.sssources[~result.sssources["diaSourceId"].isin(withdrawn)].reset_index(
+        drop=True)
+    write_table_atomic(diasources, night_dir / "diasources.parquet")
+    write_table_atomic(sssources, night_dir / "sssources.parquet")
+    return replace(result, diasources=diasources, sssources=sssources)
+
+
+def _fit_detections(frame: pd.DataFrame, state0, epoch: float, settings: "NightSettings",
+                   prior=None):
+    """The N-body fit (:func:`linking.fit_orbit`, the linking's fit settings; ``prior`` at
+    ``epoch`` if any) of one object's detections from ``state0`` at ``epoch``; returns (fit,
+    the prepared detections)."""
     prepared, obs = _observations(frame, settings)
     fit = fit_orbit(obs, np.asarray(state0, np.float64), float(epoch), settings.link.fit,
-                    method="nbody")
+                    method="nbody", prior=prior)
     return fit, prepared
 
 
@@ -859,18 +1072,24 @@ def _precover(state: Path, night: int, linkages: pd.DataFrame, members: pd.DataF
 
 
 def _write_reports(night_dir: Path, window: pd.DataFrame, members: pd.DataFrame,
-                   joined: pd.DataFrame, settings: "NightSettings") -> None:
-    """``astrometry.mpc`` and ``astrometry.psv`` of the night: what to submit. The linking
-    job's own reports (``link/``) keep the temporary designations of identified objects."""
+                   joined: pd.DataFrame, pairs: pd.DataFrame, settings: "NightSettings") -> None:
+    """``astrometry.mpc`` and ``astrometry.psv`` of the night: what to submit. Identified
+    objects' detections go under the designation of the object they joined (under the new
+    object's temporary one where that name is not an MPC designation, e.g. a simulation's
+    identifier), without discovery mark. The linking job's own reports (``link/``) keep the
+    temporary designations of identified objects."""
     members = members.reindex(columns=["linkage_id", "designation", "diaSourceId"])
+    temporary = pd.Series(pairs["object_id"].to_numpy(), index=pairs["identified_as"].to_numpy())
+    names = [name if reportable_designation(name) else temporary[name]
+             for name in joined["object_id"]]
     follow_up = pd.DataFrame({
         "linkage_id": -1 - pd.factorize(joined["object_id"])[0],
-        "designation": joined["object_id"].to_numpy(),
+        "designation": names,
         "diaSourceId": joined["diaSourceId"].to_numpy(np.int64)})
     everything = pd.concat([members, follow_up], ignore_index=True)
     astrometry = linked_astrometry(window, everything, settings.observatory_code)
-    # Observations of an object discovered on an earlier night carry no discovery mark.
-    astrometry.loc[astrometry["designation"].isin(set(joined["object_id"])), "discovery"] = False
+    # Observations of an object known before tonight carry no discovery mark.
+    astrometry.loc[astrometry["designation"].isin(set(names)), "discovery"] = False
     write_text_atomic(format_mpc80(astrometry), night_dir / "astrometry.mpc")
     write_text_atomic(format_ades_psv(astrometry, **settings.ades_header),
                       night_dir / "astrometry.psv")
@@ -890,13 +1109,18 @@ def _record_updates(state: Path, night: int, attributed: pd.DataFrame,
         write_table_atomic(table.sort_values(order, ignore_index=True), state / name)
 
 
-def _discovered_orbits(discovered: pd.DataFrame) -> pd.DataFrame:
-    """The state's discoveries as an orbit table (CART, heliocentric ecliptic J2000)."""
+def _discovered_orbits(discovered: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """The state's discoveries and tracked objects as an orbit table (CART, heliocentric
+    ecliptic J2000); a catalogue object keeps its catalogue ``ssObjectId``."""
     states = discovered[list(CART_COLUMNS)].to_numpy(np.float64).reshape(-1, 3)
     ecliptic = equatorial_to_ecliptic(states).reshape(-1, 6) if len(discovered) \
         else np.empty((0, 6))
     ids = discovered["object_id"].astype(str).to_numpy()
-    table = pd.DataFrame({"object_id": ids, "ssObjectId": ss_object_ids(ids), "format": "CART"})
+    known = catalogue[catalogue["object_id"].isin(set(ids))].drop_duplicates("object_id")
+    given = dict(zip(known["object_id"], known["ssObjectId"], strict=True))
+    ss_ids = np.array([given.get(name, own) for name, own in zip(ids, ss_object_ids(ids),
+                                                                  strict=True)], dtype=np.int64)
+    table = pd.DataFrame({"object_id": ids, "ssObjectId": ss_ids, "format": "CART"})
     for k, name in enumerate(CART_COLUMNS):
         table[name] = ecliptic[:, k]
     table["epoch_mjd_tdb"] = discovered["epoch_mjd_tdb"].to_numpy(np.float64)
@@ -948,7 +1172,7 @@ def _summary_text(report: dict, timings: dict) -> str:
         f"  window: nights, detections      {report['n_window_nights']:>8} "
         f"{report['n_window_detections']:>8}",
         f"  new objects                     {report['n_new_objects']:>8}"
-        f"  ({len(report.get('identified', {}))} more identified with earlier discoveries)",
+        f"  ({len(report['identified'])} more identified with known objects)",
         "  time per stage (s)              " + ", ".join(
             f"{k} {v:.1f}" for k, v in timings.items()),
     ]

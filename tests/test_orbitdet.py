@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ephemerides import ephemeris, propagate, read_orbits
-from ephemerides.constants import AU_KM
+from ephemerides.constants import AU_KM, EQUATORIAL_TO_ECLIPTIC
 from ephemerides.designations import ss_object_ids
 from ephemerides.elements import (
     cartesian_to_keplerian,
@@ -15,12 +15,15 @@ from ephemerides.elements import (
     equatorial_to_ecliptic,
     keplerian_to_cartesian,
 )
+from ephemerides.errors import InputError
 from ephemerides.timescales import convert_mjd
 from linking.mpc_formats import read_mpc80
 from linking.orbitdet import (
+    COVARIANCE_COLUMNS,
     DeterminationConfig,
     determine_orbit,
     orbit_table,
+    read_fitted_orbits,
     residual_table,
     station_sigma_arcsec,
 )
@@ -102,6 +105,31 @@ def test_real_astrometry_of_a_numbered_asteroid_is_fitted_with_every_observation
     orbits = orbit_table({"8467": (fit, frame)})
     assert 12.0 < orbits.loc[0, "H"] < 14.5
     assert orbits.loc[0, "epoch_mjd_tdb"] == round(fit.epoch_mjd_tdb, 1)
+
+
+def test_fitted_orbits_are_read_back_with_their_covariance(tmp_path):
+    """``orbit_table`` written to CSV and read by ``read_fitted_orbits``: the covariance comes
+    back (ecliptic, as the state), a file without covariance columns gives NaN, and broken
+    covariances are named with file and row."""
+    table = read_mpc80(DATA / "mpc_8467_2021.obs")
+    fit, frame = determine_orbit(table)
+    path = tmp_path / "orbits.csv"
+    orbit_table({"8467": (fit, frame)}).to_csv(path, index=False)
+    read = read_fitted_orbits(path)
+    rotation = np.kron(np.eye(2), EQUATORIAL_TO_ECLIPTIC)
+    expected = rotation @ fit.covariance @ rotation.T
+    np.testing.assert_allclose(read.loc[0, "covariance"].reshape(6, 6), expected, rtol=1e-9,
+                               atol=0.0)
+    raw = pd.read_csv(path)
+    raw.drop(columns=list(COVARIANCE_COLUMNS)).to_csv(tmp_path / "bare.csv", index=False)
+    assert np.isnan(read_fitted_orbits(tmp_path / "bare.csv").loc[0, "covariance"]).all()
+    raw.assign(cov_x_y=np.nan).to_csv(tmp_path / "hole.csv", index=False)
+    with pytest.raises(InputError, match=r"hole.csv, row 1 \(8467\): covariance column "
+                       "cov_x_y is empty"):
+        read_fitted_orbits(tmp_path / "hole.csv")
+    raw.assign(cov_x_x=-1.0).to_csv(tmp_path / "negative.csv", index=False)
+    with pytest.raises(InputError, match=r"negative.csv, row 1 .*positive definite"):
+        read_fitted_orbits(tmp_path / "negative.csv")
 
 
 def _long_arc(seed: int = 3):

@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_propagation.py
 	$(BIN)/python benchmarks/bench_cache.py
 	$(BIN)/python benchmarks/bench_association.py
+	$(BIN)/python benchmarks/bench_trails.py
+	$(BIN)/python benchmarks/bench_orbit_determination.py
 	$(MAKE) bench-linking
 	$(BIN)/python benchmarks/bench_scale.py
 

@@ -53,3 +53,21 @@ def ten_objects_detections(shared_data):
     })
     truth = pd.DataFrame({"diaSourceId": table["diaSourceId"], "object_id": sim["ObjID"]})
     return table, truth
+
+
+def trail_reference(shape, x0, y0, length, angle_deg, flux, sigma, points=400):
+    """A trailed source as the mean of ``points`` Gaussian PSFs (σ pixels) spread evenly along
+    the segment, sampled at pixel centres (``image[j, i]`` at x = i, y = j): independent of
+    the closed-form (erf) model of :mod:`sso.trails`."""
+    import math
+
+    import numpy as np
+
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    t = (np.arange(points) + 0.5) / points - 0.5
+    theta = math.radians(angle_deg)
+    image = np.zeros(shape)
+    for xs, ys in zip(x0 + t * length * math.cos(theta), y0 + t * length * math.sin(theta),
+                      strict=True):
+        image += np.exp(-0.5 * ((xx - xs) ** 2 + (yy - ys) ** 2) / sigma**2)
+    return image * flux / (points * 2.0 * math.pi * sigma**2)

@@ -194,6 +194,10 @@ DIASOURCE = Schema(
         Column("band", "str"),
         Column("trailLength", "float64", "arcsec", low=0.0),
         Column("trailAngle", "float64", "deg"),
+        Column("trailLengthErr", "float64", "arcsec", low=0.0),
+        Column("trailAngleErr", "float64", "deg", low=0.0),
+        Column("trailDeltaChi2", "float64", "", low=0.0),
+        Column("trailFlags", "int64", low=0.0),
     ),
     unique=("diaSourceId",),
 )

@@ -29,6 +29,7 @@ FIT_SIGMAS = 4.0
 # Rendering reaches this far (exp(-32): 1e-14 of the peak).
 RENDER_SIGMAS = 8.0
 MAX_ITERATIONS = 60
+MOMENT_ITERATIONS = 12
 POINT_ITERATIONS = 4
 # Free parameters of the trail fit and of the point-source fit it is compared with.
 TRAIL = np.array([True, True, True, True, True])
@@ -173,69 +174,104 @@ def _solve(matrix, rhs, out):
 
 
 @njit
+def _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, sums):
+    """Weighted sums about (cx, cy) with the Gaussian weight of inverse covariance (ixx, iyy,
+    ixy): ``sums[0:6]`` of every pixel (flux, first and second moments), ``sums[6:12]`` of
+    the positive ones only."""
+    sums[:] = 0.0
+    # Along a row the weight exp(-q/2) is a Gaussian in dx: from its largest value in the box
+    # outwards, each step multiplies it by a ratio that itself shrinks by exp(-ixx) (two
+    # exponentials per row, none per pixel, and nothing that can overflow).
+    decay = math.exp(-ixx)
+    for j in range(j0, j1 + 1):
+        dy = j - cy
+        top = min(max(round(cx - ixy * dy / ixx), i0), i1)
+        dx = top - cx
+        peak = math.exp(-0.5 * (ixx * dx * dx + 2.0 * ixy * dx * dy + iyy * dy * dy))
+        for direction in (1, -1):
+            ratio = math.exp(-0.5 * ixx * (2.0 * direction * dx + 1.0) - direction * ixy * dy)
+            weight = peak
+            i = top
+            if direction == -1:
+                weight *= ratio
+                ratio *= decay
+                i -= 1
+            while i0 <= i <= i1:
+                if not mask[j, i] and variance[j, i] > 0.0:
+                    f = image[j, i] * weight
+                    ddx = i - cx
+                    sums[0] += f
+                    sums[1] += f * ddx
+                    sums[2] += f * dy
+                    sums[3] += f * ddx * ddx
+                    sums[4] += f * dy * dy
+                    sums[5] += f * ddx * dy
+                    if f > 0.0:
+                        sums[6] += f
+                        sums[7] += f * ddx
+                        sums[8] += f * dy
+                        sums[9] += f * ddx * ddx
+                        sums[10] += f * dy * dy
+                        sums[11] += f * ddx * dy
+                weight *= ratio
+                ratio *= decay
+                i += direction
+
+
+@njit
 def _moments(image, variance, mask, x0, y0, sigma, half, start):
     """Adaptive Gaussian-weighted moments about (x0, y0) within ``half`` pixels: the start of
     the fit in ``start`` (x0, y0, L, θ, F) from the moment matrix with the weight and the PSF
-    taken out (a segment of length L adds L²/12 along itself)."""
+    taken out (a segment of length L adds L²/12 along itself). Where noise makes the moment
+    matrix of all pixels not positive definite (a long faint trail under a wide weight), that
+    of the positive pixels is used."""
     ny, nx = image.shape
     cx, cy = x0, y0
     wxx, wyy, wxy = 9.0 * sigma * sigma, 9.0 * sigma * sigma, 0.0
     cxx, cyy, cxy = sigma * sigma, sigma * sigma, 0.0
     total = 0.0
-    for _ in range(4):
+    sums = np.zeros(12)
+    for iteration in range(MOMENT_ITERATIONS):
         det = wxx * wyy - wxy * wxy
         ixx, iyy, ixy = wyy / det, wxx / det, -wxy / det
-        s0 = sx = sy = sxx = syy = sxy = 0.0
-        # The weight's 4σ ellipse, within the window.
+        # The weight's 4σ box, within the window.
         reach_x, reach_y = min(4.0 * math.sqrt(wxx), half), min(4.0 * math.sqrt(wyy), half)
         i0, i1 = max(int(cx - reach_x), 0), min(int(cx + reach_x) + 1, nx - 1)
         j0, j1 = max(int(cy - reach_y), 0), min(int(cy + reach_y) + 1, ny - 1)
-        # exp(-q/2) = exp(-ixx dx²/2) exp(-iyy dy²/2) exp(-ixy dx dy): the first per column,
-        # the second per row, the third a geometric progression along the row.
-        column = np.empty(max(i1 - i0 + 1, 1))
-        for i in range(i0, i1 + 1):
-            column[i - i0] = math.exp(-0.5 * ixx * (i - cx) ** 2)
-        for j in range(j0, j1 + 1):
-            dy = j - cy
-            row = math.exp(-0.5 * iyy * dy * dy)
-            ratio = math.exp(-ixy * dy)
-            cross = math.exp(-ixy * dy * (i0 - cx))
-            for i in range(i0, i1 + 1):
-                weight = column[i - i0] * row * cross
-                cross *= ratio
-                if mask[j, i] or not variance[j, i] > 0.0:
-                    continue
-                dx = i - cx
-                if ixx * dx * dx + iyy * dy * dy + 2.0 * ixy * dx * dy > 16.0:
-                    continue
-                f = image[j, i] * weight
-                s0 += f
-                sx += f * dx
-                sy += f * dy
-                sxx += f * dx * dx
-                syy += f * dy * dy
-                sxy += f * dx * dy
-        if not s0 > 0.0:
+        _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, sums)
+        found = False
+        for base in (0, 6):
+            s0 = sums[base]
+            if not s0 > 0.0:
+                continue
+            mx, my = sums[base + 1] / s0, sums[base + 2] / s0
+            mxx = sums[base + 3] / s0 - mx * mx
+            myy = sums[base + 4] / s0 - my * my
+            mxy = sums[base + 5] / s0 - mx * my
+            if mxx > 0.0 and mxx * myy - mxy * mxy > 0.0:
+                found = True
+                break
+        if not found:
             break
         total = s0
-        mx, my = sx / s0, sy / s0
-        mxx, myy, mxy = sxx / s0 - mx * mx, syy / s0 - my * my, sxy / s0 - mx * my
         cx, cy = cx + mx, cy + my
         # Source covariance C from the weighted one M = (C⁻¹ + W⁻¹)⁻¹.
         mdet = mxx * myy - mxy * mxy
-        if not mdet > 0.0:
-            break
         pxx, pyy, pxy = myy / mdet - ixx, mxx / mdet - iyy, -mxy / mdet - ixy
         pdet = pxx * pyy - pxy * pxy
         if pxx > 0.0 and pdet > 0.0:
             cxx, cyy, cxy = pyy / pdet, pxx / pdet, -pxy / pdet
         else:
             cxx, cyy, cxy = mxx, myy, mxy
+        before = wxx + wyy
         wxx = max(2.0 * cxx, sigma * sigma)
         wyy = max(2.0 * cyy, sigma * sigma)
         wxy = 2.0 * cxy
         if wxx * wyy - wxy * wxy <= 0.0:
             wxy = 0.0
+        # Settled (short trails, in four): a long one's weight keeps growing along it.
+        if iteration >= 3 and abs(wxx + wyy - before) < 0.1 * before:
+            break
     mean = 0.5 * (cxx + cyy)
     spread = math.sqrt(0.25 * (cxx - cyy) ** 2 + cxy * cxy)
     start[X0] = cx
@@ -250,7 +286,7 @@ def _moments(image, variance, mask, x0, y0, sigma, half, start):
 @njit
 def _pixels(image, variance, mask, params, sigma, px, py, values, weights):
     """The pixels within ``FIT_SIGMAS`` σ of the segment (and their data): their count, and
-    flags for a segment reaching the image's edge or masked pixels in it."""
+    flags for masked pixels near it or more pixels than the buffers hold."""
     ny, nx = image.shape
     c, s = math.cos(params[ANGLE]), math.sin(params[ANGLE])
     half = 0.5 * abs(params[LENGTH])
@@ -262,11 +298,6 @@ def _pixels(image, variance, mask, params, sigma, px, py, values, weights):
     i1 = math.ceil(params[X0] + reach_x)
     j0 = math.floor(params[Y0] - reach_y)
     j1 = math.ceil(params[Y0] + reach_y)
-    # The trail itself (within 2σ of the segment) reaching off the image.
-    core_x, core_y = half * abs(c) + 2.0 * sigma, half * abs(s) + 2.0 * sigma
-    if (params[X0] - core_x < -0.5 or params[Y0] - core_y < -0.5
-            or params[X0] + core_x > nx - 0.5 or params[Y0] + core_y > ny - 0.5):
-        flags |= EDGE
     n = 0
     for j in range(max(j0, 0), min(j1, ny - 1) + 1):
         for i in range(max(i0, 0), min(i1, nx - 1) + 1):
@@ -365,6 +396,16 @@ def _levenberg_marquardt(params, sigma, px, py, values, weights, n, free, max_it
 
 
 @njit
+def _off_edge(params, sigma, nx, ny):
+    """Whether the trail itself (within 2σ of its segment) reaches off the image."""
+    half = 0.5 * abs(params[LENGTH])
+    core_x = half * abs(math.cos(params[ANGLE])) + 2.0 * sigma
+    core_y = half * abs(math.sin(params[ANGLE])) + 2.0 * sigma
+    return (params[X0] - core_x < -0.5 or params[Y0] - core_y < -0.5
+            or params[X0] + core_x > nx - 0.5 or params[Y0] + core_y > ny - 0.5)
+
+
+@njit
 def _end_outside(params, region, sigma):
     """Whether an end of the segment of ``params`` lies more than σ from ``region``'s."""
     c, s = math.cos(region[ANGLE]), math.sin(region[ANGLE])
@@ -450,10 +491,15 @@ def fit_trails(image, variance, mask, sigma, x_start, y_start, half_length, max_
                     covariance[u, LENGTH] = -covariance[u, LENGTH]
                     covariance[LENGTH, u] = -covariance[LENGTH, u]
         params[ANGLE] = params[ANGLE] % math.pi
-        if not converged or not (params[FLUX] > 0.0):
+        # A fit that ended away from where it started found something else (a neighbour).
+        wandered = math.hypot(params[X0] - x0, params[Y0] - y0) > 0.5 * max(
+            abs(params[LENGTH]), abs(region[LENGTH])) + 3.0 * sigma
+        if not converged or not (params[FLUX] > 0.0) or wandered:
             flags |= NO_CONVERGE
         if params[LENGTH] > 2.0 * half_length:
             flags |= SUSPECT_LONG
+        if _off_edge(params, sigma, nx, ny):
+            flags |= EDGE
         if not (params[X0] >= -0.5 and params[Y0] >= -0.5 and params[X0] <= nx - 0.5
                 and params[Y0] <= ny - 0.5):
             flags |= OFF_IMAGE

@@ -38,6 +38,7 @@ from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
+from sso.trails import TRAILED_DELTA_CHI2
 from sso.workunits import build_cache
 
 SSSOURCE_COLUMNS = tuple(column.name for column in SSSOURCE.columns)
@@ -59,6 +60,11 @@ UNIT_NSIDE = 256
 # The night of a cache built from orbits extends this far beyond the first and last time.
 NIGHT_MARGIN_DAYS = 60.0 / 86400.0
 _ARCSEC_PER_DEG = 3600.0
+# A measured trail agrees with a prediction within this many of its errors, each widened by a
+# floor (the prediction's own error, the exposure's timing).
+TRAIL_SIGMAS = 5.0
+TRAIL_FLOOR_ARCSEC = 0.05
+TRAIL_FLOOR_DEG = 0.5
 
 
 @dataclass(frozen=True)
@@ -312,16 +318,37 @@ def candidate_pairs(pred_ra_deg, pred_dec_deg, radius_deg, source_xyz):
 
 def _trail_agrees(pred, src_rows, sources, exposure_s, trailed_min_arcsec, length_tol_arcsec,
                   angle_tol_deg) -> np.ndarray:
-    """Whether each pair's trail (if the source is trailed) matches the predicted motion."""
+    """Whether each pair's trail (if the source is trailed) matches the predicted motion: a
+    measured trail (``trailLengthErr``, ``trailAngleErr``, ``trailDeltaChi2`` of
+    :mod:`sso.cutouts`) is trailed when it beats a point source (``trailDeltaChi2`` above
+    :data:`sso.trails.TRAILED_DELTA_CHI2`) and its fit is not flagged (``trailFlags``), and
+    agrees within ``TRAIL_SIGMAS`` of its errors (and the floors); any other within the fixed
+    tolerances."""
     if "trailLength" not in sources or "trailAngle" not in sources:
         return np.ones(src_rows.size, dtype=bool)
     length = sources["trailLength"][src_rows]
     trailed = np.isfinite(length) & (length > trailed_min_arcsec)
+    length_tol = np.full(src_rows.size, float(length_tol_arcsec))
+    angle_tol = np.full(src_rows.size, float(angle_tol_deg))
+    if {"trailLengthErr", "trailAngleErr", "trailDeltaChi2"} <= set(sources):
+        length_err = sources["trailLengthErr"][src_rows]
+        angle_err = sources["trailAngleErr"][src_rows]
+        significance = sources["trailDeltaChi2"][src_rows]
+        measured = np.isfinite(length_err) & np.isfinite(angle_err) & np.isfinite(significance)
+        trailed = np.where(measured, significance > TRAILED_DELTA_CHI2, trailed)
+        if "trailFlags" in sources:
+            # A flagged fit (edge, no convergence, too long...) says nothing of the motion.
+            flagged = sources["trailFlags"][src_rows] != 0
+            trailed &= ~flagged
+        length_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(length_err,
+                                                                TRAIL_FLOOR_ARCSEC), length_tol)
+        angle_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(angle_err, TRAIL_FLOOR_DEG),
+                             angle_tol)
     rate_ra, rate_dec = pred["ra_rate"], pred["dec_rate"]
     predicted = np.hypot(rate_ra, rate_dec) * exposure_s / 86400.0 * _ARCSEC_PER_DEG
     angle_pred = np.rad2deg(np.arctan2(rate_ra, rate_dec))
     difference = np.abs((sources["trailAngle"][src_rows] - angle_pred + 90.0) % 180.0 - 90.0)
-    good = (np.abs(length - predicted) <= length_tol_arcsec) & (difference <= angle_tol_deg)
+    good = (np.abs(length - predicted) <= length_tol) & (difference <= angle_tol)
     return ~trailed | good
 
 
@@ -518,7 +545,12 @@ def associate(
         ``hypot(radius_arcsec, uncertainty)``.
     trailed_min_arcsec : float, "auto" or None
         A DIASource with ``trailLength`` above this (arcsec) is trailed; "auto" uses
-        ``max(1, 2 × seeingFwhmGeom)`` of the visit; None disables the trail check.
+        ``max(1, 2 × seeingFwhmGeom)`` of the visit; None disables the trail check. A trail
+        measured with errors (``trailLengthErr``, ``trailAngleErr`` and ``trailDeltaChi2``:
+        :func:`sso.cutouts.with_measured_trails`) is trailed when ``trailDeltaChi2`` exceeds
+        :data:`sso.trails.TRAILED_DELTA_CHI2` and ``trailFlags`` is 0 (a flagged fit is not
+        checked), and checked against ``TRAIL_SIGMAS`` (5) of its
+        errors (with floors of 0.05″ and 0.5°) instead of the two tolerances below.
     trail_length_tolerance_arcsec : float
         Largest ``|trailLength - rate × visitExposureTime|`` (arcsec) of a trailed pair.
     trail_angle_tolerance_deg : float
@@ -588,7 +620,8 @@ def associate(
                          trail_angle_tolerance_deg)
 
     columns = [c for c in ("diaSourceId", "visit", "midpointMjdTai", "ra", "dec", "psfFlux",
-                           "trailLength", "trailAngle") if c in diasources.columns]
+                           "trailLength", "trailAngle", "trailLengthErr", "trailAngleErr",
+                           "trailDeltaChi2", "trailFlags") if c in diasources.columns]
     sources = {c: diasources[c].to_numpy() for c in columns}
     sources["diaSourceId"] = sources["diaSourceId"].astype(np.int64)
     xyz = unit_vectors(sources["ra"].astype(np.float64), sources["dec"].astype(np.float64))

@@ -149,9 +149,9 @@ def _cmd_simulate(args) -> int:
 
     result = simulate(orbits, visits, args.seed, noise_per_deg2=args.noise_per_deg2,
                       footprint=args.footprint, detector_corners=args.detector_corners,
-                      progress=report)
+                      progress=report, cutouts=args.cutouts)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("diasources", "truth", "visits"):
+    for name in ("diasources", "truth", "visits", *(("cutouts",) if args.cutouts else ())):
         write_table_atomic(getattr(result, name), out / f"{name}.parquet")
     if args.dataset:
         write_diasource_dataset(result.diasources, out / "diasources", result.visits,
@@ -168,6 +168,7 @@ def _cmd_associate(args) -> int:
     from ephemerides import NightlyCache, read_orbits
     from sso.association import validate_diasources
     from sso.cadence import night_of, read_visits
+    from sso.cutouts import read_cutouts, with_measured_trails
     from sso.executors import make_executor
     from sso.io import check_output_folder, is_diasource_dataset, read_diasources
     from sso.night import associate_visits, night_number
@@ -183,13 +184,19 @@ def _cmd_associate(args) -> int:
         cache = NightlyCache.load(args.cache, observatory_code=args.observatory)
     else:
         orbits = read_orbits(args.orbits, errors=args.errors)
+    dataset = args.diasources if is_diasource_dataset(args.diasources) else None
+    if args.cutouts is not None:
+        # The trails measured on the cutouts go with the DIASources (not re-read from a
+        # dataset).
+        diasources = with_measured_trails(diasources, read_cutouts(args.cutouts),
+                                          f"cutout file {args.cutouts}")
+        dataset = None
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         summary = associate_visits(
             diasources, read_visits(args.visits), out, orbits=orbits, cache=cache,
             radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
             footprint=args.footprint, detector_corners=args.detector_corners,
-            executor=executor, unit_orbits=args.unit_orbits,
-            dataset=args.diasources if is_diasource_dataset(args.diasources) else None,
+            executor=executor, unit_orbits=args.unit_orbits, dataset=dataset,
             night=night,
             log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
@@ -201,6 +208,7 @@ def _cmd_night(args) -> int:
     from ephemerides import read_orbits
     from linking import LinkingConfig, read_fitted_orbits
     from sso.cadence import read_visits
+    from sso.cutouts import read_cutouts
     from sso.executors import make_executor
     from sso.io import is_diasource_dataset, read_diasources
     from sso.linkjob import read_link_config
@@ -221,9 +229,11 @@ def _cmd_night(args) -> int:
                   else read_diasources(args.diasources, "--diasources"))
     orbits = read_orbits(args.orbits, errors=args.errors)
     improve = None if args.improve is None else read_fitted_orbits(args.improve)
+    cutouts = None if args.cutouts is None else read_cutouts(args.cutouts)
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
-                           executor=executor, rewind=args.rewind, improve=improve)
+                           executor=executor, rewind=args.rewind, improve=improve,
+                           cutouts=cutouts)
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
@@ -323,6 +333,13 @@ def _cmd_orbits_fetch(args) -> int:
     return 0
 
 
+def _cutouts_argument(parser) -> None:
+    parser.add_argument("--cutouts", default=None, metavar="FILE",
+                        help="difference-image cutouts of the DIASources (sso simulate "
+                        "--cutouts): their trails are measured and the association checks "
+                        "trails against the measured errors")
+
+
 def _orbit_errors_argument(parser) -> None:
     parser.add_argument("--errors", default="raise", choices=["raise", "skip"],
                         help="orbit rows with malformed or invalid values: refuse the file "
@@ -415,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--sky-nside", type=int, default=None,
                      help="with --dataset: partition each night by the HEALPix pixel "
                      "(NESTED, this nside) of the visit boresight as well")
+    sim.add_argument("--cutouts", action="store_true",
+                     help="also write OUT/cutouts.parquet: a difference-image cutout around "
+                     "every detection (trailed for moving objects; sso associate and sso night "
+                     "--cutouts measure them)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sim.add_argument("--out", required=True,
                      help="output folder (created if missing) for the Parquet tables")
@@ -439,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     _footprint_arguments(assoc)
     assoc.add_argument("--observatory", default="X05", type=_observatory_code,
                      help="MPC observatory code (default X05)")
+    _cutouts_argument(assoc)
     assoc.add_argument("--night", default=None, metavar="YYYY-MM-DD",
                        help="associate only this night (12:00 to 12:00 UTC from that date); "
                             "default: the one night the DIASources cover")
@@ -484,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     night.add_argument("--improve", default=None, metavar="FILE",
                        help="orbits to improve (e.g. sso orbit fit --out): associated with their "
                        "orbit and covariance, refitted jointly with it on every detection")
+    _cutouts_argument(night)
     night.add_argument("--identify-radius-arcsec", type=float, default=120.0,
                        help="a new object whose every detection lies this close to a catalogue "
                        "object's prediction is tried as that object (default 120)")

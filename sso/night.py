@@ -117,6 +117,7 @@ from sso.association import (
     validate_diasources,
 )
 from sso.cadence import night_of, visit_midpoints
+from sso.cutouts import check_cutouts, with_measured_trails
 from sso.footprint import make_footprint
 from sso.io import (
     check_output_folder,
@@ -346,7 +347,8 @@ def _read_state(path: Path, schema) -> pd.DataFrame:
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
               state_dir, settings: NightSettings | None = None, progress: bool = True,
-              executor=None, rewind: bool = False, improve: pd.DataFrame | None = None) -> dict:
+              executor=None, rewind: bool = False, improve: pd.DataFrame | None = None,
+              cutouts: pd.DataFrame | None = None) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
 
     Parameters
@@ -380,6 +382,9 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         refitted on them — jointly with the given orbit where a ``covariance`` comes with it
         (the given orbit as prior, :func:`linking.fit_orbit`), on the survey's detections
         alone (three nights or more) where none does.
+    cutouts : pandas.DataFrame, optional
+        Difference-image cutouts of DIASources (:mod:`sso.cutouts`, any nights): the trails
+        of the night's are measured and the association checks them against their errors.
 
     Raises
     ------
@@ -391,6 +396,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     settings.validate()
     night = night_number(date)
     priors = _improve_priors(improve)
+    if cutouts is not None:
+        check_cutouts(cutouts)
     state = check_output_folder(state_dir, "state_dir")
 
     def say(message: str) -> None:
@@ -403,6 +410,10 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         diasources = read_diasource_dataset(dataset, nights=[night])
     tonight = validate_diasources(diasources)
     tonight = tonight[night_of(tonight["midpointMjdTai"].to_numpy()) == night]
+    if cutouts is not None:
+        # The measured trails go with tonight's DIASources (not re-read from a dataset).
+        tonight = with_measured_trails(tonight, cutouts)
+        dataset = None
     visits = visits[night_of(visit_midpoints(visits)) == night]
     with state_lock(state, f"the night of {date}") as left:
         if left:

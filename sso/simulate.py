@@ -22,9 +22,15 @@ noise, plus false detections spread uniformly over the footprint. Models (all pe
 - False detections: a Poisson number with mean ``noise_per_deg2 × footprint area``, uniform on
   the footprint, with a Gaussian-tail SNR above 5 (``SNR = sqrt(25 + 2 E)``, E exponential:
   the tail of a unit Gaussian beyond 5σ to better than 1 %); no trail (length 0, angle NaN).
+- Cutouts (optional, :mod:`sso.cutouts`): a difference-image stamp around every detection,
+  North up, ``pixel_scale_arcsec`` per pixel, Gaussian PSF of σ = ``seeingFwhmGeom`` / 2.3548:
+  a real detection's trail from its true position and motion during the exposure with its
+  noiseless flux (nJy), a false one as a point source of its ``psfFlux``; background-limited
+  noise whose variance gives a point source the visit's ``psfFluxErr``.
 
 Every visit draws from its own generator, ``numpy.random.default_rng([seed, visit])``, so the
-result does not depend on the order or grouping of the visits.
+result does not depend on the order or grouping of the visits; its cutouts from
+``default_rng([seed, visit, 1])``, so that the DIASources are the same with or without them.
 
 Efficiency: for each night all objects are predicted once, at the night's median time; only
 those within ``footprint radius + rate × |Δt| × 1.2 + 0.1 deg`` of a visit's boresight are then
@@ -33,7 +39,7 @@ predicted exactly at that visit's midpoint (``ephemeris(..., pairs=True)``).
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -44,6 +50,7 @@ from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import check_seed, night_of, validate_visits, visit_midpoints
+from sso.cutouts import render_cutouts
 from sso.footprint import Footprint, inverse_gnomonic, make_footprint
 
 logger = logging.getLogger(__name__)
@@ -54,6 +61,8 @@ DIASOURCE_COLUMNS = (
 )
 TRUTH_COLUMNS = ("diaSourceId", "object_id", "ra_true_deg", "dec_true_deg", "mag_true")
 FADING_WIDTH_MAG = 0.1
+PIXEL_SCALE_ARCSEC = 0.2
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 ASTROMETRIC_FLOOR_MAS = 10.0
 _FAINTEST_BEYOND_M5 = 1.0
 _SOURCE_BITS = 20  # diaSourceId = visit << 20 | index within the visit
@@ -76,11 +85,15 @@ class SimulationResult:
         in the band (NaN for false detections).
     visits : pandas.DataFrame
         The visit table simulated (schema of :mod:`sso.cadence`).
+    cutouts : pandas.DataFrame or None
+        With ``cutouts=True``, one difference-image cutout per detection, in the same order
+        (table of :data:`sso.cutouts.CUTOUT_COLUMNS`).
     """
 
     diasources: pd.DataFrame
     truth: pd.DataFrame
     visits: pd.DataFrame
+    cutouts: pd.DataFrame | None = None
 
 
 
@@ -154,12 +167,14 @@ def _visit_sources(rng, visit, midpoint, seen, footprint, noise, noise_per_deg2,
     dec_rate = seen["dec_rate_deg_per_day"].to_numpy()
     exposure_days = visit["visitExposureTime"] / 86400.0
     real = {
+        "flux_true": flux_njy(mag), "east_rate": ra_rate, "north_rate": dec_rate,
         "detector": seen["detector"].to_numpy(),
         "ra": ra, "dec": dec, "err": sigma, "psfFlux": flux,
         "trailLength": np.hypot(ra_rate, dec_rate) * exposure_days * 3600.0,
         "trailAngle": np.rad2deg(np.arctan2(ra_rate, dec_rate)) % 360.0,
         "object_id": seen["object_id"].to_numpy(dtype=object),
         "ra_true_deg": ra_true, "dec_true_deg": dec_true, "mag_true": mag,
+        "ra_source": ra_true, "dec_source": dec_true,
     }
 
     cap_area = 2.0 * np.pi * (1.0 - np.cos(np.deg2rad(footprint.radius_deg))) * (180 / np.pi) ** 2
@@ -172,13 +187,15 @@ def _visit_sources(rng, visit, midpoint, seen, footprint, noise, noise_per_deg2,
     snr_f, ra_f, dec_f = snr_f[inside], ra_f[inside], dec_f[inside]
     n_in = int(inside.sum())
     false = {
+        "flux_true": snr_f * sigma_flux, "east_rate": np.zeros(n_in),
+        "north_rate": np.zeros(n_in),
         "detector": detector_f[inside], "ra": ra_f, "dec": dec_f,
         "err": _astrometric_sigma_deg(visit["seeingFwhmGeom"], snr_f),
         "psfFlux": snr_f * sigma_flux,
         "trailLength": np.zeros(n_in), "trailAngle": np.full(n_in, np.nan),
         "object_id": np.full(n_in, None, dtype=object),
         "ra_true_deg": np.full(n_in, np.nan), "dec_true_deg": np.full(n_in, np.nan),
-        "mag_true": np.full(n_in, np.nan),
+        "mag_true": np.full(n_in, np.nan), "ra_source": ra_f, "dec_source": dec_f,
     }
     table = pd.DataFrame({k: np.concatenate([real[k], false[k]]) for k in real})
     n = len(table)
@@ -216,6 +233,8 @@ def simulate(
     observatory_code: str = "X05",
     method: str = "nbody",
     progress: Callable[[int, int, int, int], None] | None = None,
+    cutouts: bool = False,
+    pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC,
 ) -> SimulationResult:
     """Simulate the DIASources a survey records of a population, with their ground truth.
 
@@ -245,6 +264,10 @@ def simulate(
         Propagation of :func:`ephemerides.ephemeris`.
     progress : callable, optional
         Called after each night as ``progress(done, total, night, n_detections)``.
+    cutouts : bool
+        Also render a difference-image cutout around every detection (module docstring).
+    pixel_scale_arcsec : float
+        Pixel scale of the cutouts (Rubin: 0.2″).
 
     Returns
     -------
@@ -252,6 +275,9 @@ def simulate(
         ``diasources``, ``truth`` and ``visits`` tables (see :class:`SimulationResult`).
     """
     _check_parameters(seed, noise_per_deg2, fading_width_mag)
+    if not (isinstance(pixel_scale_arcsec, int | float) and 0.0 < pixel_scale_arcsec <= 10.0):
+        raise InputError(f"pixel_scale_arcsec must be in (0, 10] arcsec; got "
+                         f"{pixel_scale_arcsec!r}")
     visits = validate_visits(visits)
     footprint = make_footprint(footprint, detector_corners)
     if not isinstance(orbits, pd.DataFrame) or len(orbits) == 0 or not {
@@ -261,7 +287,7 @@ def simulate(
     orbits = orbits.sort_values("object_id", kind="stable", ignore_index=True)
     midpoints = visit_midpoints(visits)
     nights = night_of(midpoints)
-    tables = []
+    tables, stamps = [], []
     unique_nights = np.unique(nights)
     for k, night in enumerate(unique_nights):
         rows = np.flatnonzero(nights == night)
@@ -295,12 +321,30 @@ def simulate(
             rng = np.random.default_rng([seed, int(visit["observationId"])])
             tables.append(_visit_sources(rng, visit, night_mid[j], groups.get(j, empty),
                                          footprint, noise, noise_per_deg2, fading_width_mag))
+            if cutouts:
+                stamps.append(_visit_cutouts(seed, visit, tables[-1], pixel_scale_arcsec))
         n_detections = sum(len(t) for t in tables[n_before:])
         logger.info("night %d (%d/%d): %d visits, %d detections", night, k + 1,
                     unique_nights.size, len(night_visits), n_detections)
         if progress is not None:
             progress(k + 1, unique_nights.size, int(night), n_detections)
-    return _assemble(tables, visits)
+    result = _assemble(tables, visits)
+    if not cutouts:
+        return result
+    stamps = pd.concat(stamps, ignore_index=True).sort_values("diaSourceId", ignore_index=True)
+    return replace(result, cutouts=stamps)
+
+
+def _visit_cutouts(seed, visit, table, pixel_scale) -> pd.DataFrame:
+    """The cutouts of one visit's detections, from its own generator."""
+    rng = np.random.default_rng([seed, int(visit["observationId"]), 1])
+    return render_cutouts(
+        rng, table["diaSourceId"].to_numpy(), table["ra"].to_numpy(), table["dec"].to_numpy(),
+        table["ra_source"].to_numpy(), table["dec_source"].to_numpy(),
+        table["east_rate"].to_numpy(), table["north_rate"].to_numpy(),
+        float(visit["visitExposureTime"]), table["flux_true"].to_numpy(),
+        table["psfFluxErr"].to_numpy(), visit["seeingFwhmGeom"] / FWHM_PER_SIGMA / pixel_scale,
+        pixel_scale)
 
 
 def _assemble(tables, visits) -> SimulationResult:

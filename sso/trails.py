@@ -34,7 +34,8 @@ FLAG_BITS = {"flag_edge": kernels.EDGE, "flag_off_image": kernels.OFF_IMAGE,
              "flag_suspect_long": kernels.SUSPECT_LONG}
 """Flags of :func:`measure_trails`: the fit's pixels reach the image's edge; the source lies
 off the image; masked pixels within 2σ of the segment; the fit did not converge (or its flux is
-not positive); the trail may be longer than ``max_length_px`` (its pixels did not fit)."""
+not positive, or it ended away from its start: on a neighbour); the trail may be longer than
+``max_length_px`` (its pixels did not fit)."""
 
 PIXEL_COLUMNS = ("x_px", "y_px", "length_px", "angle_deg", "flux")
 # χ²(2 dof) at 99.9 %: a point source's trail_delta_chi2 exceeds it once in a thousand (the
@@ -132,23 +133,27 @@ def measure_trails(image, variance, psf_sigma_px, x_px, y_px, *, wcs=None, mask=
                                 and getattr(wcs, "pixel_n_dim", 0) == 2):
         raise InputError("wcs must be a 2-D celestial astropy WCS")
     x, y = _positions(x_px, y_px)
-    data = np.where(bad, 0.0, data)
-    var = np.where(bad, 0.0, var)
+    return _table(*fit_arrays(np.where(bad, 0.0, data), np.where(bad, 0.0, var), bad, sigma,
+                              x, y, max_length_px), wcs)
 
+
+def fit_arrays(image, variance, mask, sigma, x, y, max_length_px):
+    """The fit kernel's outputs for checked inputs (contiguous float64 images with masked
+    pixels at 0, a boolean mask, positions): parameters (n, 5; θ in radians), covariances,
+    χ² of the trail and of the point source, pixels, flag words and iterations."""
     n = x.size
     reach = kernels.FIT_SIGMAS * sigma + 2.0
     max_pixels = int((max_length_px + 2.0 * reach + 2.0) * (2.0 * reach + 2.0)
                      + 4.0 * reach * reach) + 64
     params = np.empty((n, kernels.N_PARAMS))
     covariance = np.empty((n, kernels.N_PARAMS, kernels.N_PARAMS))
-    chi2 = np.empty(n)
-    point_chi2 = np.empty(n)
-    npix = np.empty(n, dtype=np.int64)
-    flags = np.empty(n, dtype=np.int64)
-    iterations = np.empty(n, dtype=np.int64)
-    kernels.fit_trails(data, var, bad, sigma, x, y, 0.5 * max_length_px, max_pixels, params,
-                       covariance, chi2, point_chi2, npix, flags, iterations)
-    return _table(params, covariance, chi2, point_chi2, npix, flags, iterations, wcs)
+    chi2, point_chi2 = np.empty(n), np.empty(n)
+    npix, flags, iterations = (np.empty(n, dtype=np.int64) for _ in range(3))
+    kernels.fit_trails(np.ascontiguousarray(image), np.ascontiguousarray(variance),
+                       np.ascontiguousarray(mask), sigma, x, y, 0.5 * max_length_px,
+                       max_pixels, params, covariance, chi2, point_chi2, npix, flags,
+                       iterations)
+    return params, covariance, chi2, point_chi2, npix, flags, iterations
 
 
 def _table(params, covariance, chi2, point_chi2, npix, flags, iterations,

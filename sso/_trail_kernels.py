@@ -24,12 +24,14 @@ MIN_LENGTH = 1e-3
 # Flags (bits of the kernel's flag word; sso.trails names them).
 EDGE, OFF_IMAGE, MASKED, NO_CONVERGE, SUSPECT_LONG = 1, 2, 4, 8, 16
 # The fit uses the pixels within this many σ of the segment: beyond, the model is below
-# exp(-12.5) = 4e-6 of its peak and carries no information.
-FIT_SIGMAS = 4.0
+# exp(-6.1) = 2e-3 of its peak: 7e-5 of a point source's position information lies there
+# ((1 + 12.25) e^-12.25 of the integral of r² G²).
+FIT_SIGMAS = 3.5
 # Rendering reaches this far (exp(-32): 1e-14 of the peak).
 RENDER_SIGMAS = 8.0
 MAX_ITERATIONS = 60
 MOMENT_ITERATIONS = 12
+MOMENT_GROWTH_SNR = 30.0
 POINT_ITERATIONS = 4
 # Free parameters of the trail fit and of the point-source fit it is compared with.
 TRAIL = np.array([True, True, True, True, True])
@@ -104,7 +106,7 @@ def _accumulate(params, sigma, px, py, values, weights, n, normal, gradient, poi
         dx, dy = px[m] - params[X0], py[m] - params[Y0]
         if point:
             r2 = (dx * dx + dy * dy) * inv_s2
-            if r2 > FIT_SIGMAS * FIT_SIGMAS:  # the PSF is nil there
+            if r2 > 25.0:  # the PSF is below exp(-12.5) = 4e-6 of its peak there
                 chi2 += weights[m] * values[m] * values[m]
                 continue
             shape = k_point * math.exp(-0.5 * r2)
@@ -174,10 +176,11 @@ def _solve(matrix, rhs, out):
 
 
 @njit
-def _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, sums):
+def _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, positive,
+                 sums):
     """Weighted sums about (cx, cy) with the Gaussian weight of inverse covariance (ixx, iyy,
-    ixy): ``sums[0:6]`` of every pixel (flux, first and second moments), ``sums[6:12]`` of
-    the positive ones only."""
+    ixy), of every pixel or only the ``positive`` ones: ``sums[0:6]`` flux, first and second
+    moments, ``sums[6]`` the variance of ``sums[0]``."""
     sums[:] = 0.0
     # Along a row the weight exp(-q/2) is a Gaussian in dx: from its largest value in the box
     # outwards, each step multiplies it by a ratio that itself shrinks by exp(-ixx) (two
@@ -197,7 +200,8 @@ def _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, s
                 ratio *= decay
                 i -= 1
             while i0 <= i <= i1:
-                if not mask[j, i] and variance[j, i] > 0.0:
+                if not mask[j, i] and variance[j, i] > 0.0 and (
+                        image[j, i] > 0.0 or not positive):
                     f = image[j, i] * weight
                     ddx = i - cx
                     sums[0] += f
@@ -206,13 +210,7 @@ def _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, s
                     sums[3] += f * ddx * ddx
                     sums[4] += f * dy * dy
                     sums[5] += f * ddx * dy
-                    if f > 0.0:
-                        sums[6] += f
-                        sums[7] += f * ddx
-                        sums[8] += f * dy
-                        sums[9] += f * ddx * ddx
-                        sums[10] += f * dy * dy
-                        sums[11] += f * ddx * dy
+                    sums[6] += weight * weight * variance[j, i]
                 weight *= ratio
                 ratio *= decay
                 i += direction
@@ -223,14 +221,14 @@ def _moments(image, variance, mask, x0, y0, sigma, half, start):
     """Adaptive Gaussian-weighted moments about (x0, y0) within ``half`` pixels: the start of
     the fit in ``start`` (x0, y0, L, θ, F) from the moment matrix with the weight and the PSF
     taken out (a segment of length L adds L²/12 along itself). Where noise makes the moment
-    matrix of all pixels not positive definite (a long faint trail under a wide weight), that
-    of the positive pixels is used."""
+    matrix of all pixels of a bright source not positive definite (a long trail of low surface
+    brightness under a wide weight), that of the positive pixels is used."""
     ny, nx = image.shape
     cx, cy = x0, y0
     wxx, wyy, wxy = 9.0 * sigma * sigma, 9.0 * sigma * sigma, 0.0
     cxx, cyy, cxy = sigma * sigma, sigma * sigma, 0.0
     total = 0.0
-    sums = np.zeros(12)
+    sums = np.zeros(7)
     for iteration in range(MOMENT_ITERATIONS):
         det = wxx * wyy - wxy * wxy
         ixx, iyy, ixy = wyy / det, wxx / det, -wxy / det
@@ -238,16 +236,22 @@ def _moments(image, variance, mask, x0, y0, sigma, half, start):
         reach_x, reach_y = min(4.0 * math.sqrt(wxx), half), min(4.0 * math.sqrt(wyy), half)
         i0, i1 = max(int(cx - reach_x), 0), min(int(cx + reach_x) + 1, nx - 1)
         j0, j1 = max(int(cy - reach_y), 0), min(int(cy + reach_y) + 1, ny - 1)
-        _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1, sums)
         found = False
-        for base in (0, 6):
-            s0 = sums[base]
+        bright = False
+        for positive in (False, True):
+            # The positive pixels' moments only for a bright source (a faint one's would be
+            # noise and neighbours).
+            if positive and not bright:
+                break
+            _moment_sums(image, variance, mask, cx, cy, ixx, iyy, ixy, i0, i1, j0, j1,
+                         positive, sums)
+            s0 = sums[0]
+            if not positive:
+                bright = s0 > MOMENT_GROWTH_SNR * math.sqrt(sums[6])
             if not s0 > 0.0:
                 continue
-            mx, my = sums[base + 1] / s0, sums[base + 2] / s0
-            mxx = sums[base + 3] / s0 - mx * mx
-            myy = sums[base + 4] / s0 - my * my
-            mxy = sums[base + 5] / s0 - mx * my
+            mx, my = sums[1] / s0, sums[2] / s0
+            mxx, myy, mxy = sums[3] / s0 - mx * mx, sums[4] / s0 - my * my, sums[5] / s0 - mx * my
             if mxx > 0.0 and mxx * myy - mxy * mxy > 0.0:
                 found = True
                 break
@@ -269,9 +273,15 @@ def _moments(image, variance, mask, x0, y0, sigma, half, start):
         wxy = 2.0 * cxy
         if wxx * wyy - wxy * wxy <= 0.0:
             wxy = 0.0
-        # Settled (short trails, in four): a long one's weight keeps growing along it.
-        if iteration >= 3 and abs(wxx + wyy - before) < 0.1 * before:
-            break
+        # Four iterations settle a short trail; the weight of a long one keeps growing along
+        # it, and follows it while the trail is bright (weighted SNR > 30) and resolved (longer
+        # than 4σ) — a faint source's weight would grow into noise and neighbours.
+        if iteration >= 3:
+            length2 = 12.0 * (0.5 * (cxx + cyy) + math.sqrt(0.25 * (cxx - cyy) ** 2 + cxy * cxy)
+                              - sigma * sigma)
+            if (abs(wxx + wyy - before) < 0.1 * before or not bright
+                    or length2 < 16.0 * sigma * sigma):
+                break
     mean = 0.5 * (cxx + cyy)
     spread = math.sqrt(0.25 * (cxx - cyy) ** 2 + cxy * cxy)
     start[X0] = cx
@@ -458,7 +468,8 @@ def fit_trails(image, variance, mask, sigma, x_start, y_start, half_length, max_
         # The pixels around the start's segment lengthened (moments under-estimate long
         # trails), redrawn once around the solution if an end left them.
         region = params.copy()
-        region[LENGTH] = 1.25 * abs(params[LENGTH]) + 2.0 * sigma
+        start_length = abs(params[LENGTH])
+        region[LENGTH] = 1.25 * start_length + 2.0 * sigma
         for attempt in range(2):
             n, pixel_flags = _pixels(image, variance, mask, region, sigma, px, py, values,
                                      weights)
@@ -491,9 +502,11 @@ def fit_trails(image, variance, mask, sigma, x_start, y_start, half_length, max_
                     covariance[u, LENGTH] = -covariance[u, LENGTH]
                     covariance[LENGTH, u] = -covariance[LENGTH, u]
         params[ANGLE] = params[ANGLE] % math.pi
-        # A fit that ended away from where it started found something else (a neighbour).
-        wandered = math.hypot(params[X0] - x0, params[Y0] - y0) > 0.5 * max(
+        # A fit that ended away from where it started, or grew far beyond the moments' length,
+        # found something else (a neighbour, noise).
+        wandered = (math.hypot(params[X0] - x0, params[Y0] - y0) > 0.5 * max(
             abs(params[LENGTH]), abs(region[LENGTH])) + 3.0 * sigma
+            or abs(params[LENGTH]) > 2.0 * start_length + 4.0 * sigma)
         if not converged or not (params[FLUX] > 0.0) or wandered:
             flags |= NO_CONVERGE
         if params[LENGTH] > 2.0 * half_length:

@@ -34,7 +34,8 @@ FLAG_BITS = {"flag_edge": kernels.EDGE, "flag_off_image": kernels.OFF_IMAGE,
              "flag_suspect_long": kernels.SUSPECT_LONG}
 """Flags of :func:`measure_trails`: the fit's pixels reach the image's edge; the source lies
 off the image; masked pixels within 2σ of the segment; the fit did not converge (or its flux is
-not positive, or it ended away from its start: on a neighbour); the trail may be longer than
+not positive, or it ended away from its start or twice as long as the moments said: on a
+neighbour, or noise); the trail may be longer than
 ``max_length_px`` (its pixels did not fit)."""
 
 PIXEL_COLUMNS = ("x_px", "y_px", "length_px", "angle_deg", "flux")

@@ -32,33 +32,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from _common import write_results  # noqa: E402
-from references import trail_reference  # noqa: E402
+from references import trail_fisher, trail_mosaic, trail_reference  # noqa: E402
 
 from sso.trails import measure_trails, render_trails  # noqa: E402
 
 SIGMA = 2.0
 STAMP = 41
-
-
-def _mosaic(rng, lengths, angles, snrs, render):
-    """Trails in 41×41 stamps of one image with unit noise; (image, truth, start x, start y)."""
-    n = len(lengths)
-    side = math.ceil(math.sqrt(n))
-    x = (np.arange(n) % side) * STAMP + 20.0 + rng.uniform(-0.5, 0.5, n)
-    y = (np.arange(n) // side) * STAMP + 20.0 + rng.uniform(-0.5, 0.5, n)
-    unit = np.array([math.sqrt((render_trails((STAMP, STAMP), 20, 20, length, angle, 1.0,
-                                              SIGMA) ** 2).sum())
-                     for length, angle in zip(lengths, angles, strict=True)])
-    flux = np.asarray(snrs) / unit
-    image = np.zeros((side * STAMP, side * STAMP))
-    for k in range(n):
-        j0, i0 = (k // side) * STAMP, (k % side) * STAMP
-        image[j0:j0 + STAMP, i0:i0 + STAMP] = render(x[k] - i0, y[k] - j0, lengths[k],
-                                                     angles[k], flux[k])
-    image += rng.normal(0.0, 1.0, image.shape)
-    direction = rng.uniform(0.0, 2.0 * math.pi, n)
-    truth = np.column_stack([x, y, lengths, angles, flux])
-    return image, truth, x + 0.5 * np.cos(direction), y + 0.5 * np.sin(direction)
 
 
 def _reference(x0, y0, length, angle, flux):
@@ -68,7 +47,8 @@ def _reference(x0, y0, length, angle, flux):
 def accuracy(n: int = 2000) -> dict:
     rng = np.random.default_rng(11)
     lengths, angles = rng.uniform(2.0, 20.0, n), rng.uniform(0.0, 180.0, n)
-    image, truth, x, y = _mosaic(rng, lengths, angles, rng.uniform(20.0, 200.0, n), _reference)
+    image, truth, x, y = trail_mosaic(rng, lengths, angles, rng.uniform(20.0, 200.0, n), SIGMA,
+                                      stamp=STAMP)
     fits = measure_trails(image, np.ones(image.shape), SIGMA, x, y)
     good = ~fits["flag_no_converge"].to_numpy()
     angle_off = (fits["angle_deg"].to_numpy() - truth[:, 3] + 90.0) % 180.0 - 90.0
@@ -89,20 +69,6 @@ def accuracy(n: int = 2000) -> dict:
             "chi2_dof_mean": float(fits.loc[good, "chi2_dof"].mean()), "pulls": rows}
 
 
-def _fisher(params, variance):
-    steps = np.array([1e-4, 1e-4, 1e-4, 1e-5, 1e-4 * params[4]])
-    columns = []
-    for k in range(5):
-        up, down = np.array(params, float), np.array(params, float)
-        up[k] += steps[k]
-        down[k] -= steps[k]
-        columns.append(((_reference(*up[:3], math.degrees(up[3]), up[4])
-                         - _reference(*down[:3], math.degrees(down[3]), down[4]))
-                        / (2.0 * steps[k])).ravel())
-    jac = np.array(columns)
-    return jac @ jac.T / variance
-
-
 def cramer_rao(draws: int = 300) -> list[dict]:
     rng = np.random.default_rng(12)
     rows = []
@@ -112,7 +78,7 @@ def cramer_rao(draws: int = 300) -> list[dict]:
             params = [20.2, 19.7, length, math.radians(angle), 1.0]
             model = _reference(20.2, 19.7, length, angle, 1.0)
             variance = (model**2).sum() / snr**2
-            bound = np.sqrt(np.diag(np.linalg.inv(_fisher(params, variance))))
+            bound = np.sqrt(np.diag(np.linalg.inv(trail_fisher(params, variance, SIGMA, STAMP))))
             estimates, errors = [], []
             for _ in range(draws):
                 fit = measure_trails(model + rng.normal(0.0, math.sqrt(variance), model.shape),
@@ -157,10 +123,10 @@ def _scipy_fit(stamp, start):
 def speed(n: int = 10000, n_scipy: int = 200) -> dict:
     rng = np.random.default_rng(13)
     lengths, angles = rng.uniform(2.0, 20.0, n), rng.uniform(0.0, 180.0, n)
-    image, truth, x, y = _mosaic(
-        rng, lengths, angles, rng.uniform(20.0, 200.0, n),
-        lambda x0, y0, length, angle, flux: render_trails((STAMP, STAMP), x0, y0, length,
-                                                          angle, flux, SIGMA))
+    image, truth, x, y = trail_mosaic(
+        rng, lengths, angles, rng.uniform(20.0, 200.0, n), SIGMA,
+        lambda shape, x0, y0, length, angle, flux: render_trails(shape, x0, y0, length, angle,
+                                                                 flux, SIGMA), STAMP)
     variance = np.ones(image.shape)
     measure_trails(image[:STAMP, :STAMP], variance[:STAMP, :STAMP], SIGMA, [20.0], [20.0])
     times = []

@@ -71,3 +71,60 @@ def trail_reference(shape, x0, y0, length, angle_deg, flux, sigma, points=400):
                       strict=True):
         image += np.exp(-0.5 * ((xx - xs) ** 2 + (yy - ys) ** 2) / sigma**2)
     return image * flux / (points * 2.0 * math.pi * sigma**2)
+
+
+def trail_mosaic(rng, lengths, angles, snrs, sigma, render=None, stamp=41, offset=0.5):
+    """One trail per ``stamp``-pixel square of a mosaic, centred within 0.5 px of the square's
+    centre, its flux set for the given matched-filter SNR at unit variance, unit Gaussian noise
+    added; ``render(shape, x0, y0, length, angle_deg, flux)`` draws it (default
+    :func:`trail_reference`). Returns the mosaic, the truth (x, y, length, angle, flux) per
+    trail and start positions ``offset`` px from the truth in random directions."""
+    import math
+
+    import numpy as np
+
+    from sso.trails import render_trails
+
+    if render is None:
+        def render(shape, x0, y0, length, angle, flux):
+            return trail_reference(shape, x0, y0, length, angle, flux, sigma)
+
+    n = len(lengths)
+    side = math.ceil(math.sqrt(n))
+    half = 0.5 * (stamp - 1)
+    x = (np.arange(n) % side) * stamp + half + rng.uniform(-0.5, 0.5, n)
+    y = (np.arange(n) // side) * stamp + half + rng.uniform(-0.5, 0.5, n)
+    unit = np.array([math.sqrt((render_trails((stamp, stamp), half, half, length, angle, 1.0,
+                                              sigma) ** 2).sum())
+                     for length, angle in zip(lengths, angles, strict=True)])
+    flux = np.asarray(snrs) / unit
+    image = np.zeros((side * stamp, side * stamp))
+    for k in range(n):
+        j0, i0 = (k // side) * stamp, (k % side) * stamp
+        image[j0:j0 + stamp, i0:i0 + stamp] = render((stamp, stamp), x[k] - i0, y[k] - j0,
+                                                     lengths[k], angles[k], flux[k])
+    image += rng.normal(0.0, 1.0, image.shape)
+    direction = rng.uniform(0.0, 2.0 * math.pi, n)
+    truth = np.column_stack([x, y, lengths, angles, flux])
+    return image, truth, x + offset * np.cos(direction), y + offset * np.sin(direction)
+
+
+def trail_fisher(params, variance, sigma, stamp=41):
+    """Fisher matrix of (x0, y0, length, angle [rad], flux) of a trail in a ``stamp``-pixel
+    square of constant ``variance``, from central differences of :func:`trail_reference`."""
+    import math
+
+    import numpy as np
+
+    steps = np.array([1e-4, 1e-4, 1e-4, 1e-5, 1e-4 * params[4]])
+    columns = []
+    for k in range(5):
+        up, down = np.array(params, float), np.array(params, float)
+        up[k] += steps[k]
+        down[k] -= steps[k]
+        columns.append(((trail_reference((stamp, stamp), *up[:3], math.degrees(up[3]), up[4],
+                                         sigma)
+                         - trail_reference((stamp, stamp), *down[:3], math.degrees(down[3]),
+                                           down[4], sigma)) / (2.0 * steps[k])).ravel())
+    jac = np.array(columns)
+    return jac @ jac.T / variance

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from astropy.wcs import WCS
-from references import trail_reference
+from references import trail_fisher, trail_mosaic, trail_reference
 
 from ephemerides.errors import InputError
 from sso import _trail_kernels as kernels
@@ -21,42 +21,8 @@ def reference(shape, x0, y0, length, angle_deg, flux, points=400):
     return trail_reference(shape, x0, y0, length, angle_deg, flux, SIGMA, points)
 
 
-def _fisher(params, variance):
-    """Fisher matrix of (x0, y0, L, θ [rad], F) for a stamp of the reference rendering."""
-    steps = np.array([1e-4, 1e-4, 1e-4, 1e-5, 1e-4 * params[4]])
-    columns = []
-    for k in range(5):
-        up, down = np.array(params, float), np.array(params, float)
-        up[k] += steps[k]
-        down[k] -= steps[k]
-        columns.append(((reference((STAMP, STAMP), *up[:3], math.degrees(up[3]), up[4])
-                         - reference((STAMP, STAMP), *down[:3], math.degrees(down[3]),
-                                     down[4])) / (2.0 * steps[k])).ravel())
-    jac = np.array(columns)
-    return jac @ jac.T / variance
-
-
-def _stamps(rng, lengths, angles, snrs, offset=0.5):
-    """One trail per 41×41 stamp of a mosaic, flux set for the given matched-filter SNR at
-    unit variance; returns the noisy mosaic, the truth (x, y, L, θ, F) and start positions
-    ``offset`` px from the truth in random directions."""
-    n = len(lengths)
-    side = math.ceil(math.sqrt(n))
-    x = (np.arange(n) % side) * STAMP + 20.0 + rng.uniform(-0.5, 0.5, n)
-    y = (np.arange(n) // side) * STAMP + 20.0 + rng.uniform(-0.5, 0.5, n)
-    unit = np.array([math.sqrt((render_trails((STAMP, STAMP), 20, 20, length, angle, 1.0,
-                                              SIGMA) ** 2).sum())
-                     for length, angle in zip(lengths, angles, strict=True)])
-    flux = np.asarray(snrs) / unit
-    image = np.zeros((side * STAMP, side * STAMP))
-    for k in range(n):
-        j0, i0 = (k // side) * STAMP, (k % side) * STAMP
-        image[j0:j0 + STAMP, i0:i0 + STAMP] = reference(
-            (STAMP, STAMP), x[k] - i0, y[k] - j0, lengths[k], angles[k], flux[k])
-    image += rng.normal(0.0, 1.0, image.shape)
-    direction = rng.uniform(0.0, 2.0 * math.pi, n)
-    truth = np.column_stack([x, y, lengths, angles, flux])
-    return image, truth, x + offset * np.cos(direction), y + offset * np.sin(direction)
+def _stamps(rng, lengths, angles, snrs):
+    return trail_mosaic(rng, lengths, angles, snrs, SIGMA, stamp=STAMP)
 
 
 def test_the_model_is_the_sum_of_psfs_along_the_segment():
@@ -148,7 +114,7 @@ def test_errors_are_the_cramer_rao_bound(length, angle, snr):
     params = [20.2, 19.7, length, math.radians(angle), 1.0]
     model = reference((STAMP, STAMP), 20.2, 19.7, length, angle, 1.0)
     variance = (model**2).sum() / snr**2
-    bound = np.sqrt(np.diag(np.linalg.inv(_fisher(params, variance))))
+    bound = np.sqrt(np.diag(np.linalg.inv(trail_fisher(params, variance, SIGMA, STAMP))))
     estimates, errors = [], []
     for _ in range(300):
         fit = measure_trails(model + rng.normal(0.0, math.sqrt(variance), model.shape),

@@ -116,7 +116,11 @@ def check_cutouts(cutouts: pd.DataFrame, source: str = "cutouts") -> pd.DataFram
 def measure_cutouts(cutouts: pd.DataFrame, source: str = "cutouts") -> pd.DataFrame:
     """The trail of each cutout (module docstring): ``diaSourceId`` and
     :data:`MEASURED_COLUMNS`, one row per cutout, in its order."""
-    check_cutouts(cutouts, source)
+    return _measure(check_cutouts(cutouts, source))
+
+
+def _measure(cutouts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`measure_cutouts` of a checked table."""
     if len(cutouts) == 0:
         return pd.DataFrame({"diaSourceId": np.empty(0, np.int64),
                              **{c: np.empty(0) for c in MEASURED_COLUMNS}})
@@ -167,7 +171,7 @@ def with_measured_trails(diasources: pd.DataFrame, cutouts: pd.DataFrame,
     (and flags 0)."""
     check_cutouts(cutouts, source)
     mine = cutouts[cutouts["diaSourceId"].isin(set(diasources["diaSourceId"]))]
-    measured = measure_cutouts(mine.reset_index(drop=True), source)
+    measured = _measure(mine.reset_index(drop=True))
     out = diasources.drop(columns=[c for c in MEASURED_COLUMNS if c in diasources.columns])
     out = out.merge(measured, on="diaSourceId", how="left", sort=False)
     out["trailFlags"] = out["trailFlags"].fillna(0).astype(np.int64)

@@ -12,7 +12,9 @@
    from the next night on, and its covariance sets the association radius. **Tracked**
    catalogue objects are treated alike: the orbits to improve (``improve``: their given
    orbit and covariance replace the catalogue's, and every refit is joint with that orbit as
-   prior) and the catalogue objects identified with a new object on an earlier night (step 3);
+   prior) and the catalogue objects identified with a new object on an earlier night (step 3).
+   A detection that an ``ok`` refit rejects is withdrawn: unassociated again (the night's
+   tables rewritten), it goes to the window;
 2. adds the night's unassociated DIASources to a rolling window of ``window_nights`` nights
    (one Parquet file per night in the state folder);
 3. links the window (:func:`sso.linkjob.run_link_job`) without the detections already claimed by

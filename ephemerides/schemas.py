@@ -236,7 +236,7 @@ TRACKLET = Schema(
     (
         Column("tracklet_id", "int64", required=True, nullable=False),
         Column("night", "int64", required=True, nullable=False),
-        Column("n_detections", "int64", required=True, nullable=False, low=2.0),
+        Column("n_detections", "int64", required=True, nullable=False, low=1.0),
         Column("mjd_tai_start", "float64", "MJD (TAI)", required=True, nullable=False),
         Column("mjd_tai_end", "float64", "MJD (TAI)", required=True, nullable=False),
         Column("ra_start_deg", "float64", "deg", required=True, nullable=False),

@@ -46,7 +46,12 @@ from ephemerides.photometry import BAND_MINUS_V, ab_magnitude, hg_apparent_magni
 from ephemerides.progress import ProgressBar
 from ephemerides.sky import chord_length, unit_vectors
 from ephemerides.twobody import kepler_step
-from linking.detections import astrometric_sigma_arcsec, prepare_detections
+from linking.detections import (
+    astrometric_sigma_arcsec,
+    prepare_detections,
+    trail_ends,
+    usable_trails,
+)
 from linking.heliolinc import STATE_COLUMNS, LinkingConfig, find_candidates
 from linking.iod import initial_orbits
 from linking.orbitfit import (
@@ -158,13 +163,11 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     """
     fit_config = config.fit
     max_v_inf = config.max_v_inf_km_per_s / AU_KM * 86400.0
-    v_mag = _v_magnitudes(frame)
-    everything = Observations(
-        frame["midpointMjdTai"].to_numpy(np.float64), frame["ra"].to_numpy(np.float64),
-        frame["dec"].to_numpy(np.float64),
-        astrometric_sigma_arcsec(frame, fit_config.default_sigma_arcsec),
-        frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(np.float64),
-        frame["night"].to_numpy(np.int64))
+    everything, detection_of = _observations(frame, config)
+    v_mag = _v_magnitudes(frame)[detection_of]
+    # The observations of each detection: one, or a trail's two ends.
+    first_obs = np.searchsorted(detection_of, np.arange(len(frame)))
+    n_obs = np.bincount(detection_of, minlength=len(frame))
     row_of = pd.Series(np.arange(len(frame)), index=frame["diaSourceId"].to_numpy())
     table = candidates.linkages.sort_values(
         ["n_nights", "n_detections", "arc_days", "linkage_id"],
@@ -174,14 +177,19 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     accepted = []
     bar = ProgressBar(len(table), "orbit fits", "candidates") if progress else None
     for k, candidate in enumerate(table.itertuples(index=False)):
-        rows = np.sort(row_of.loc[members[candidate.linkage_id]].to_numpy())
-        rows = rows[~claimed[rows]]
+        detections = np.sort(row_of.loc[members[candidate.linkage_id]].to_numpy())
+        detections = detections[~claimed[detections]]
+        rows = np.concatenate([np.arange(first_obs[d], first_obs[d] + n_obs[d])
+                               for d in detections]) if detections.size else detections
         if _enough(rows, everything.nights, fit_config):
             state0 = np.array([getattr(candidate, name) for name in STATE_COLUMNS])
+            trails = first_obs[detections[n_obs[detections] == 2]]
+            if trails.size:
+                _orient_trails(everything, trails, state0, candidate.epoch_mjd_tdb)
             found = _fit(everything, rows, state0, candidate.epoch_mjd_tdb, fit_config,
                          max_v_inf)
             if found is not None:
-                claimed[found.rows] = True
+                claimed[detection_of[found.rows]] = True
                 found.candidate_id = candidate.linkage_id
                 accepted.append(found)
         if bar is not None and (k % 100 == 99 or k == len(table) - 1):
@@ -191,11 +199,66 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     accepted = _merge(accepted, everything, fit_config, max_v_inf)
     claimed[:] = False
     for found in accepted:
-        claimed[found.rows] = True
-    ids = frame["diaSourceId"].to_numpy()
-    table = _linkage_table(accepted, everything)
+        claimed[detection_of[found.rows]] = True
+    table = _linkage_table(accepted, everything, detection_of)
     table["H"] = [_absolute_magnitude(everything, found, v_mag) for found in accepted]
-    return LinkResult(table, _member_table(accepted, ids), frame[~claimed].reset_index(drop=True))
+    return LinkResult(table, _member_table(accepted, frame["diaSourceId"].to_numpy(),
+                                           detection_of),
+                      frame[~claimed].reset_index(drop=True))
+
+
+def _orient_trails(everything: Observations, starts: np.ndarray, state, epoch: float) -> None:
+    """Give each trail whose end observations begin at ``starts`` (the exposure's start, then
+    its end) the sense of motion that the orbit ``state`` at ``epoch`` predicts there: the two
+    ends' positions are swapped where the prediction runs the other way (a trail has no
+    head; a linkage once accepted keeps the sense its fit found)."""
+    pairs = np.stack([starts, starts + 1], axis=1)
+    predicted = predict_radec(np.asarray(state, np.float64)[None], epoch,
+                              everything.subset(pairs.ravel()))[0].reshape(-1, 2, 2)
+
+    def direction(ra, dec):
+        u = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], -1)
+        return u[:, 1] - u[:, 0]
+
+    observed = direction(everything.ra[pairs], everything.dec[pairs])
+    flip = np.einsum("ij,ij->i", direction(predicted[..., 0], predicted[..., 1]), observed) < 0
+    for name in ("ra", "dec"):
+        values = getattr(everything, name)
+        values[pairs[flip]] = values[pairs[flip][:, ::-1]]
+
+
+def _observations(frame: pd.DataFrame, config: LinkingConfig):
+    """The observations the fits use, in the frame's order, and the frame row of each: one per
+    detection at its midpoint; two for a detection whose trail makes trail tracklets
+    (:mod:`linking.tracklets`) — the trail's ends at the exposure's start and end, with the
+    observer there (:func:`linking.detections.trail_ends`) — so that a night seen once by a
+    trail counts two observations and gives the fit its motion."""
+    n = len(frame)
+    sigma = astrometric_sigma_arcsec(frame, config.fit.default_sigma_arcsec)
+    t = frame["midpointMjdTai"].to_numpy(np.float64)
+    ra, dec = frame["ra"].to_numpy(np.float64), frame["dec"].to_numpy(np.float64)
+    observer = frame[["observer_x_au", "observer_y_au", "observer_z_au"]].to_numpy(np.float64)
+    nights = frame["night"].to_numpy(np.int64)
+    trailed = (usable_trails(frame, config.tracklets.min_trail_sigma)
+               if config.tracklets.trail_tracklets else np.zeros(n, dtype=bool))
+    if not trailed.any():
+        return Observations(t, ra, dec, sigma, observer, nights), np.arange(n)
+    rows = np.flatnonzero(trailed)
+    times, ends, observers, end_sigma = trail_ends(frame, rows, config.fit.default_sigma_arcsec)
+    detection_of = np.repeat(np.arange(n), np.where(trailed, 2, 1))
+    first = np.searchsorted(detection_of, np.arange(n))
+    t_all, ra_all = t[detection_of].copy(), ra[detection_of].copy()
+    dec_all, sigma_all = dec[detection_of].copy(), sigma[detection_of].copy()
+    observer_all = observer[detection_of].copy()
+    end_ra = np.rad2deg(np.arctan2(ends[..., 1], ends[..., 0])) % 360.0
+    end_dec = np.rad2deg(np.arcsin(np.clip(ends[..., 2], -1.0, 1.0)))
+    for side in (0, 1):
+        at = first[rows] + side
+        t_all[at], ra_all[at], dec_all[at] = times[:, side], end_ra[:, side], end_dec[:, side]
+        observer_all[at] = observers[:, side]
+        sigma_all[at] = end_sigma
+    return (Observations(t_all, ra_all, dec_all, sigma_all, observer_all,
+                         nights[detection_of]), detection_of)
 
 
 @dataclass
@@ -379,7 +442,8 @@ def _absolute_magnitude(everything: Observations, found: "_Linkage", v_mag) -> f
     return float(np.median(v_mag[rows] - hg_apparent_magnitude(0.0, DEFAULT_G, r, delta, phase)))
 
 
-def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
+def _linkage_table(accepted: list, everything: Observations,
+                   detection_of: np.ndarray) -> pd.DataFrame:
     states = np.array([a.fit.state for a in accepted]).reshape(-1, 6)
     ecliptic = equatorial_to_ecliptic(states.reshape(-1, 3)).reshape(-1, 6) if accepted \
         else states
@@ -388,7 +452,8 @@ def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
     t_tai = everything.t_tdb - TT_MINUS_TAI_DAYS
     return pd.DataFrame({
         "linkage_id": np.arange(len(accepted), dtype=np.int64),
-        "n_detections": np.array([a.rows.size for a in accepted], dtype=np.int64),
+        "n_detections": np.array([np.unique(detection_of[a.rows]).size for a in accepted],
+                                 dtype=np.int64),
         "n_nights": np.array([np.unique(everything.nights[a.rows]).size for a in accepted],
                              dtype=np.int64),
         "arc_days": np.array([np.ptp(t_tai[a.rows]) for a in accepted], dtype=np.float64),
@@ -402,16 +467,18 @@ def _linkage_table(accepted: list, everything: Observations) -> pd.DataFrame:
     })
 
 
-def _member_table(accepted: list, ids: np.ndarray) -> pd.DataFrame:
+def _member_table(accepted: list, ids: np.ndarray, detection_of: np.ndarray) -> pd.DataFrame:
+    """One row per detection of each linkage (a trail's two ends: their mean residual)."""
     if not accepted:
         return pd.DataFrame({"linkage_id": np.empty(0, np.int64),
                              "diaSourceId": np.empty(0, ids.dtype),
                              "residual_ra_arcsec": np.empty(0),
                              "residual_dec_arcsec": np.empty(0)})
-    return pd.DataFrame({
+    rows = pd.DataFrame({
         "linkage_id": np.repeat(np.arange(len(accepted), dtype=np.int64),
                                 [a.rows.size for a in accepted]),
-        "diaSourceId": np.concatenate([ids[a.rows] for a in accepted]),
+        "diaSourceId": np.concatenate([ids[detection_of[a.rows]] for a in accepted]),
         "residual_ra_arcsec": np.concatenate([a.fit.residual_ra_arcsec for a in accepted]),
         "residual_dec_arcsec": np.concatenate([a.fit.residual_dec_arcsec for a in accepted]),
-    }).sort_values(["linkage_id", "diaSourceId"], ignore_index=True)
+    })
+    return rows.groupby(["linkage_id", "diaSourceId"], as_index=False, sort=True).mean()

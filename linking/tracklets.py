@@ -32,6 +32,15 @@ Rules
   A stationary source detected on three or more visits of a night makes one chain without
   significant motion, which goes, and with it its sub-pairs; one detected twice passes with
   probability exp(−``min_motion_sigma``²/2).
+* **Trail tracklets.** A detection in no tracklet whose measured trail gives its motion
+  (:func:`linking.detections.usable_trails`: errors, ``visitExposureTime_s``, length at least
+  ``min_trail_sigma`` of its error, better than a point source, unflagged) becomes a tracklet
+  by itself, twice — once for each sense of the motion, a trail having no head: from one end
+  of the trail at the exposure's start to the other at its end
+  (:func:`linking.detections.trail_ends`, with the observer at those times), its rate the
+  trail's length over the exposure along ``trailAngle``, its rate error from the length's and
+  the angle's errors. So an object seen once per night can be linked. ``trail_tracklets``
+  turns them off; ``max_rate_deg_per_day`` does not apply to them.
 """
 
 from dataclasses import dataclass
@@ -44,7 +53,12 @@ from ephemerides.errors import InputError
 from ephemerides.schemas import TRACKLET
 from ephemerides.sky import chord_length, unit_vectors
 from linking._tracklet_kernels import fit_tracklets, grow_chains
-from linking.detections import astrometric_sigma_arcsec, prepare_detections
+from linking.detections import (
+    astrometric_sigma_arcsec,
+    prepare_detections,
+    trail_ends,
+    usable_trails,
+)
 
 SECONDS_PER_DAY = 86400.0
 ARCSEC_PER_RAD = np.rad2deg(1.0) * 3600.0
@@ -82,6 +96,10 @@ class TrackletConfig:
         check when exposure times are known, arcsec (≈ the seeing).
     trail_angle_tolerance_deg : float
         Allowed difference between a trail's angle and the pair's direction of motion, degrees.
+    min_trail_sigma : float
+        A trail makes a tracklet when its length is at least this many of its errors (5).
+    trail_tracklets : bool
+        Make trail tracklets (module docstring).
     """
 
     min_dt_s: float = 1.0
@@ -92,10 +110,17 @@ class TrackletConfig:
     max_great_circle_residual_arcsec: float = 0.5
     trail_length_tolerance_arcsec: float = 1.0
     trail_angle_tolerance_deg: float = 15.0
+    min_trail_sigma: float = 5.0
+    trail_tracklets: bool = True
 
     def validate(self) -> None:
         """Raise ValueError if a threshold is not a finite, positive number or the times clash."""
+        if not isinstance(self.trail_tracklets, bool):
+            raise InputError(f"TrackletConfig.trail_tracklets must be True or False; got "
+                             f"{self.trail_tracklets!r}")
         for name, value in self.__dict__.items():
+            if name == "trail_tracklets":
+                continue
             if not (np.isfinite(value) and value > 0):
                 raise InputError(f"TrackletConfig.{name} must be finite and > 0; got {value!r}")
         if self.min_dt_s >= self.max_dt_h * 3600.0:
@@ -334,7 +359,54 @@ def make_tracklets(
         "tracklet_id": np.repeat(ids, lengths),
         "diaSourceId": frame["diaSourceId"].to_numpy(np.int64)[flat],
     })
+    if config.trail_tracklets:
+        alone = usable_trails(frame, config.min_trail_sigma)
+        alone[flat] = False  # detections in a tracklet keep it
+        if alone.any():
+            extra, extra_members = _trail_tracklets(frame, np.flatnonzero(alone), len(table),
+                                                    config)
+            tracklets = pd.concat([tracklets, extra], ignore_index=True)
+            members = pd.concat([members, extra_members], ignore_index=True)
     return Tracklets(tracklets=tracklets, members=members)
+
+
+def _trail_tracklets(frame: pd.DataFrame, rows: np.ndarray, first_id: int,
+                     config: TrackletConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two tracklets per detection of ``rows`` (module docstring), ids from ``first_id`` in
+    ``diaSourceId`` order, the sense along ``trailAngle`` first."""
+    rows = rows[np.argsort(frame["diaSourceId"].to_numpy(np.int64)[rows], kind="stable")]
+    times, ends, observers, _ = trail_ends(frame, rows, config.default_sigma_arcsec)
+    exposure_days = np.diff(times, axis=1)[:, 0]
+    length_deg = frame["trailLength"].to_numpy(np.float64)[rows] / 3600.0
+    angle = np.deg2rad(frame["trailAngle"].to_numpy(np.float64)[rows])
+    rate_error = np.hypot(frame["trailLengthErr"].to_numpy(np.float64)[rows] / 3600.0,
+                          length_deg * np.deg2rad(frame["trailAngleErr"].to_numpy(np.float64)
+                                                  [rows])) / exposure_days
+    parts = []
+    for sense, (a, b) in ((1.0, (0, 1)), (-1.0, (1, 0))):
+        start_ra, start_dec = _to_radec(ends[:, a])
+        end_ra, end_dec = _to_radec(ends[:, b])
+        part = {
+            "night": frame["night"].to_numpy(np.int64)[rows],
+            "n_detections": np.ones(rows.size, dtype=np.int64),
+            "mjd_tai_start": times[:, 0], "mjd_tai_end": times[:, 1],
+            "ra_start_deg": start_ra, "dec_start_deg": start_dec,
+            "ra_end_deg": end_ra, "dec_end_deg": end_dec,
+            "ra_rate_deg_per_day": sense * length_deg / exposure_days * np.sin(angle),
+            "dec_rate_deg_per_day": sense * length_deg / exposure_days * np.cos(angle),
+            "rate_err_deg_per_day": rate_error,
+            **{f"obs_start_{axis}_au": observers[:, 0, k] for k, axis in enumerate("xyz")},
+            **{f"obs_end_{axis}_au": observers[:, 1, k] for k, axis in enumerate("xyz")},
+            "order": 2 * np.arange(rows.size) + (0 if sense > 0 else 1),
+        }
+        parts.append(pd.DataFrame(part))
+    table = pd.concat(parts, ignore_index=True).sort_values("order", ignore_index=True)
+    table.insert(0, "tracklet_id", first_id + np.arange(len(table), dtype=np.int64))
+    table = table.drop(columns="order")
+    members = pd.DataFrame({"tracklet_id": table["tracklet_id"].to_numpy(),
+                            "diaSourceId": np.repeat(
+                                frame["diaSourceId"].to_numpy(np.int64)[rows], 2)})
+    return table[["tracklet_id", "night", "n_detections", *FLOAT_COLUMNS]], members
 
 
 def _rate_error(table, mjd, sigma_rad) -> np.ndarray:

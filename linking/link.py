@@ -168,6 +168,7 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     # The observations of each detection: one, or a trail's two ends.
     first_obs = np.searchsorted(detection_of, np.arange(len(frame)))
     n_obs = np.bincount(detection_of, minlength=len(frame))
+    any_trail = len(detection_of) > len(frame)
     row_of = pd.Series(np.arange(len(frame)), index=frame["diaSourceId"].to_numpy())
     table = candidates.linkages.sort_values(
         ["n_nights", "n_detections", "arc_days", "linkage_id"],
@@ -179,8 +180,9 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     for k, candidate in enumerate(table.itertuples(index=False)):
         detections = np.sort(row_of.loc[members[candidate.linkage_id]].to_numpy())
         detections = detections[~claimed[detections]]
-        rows = np.concatenate([np.arange(first_obs[d], first_obs[d] + n_obs[d])
-                               for d in detections]) if detections.size else detections
+        rows = first_obs[detections]
+        if any_trail and (n_obs[detections] == 2).any():
+            rows = np.sort(np.concatenate([rows, rows[n_obs[detections] == 2] + 1]))
         if _enough(rows, everything.nights, fit_config):
             state0 = np.array([getattr(candidate, name) for name in STATE_COLUMNS])
             trails = first_obs[detections[n_obs[detections] == 2]]

@@ -122,9 +122,10 @@ def _templates(path: Path) -> np.ndarray:
 
 
 def simulate_field(name: str, seed: int, scale: float,
-                   false_detections: int | None = None) -> dict:
+                   false_detections: int | None = None, cutouts: bool = False) -> dict:
     """Detections, truth (``object_id``, ``kind``), visits and orbits of one field; the field's
-    own number of false detections (times ``scale``) unless ``false_detections`` is given."""
+    own number of false detections (times ``scale``) unless ``false_detections`` is given; with
+    ``cutouts`` also every detection's difference-image cutout (``sso.simulate``)."""
     from sso.cadence import night_of, read_visits, visit_midpoints
     from sso.population import field_population
     from sso.simulate import simulate
@@ -142,13 +143,14 @@ def simulate_field(name: str, seed: int, scale: float,
     wanted = spec.false_detections * scale if false_detections is None else false_detections
     noise_per_deg2 = wanted / (len(visits) * FOCAL_PLANE_DEG2)
     sim = simulate(orbits, visits, seed, noise_per_deg2=noise_per_deg2, footprint="lsst",
-                   detector_corners=DETECTOR_CORNERS)
+                   detector_corners=DETECTOR_CORNERS, cutouts=cutouts)
     kind = {"M": "mba", "N": "neo", "J": "trojan", "H": "hilda", "T": "tno"}
     truth = sim.truth[["diaSourceId", "object_id"]].copy()
     truth["kind"] = truth["object_id"].str[0].map(kind)
     truth["night"] = night_of(sim.diasources["midpointMjdTai"].to_numpy())
     return {"detections": sim.diasources, "truth": truth, "visits": sim.visits,
-            "n_nights": int(np.unique(night_of(midpoints)).size), "n_objects": len(orbits)}
+            "n_nights": int(np.unique(night_of(midpoints)).size), "n_objects": len(orbits),
+            "cutouts": sim.cutouts}
 
 
 def fixture_field() -> dict:
@@ -188,8 +190,9 @@ def _project(detections: pd.DataFrame, _visits, settings: dict) -> dict:
     tracklets = linking.make_tracklets(frame, config.tracklets)
     stages["tracklets"], cpu["tracklets"] = time.perf_counter() - t0, time.process_time() - c0
     t1, c1 = time.perf_counter(), time.process_time()
-    candidates = linking.search_tracklets(tracklets, linking.load_hypotheses(config.hypotheses),
-                                          config)
+    candidates = linking.search_tracklets(
+        tracklets, linking.load_hypotheses(config.hypotheses), config,
+        trail_hypotheses=linking.load_trail_hypotheses(tracklets, config))
     stages["search"], cpu["search"] = time.perf_counter() - t1, time.process_time() - c1
     t2, c2 = time.perf_counter(), time.process_time()
     result = linking.purify(frame, candidates, config)

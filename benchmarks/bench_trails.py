@@ -13,6 +13,18 @@ independently of its model, and speed, beside a straightforward SciPy fit.
    serial), best of 5; beside ``scipy.optimize.least_squares`` (Levenberg–Marquardt, numerical
    Jacobian) of the same model on each 41×41 stamp, started near the truth (0.5 px off,
    length × 0.8, angle + 0.1 rad, flux × 0.8), on 200 trails.
+4. **Linking gain.** Real near-Earth asteroids (the shared MPCORB file, N-body truth from X05)
+   in three 15-night windows: every one moving 2–20°/day at solar elongation > 60° on at least
+   3 nights, seen once on 3–6 of those nights, its trail rendered in a cutout (0.2″ pixels,
+   0.8″ seeing, 30 s, SNR 10–100 log-uniform; ``sso.cutouts``) and measured there, the trail
+   fit's centre and errors as the DIASource's position. Linked (``linking.link``) with the
+   default settings, without the dense near-Earth grid for trail tracklets
+   (``trail_hypotheses=None``) and without trail tracklets: objects in a pure linkage,
+   linkages, impure ones, wall time.
+5. **Ordinary field.** bench_linking's twilight field (the real LSST cadence and focal plane,
+   main-belt objects, NEOs, ~60,000 false detections) with every detection's cutout measured:
+   linked with and without trail tracklets, scored as bench_linking scores it (findable = a
+   tracklet on ≥ 3 nights), to show what trail tracklets cost and that nothing is lost.
 
 Run: ``.venv/bin/python benchmarks/bench_trails.py``; writes benchmarks/results/bench_trails.json.
 """
@@ -152,14 +164,153 @@ def speed(n: int = 10000, n_scipy: int = 200) -> dict:
             "scipy_least_squares_trails_per_s": scipy_rate, "scipy_converged": scipy_ok / n_scipy}
 
 
+# --- 4. linking gain -------------------------------------------------------------------------
+
+NEO_WINDOWS = (57400.2, 57440.2, 57480.2)  # first nights (MJD TAI) of the 15-night windows
+NEO_NIGHTS = 15
+EXPOSURE_S = 30.0
+PIXEL_SCALE = 0.2  # arcsec (Rubin)
+PSF_SIGMA_PX = 0.8 / 2.3548 / PIXEL_SCALE  # 0.8″ seeing
+
+
+def neo_window(start: float, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """DIASources of the real NEAs moving 2-20°/day at solar elongation > 60° on at least 3 of
+    the window's nights, each seen once on 3-6 of those nights (random ones, at a random time
+    of the night), with trails measured on rendered cutouts; and the truth per
+    ``diaSourceId``."""
+    from ephemerides import ephemeris, read_orbits
+    from sso.cutouts import render_cutouts, with_measured_trails
+
+    orbits = read_orbits(ROOT.parent / "shared" / "data" / "orbits" / "nea_mpcorb_epoch_2016.txt")
+    nights = start + np.arange(NEO_NIGHTS, dtype=np.float64)
+    screen = ephemeris(orbits, nights, observatory_code="X05", time_scale="tai", method="2body")
+    rate = np.hypot(screen["ra_rate_deg_per_day"], screen["dec_rate_deg_per_day"])
+    screen["ok"] = (rate > 2.0) & (rate < 20.0) & (screen["elongation_deg"] > 60.0)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, night_ok in screen.groupby("object_id", sort=True)["ok"]:
+        good = np.flatnonzero(night_ok.to_numpy())
+        if good.size < 3:
+            continue
+        chosen = np.sort(rng.choice(good, min(int(rng.integers(3, 7)), good.size),
+                                    replace=False))
+        times = nights[chosen] + rng.uniform(0.0, 0.2, chosen.size)
+        parts.append(ephemeris(orbits[orbits["object_id"] == name], times, observatory_code="X05",
+                               time_scale="tai", method="nbody").assign(t=times))
+    truth = pd.concat(parts, ignore_index=True)
+    n = len(truth)
+    ids = np.arange(n, dtype=np.int64)
+    offset = rng.normal(0.0, 0.1 / 3600.0, (2, n))  # the stamp centre: a first centroid
+    ra0 = truth["ra_deg"] + offset[0] / np.cos(np.radians(truth["dec_deg"]))
+    dec0 = truth["dec_deg"] + offset[1]
+    snr = np.exp(rng.uniform(np.log(10.0), np.log(100.0), n))
+    cutouts = render_cutouts(rng, ids, ra0, dec0, truth["ra_deg"], truth["dec_deg"],
+                             truth["ra_rate_deg_per_day"], truth["dec_rate_deg_per_day"],
+                             EXPOSURE_S, snr, np.ones(n), PSF_SIGMA_PX, PIXEL_SCALE)
+    detections = with_measured_trails(pd.DataFrame({
+        "diaSourceId": ids, "midpointMjdTai": truth["t"], "ra": ra0, "dec": dec0,
+        "raErr": 0.1 / 3600.0, "decErr": 0.1 / 3600.0, "visitExposureTime_s": EXPOSURE_S,
+    }), cutouts)
+    # The trail fit's centre is the DIASource's position where it converged.
+    fitted = detections["trailRaErr"].notna()
+    for name in ("ra", "dec"):
+        detections.loc[fitted, name] = detections.loc[fitted, f"trail{name.title()}"]
+        detections.loc[fitted, f"{name}Err"] = detections.loc[fitted, f"trail{name.title()}Err"]
+    return detections, pd.Series(truth["object_id"].to_numpy(), index=ids)
+
+
+def _linked(detections: pd.DataFrame, truth: pd.Series, config) -> dict:
+    import linking
+
+    start = time.perf_counter()
+    result = linking.link(detections, config)
+    wall = time.perf_counter() - start
+    owner = result.members["diaSourceId"].map(truth)
+    per = owner.groupby(result.members["linkage_id"])
+    pure = per.nunique() == 1
+    return {"linked": set(per.first()[pure]), "linkages": len(result.linkages),
+            "impure": int((~pure).sum()), "wall_s": wall}
+
+
+def linking_gain() -> dict:
+    """NEOs seen once per night (three windows), linked with the default configuration, without
+    the dense near-Earth grid for trail tracklets, and without trail tracklets."""
+    import linking
+    from linking.detections import usable_trails
+
+    configs = {"default": linking.LinkingConfig(),
+               "no close grid": linking.LinkingConfig(trail_hypotheses=None),
+               "no trail tracklets": linking.LinkingConfig(
+                   tracklets=linking.TrackletConfig(trail_tracklets=False))}
+    totals = {name: {"linked": 0, "linkages": 0, "impure": 0, "wall_s": 0.0} for name in configs}
+    objects = usable_objects = detections_total = usable_total = 0
+    for k, start in enumerate(NEO_WINDOWS):
+        detections, truth = neo_window(start, seed=100 + k)
+        frame = linking.prepare_detections(detections)
+        usable = usable_trails(frame, linking.TrackletConfig().min_trail_sigma)
+        nights = (frame.loc[usable].assign(owner=frame.loc[usable, "diaSourceId"].map(truth))
+                  .groupby("owner")["night"].nunique())
+        objects += truth.nunique()
+        usable_objects += int((nights >= 3).sum())
+        detections_total += len(detections)
+        usable_total += int(usable.sum())
+        for name, config in configs.items():
+            found = _linked(detections, truth, config)
+            for key in ("linkages", "impure", "wall_s"):
+                totals[name][key] += found[key]
+            totals[name]["linked"] += len(found["linked"])
+    return {"windows": len(NEO_WINDOWS), "objects": objects, "detections": detections_total,
+            "usable_trails": usable_total, "objects_with_3_usable_nights": usable_objects,
+            "configs": totals}
+
+
+def ordinary_field(name: str = "twilight") -> dict:
+    """One of bench_linking's fields (the real LSST cadence, main-belt objects and NEOs, false
+    detections), every detection with a measured cutout: linked with and without trail
+    tracklets, scored as bench_linking scores it."""
+    from bench_linking import _observations, score, simulate_field
+
+    import linking
+    from sso.cutouts import with_measured_trails
+
+    data = simulate_field(name, seed=1, scale=1.0, cutouts=True)
+    exposure = data["visits"].set_index("observationId")["visitExposureTime"]
+    start = time.perf_counter()
+    detections = with_measured_trails(data["detections"], data["cutouts"]).assign(
+        visitExposureTime_s=lambda d: d["visit"].map(exposure))
+    measure_s = time.perf_counter() - start
+    obs = _observations(data)
+    out = {"field": name, "detections": len(detections), "measure_s": measure_s}
+    for label, config in (("trail tracklets", linking.LinkingConfig()),
+                          ("none", linking.LinkingConfig(
+                              tracklets=linking.TrackletConfig(trail_tracklets=False)))):
+        start = time.perf_counter()
+        tracklets = linking.make_tracklets(detections, config.tracklets)
+        result = linking.link(detections, config)
+        wall = time.perf_counter() - start
+        scored = score(obs, {"linkages": result.members[["linkage_id", "diaSourceId"]]})
+        summary = scored["tracklets"]
+        out[label] = {"trail_tracklets": int((tracklets.tracklets["n_detections"] == 1).sum()),
+                      "findable": summary["num_findable"], "found": summary["num_found_pure"],
+                      "linkages": summary["num_linkages"], "pure": summary["num_pure"],
+                      "by_class": scored["by_class"], "wall_s": wall}
+    return out
+
+
 def main() -> None:
-    results = {"accuracy": accuracy(), "cramer_rao": cramer_rao(), "speed": speed()}
+    results = {"accuracy": accuracy(), "cramer_rao": cramer_rao(), "speed": speed(),
+               "linking_gain": linking_gain(), "ordinary_field": ordinary_field()}
     print(f"accuracy: {results['accuracy']['n_trails']} trails, "
           f"{100 * results['accuracy']['converged']:.1f} % converged, "
           f"mean chi2/dof {results['accuracy']['chi2_dof_mean']:.3f}")
     print(pd.DataFrame(results["accuracy"]["pulls"]).to_string(index=False))
     print(pd.DataFrame(results["cramer_rao"]).round(3).to_string(index=False))
     print(pd.Series(results["speed"]).to_string())
+    gain = results["linking_gain"]
+    print(f"linking: {gain['objects']} NEOs in {gain['windows']} windows, "
+          f"{gain['objects_with_3_usable_nights']} with usable trails on >= 3 nights")
+    print(pd.DataFrame(gain["configs"]).T.to_string())
+    print(results["ordinary_field"])
     write_results("bench_trails", results)
 
 

@@ -14,7 +14,13 @@ on files, stage by stage; ``sso orbit fit`` the orbit determination.
 """
 
 from linking.detections import prepare_detections
-from linking.heliolinc import Candidates, LinkingConfig, find_candidates, search_tracklets
+from linking.heliolinc import (
+    Candidates,
+    LinkingConfig,
+    find_candidates,
+    load_trail_hypotheses,
+    search_tracklets,
+)
 from linking.hypotheses import hypothesis_grid, load_hypotheses, read_hypotheses
 from linking.iod import gauss_orbits, initial_orbits
 from linking.link import LinkResult, link, purify
@@ -60,6 +66,7 @@ __all__ = [
     "initial_orbits",
     "link",
     "load_hypotheses",
+    "load_trail_hypotheses",
     "make_tracklets",
     "prepare_detections",
     "prior_information",

@@ -470,14 +470,17 @@ def cluster_projected(states, dt, geodist, rate_sigma, mu, tau, radius_per_au, m
         Velocity time scale, days: the clustering space is (x, y, z, τvx, τvy, τvz).
     radius_per_au, min_geodist : float
         A point's base radius is ``radius_per_au · max(topocentric distance, min_geodist)``, AU.
-    velocity_sigmas, max_growth : float
+    velocity_sigmas, max_growth : (p,) float64
         Its radius is the larger of the base radius and ``velocity_sigmas`` × its velocity
-        error carried to t_ref, ρ σ_rate (|dt| + τ), at most ``max_growth`` × the base radius.
+        error carried to t_ref, ρ σ_rate (|dt| + τ), at most ``max_growth`` × the base radius
+        (per point; ``inf``: no cap).
     radius : (p,) float64
         Receives the radius of each point.
     labels : (p,) int64
         Receives the component of each point as :func:`cluster_points`, whose hash cells are
-        as large as the largest base radius (a grown radius reaches over several).
+        as large as the largest base radius, or the median radius when that is larger (trail
+        tracklets searched alone: their radii are tens of base radii), so that most points
+        scan the cells next to their own.
     """
     propagate_pairs(states, dt, mu, states)
     cell = 0.0
@@ -486,6 +489,8 @@ def cluster_projected(states, dt, geodist, rate_sigma, mu, tau, radius_per_au, m
             states[i, j] *= tau
         base = radius_per_au * max(geodist[i], min_geodist)
         cell = max(cell, base)
-        spread = velocity_sigmas * geodist[i] * rate_sigma[i] * (abs(dt[i]) + tau)
-        radius[i] = min(max(base, spread), max_growth * base)
+        spread = velocity_sigmas[i] * geodist[i] * rate_sigma[i] * (abs(dt[i]) + tau)
+        radius[i] = min(max(base, spread), max_growth[i] * base)
+    if states.shape[0] > 0:
+        cell = max(cell, np.median(radius))
     cluster_points(states, radius, labels, cell)

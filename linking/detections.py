@@ -21,6 +21,45 @@ TRAIL_COLUMNS = ("trailLength", "trailAngle", "trailLengthErr", "trailAngleErr",
 # χ² with 2 degrees of freedom at 99.9 %: a point source's gain from a trail fit
 # (``trailDeltaChi2``) exceeds it once in a thousand.
 TRAILED_DELTA_CHI2 = 13.82
+# A measured trail agrees with a motion within this many of its errors, each widened by a floor
+# (the motion's own error, the exposure's timing).
+TRAIL_SIGMAS = 5.0
+TRAIL_FLOOR_ARCSEC = 0.05
+TRAIL_FLOOR_DEG = 0.5
+
+
+def measured_trail_tolerances(columns, rows: np.ndarray, length_tol_arcsec: float,
+                              angle_tol_deg: float):
+    """How the trails of ``rows`` are checked against a motion.
+
+    ``columns`` maps column names to arrays (a DataFrame or a dict of arrays). Returns
+    ``(measured, significant, length_tol, angle_tol)`` per row: ``measured`` where the trail
+    has finite ``trailLengthErr``, ``trailAngleErr`` and ``trailDeltaChi2`` (:mod:`sso.cutouts`);
+    ``significant`` where such a trail beats a point source (``trailDeltaChi2`` above
+    :data:`TRAILED_DELTA_CHI2`) and its fit is not flagged (``trailFlags`` 0: a flagged fit says
+    nothing of the motion); the tolerances ``TRAIL_SIGMAS`` × its errors (with the floors)
+    where measured, else the fixed ``length_tol_arcsec`` and ``angle_tol_deg``.
+    """
+    n = rows.size
+    measured = np.zeros(n, dtype=bool)
+    significant = np.zeros(n, dtype=bool)
+    length_tol = np.full(n, float(length_tol_arcsec))
+    angle_tol = np.full(n, float(angle_tol_deg))
+    if not {"trailLengthErr", "trailAngleErr", "trailDeltaChi2"} <= set(columns.keys()):
+        return measured, significant, length_tol, angle_tol
+    length_err = np.asarray(columns["trailLengthErr"], np.float64)[rows]
+    angle_err = np.asarray(columns["trailAngleErr"], np.float64)[rows]
+    gain = np.asarray(columns["trailDeltaChi2"], np.float64)[rows]
+    measured = np.isfinite(length_err) & np.isfinite(angle_err) & np.isfinite(gain)
+    significant = measured & (np.where(measured, gain, 0.0) > TRAILED_DELTA_CHI2)
+    if "trailFlags" in columns.keys():
+        flags = np.asarray(columns["trailFlags"], np.float64)[rows]
+        significant &= ~(np.nan_to_num(flags) != 0)
+    length_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(length_err, TRAIL_FLOOR_ARCSEC),
+                          length_tol)
+    angle_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(angle_err, TRAIL_FLOOR_DEG),
+                         angle_tol)
+    return measured, significant, length_tol, angle_tol
 
 
 def _fail_rows(column: str, bad: np.ndarray, frame: pd.DataFrame, allowed: str) -> None:

@@ -25,7 +25,9 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    at ``min_radius_geodist_au`` (the positional error of a projection grows with that distance;
    heliolinc's ``clustrad`` and ``clustchangerad``) — or, for a tracklet whose rate is poorly
    measured (a short pair), ``velocity_error_sigmas`` × its velocity error carried to t_ref
-   when that is larger (at most ``max_radius_growth`` times). Clusters are the connected
+   when that is larger (at most ``max_radius_growth`` times; for a trail tracklet
+   ``trail_error_sigmas`` ×, without a cap when the trail tracklets are searched alone).
+   Clusters are the connected
    components of the neighbour graph (DBSCAN in which every point is a core point; DBSCAN
    proper also requires a core point to have ``npt`` neighbours); those with at least
    ``min_tracklets`` tracklets on ``min_nights`` distinct nights spanning ``min_arc_days`` are
@@ -39,6 +41,10 @@ For each hypothesis (r₀, ṙ₀, r̈) of the heliocentric distance at the refe
    (HelioLinC3D bins tracklets by topocentric distance and clusters each bin with its own
    radius; the per-point radius is the same scaling without bin edges that split a cluster.)
 
+Trail tracklets (single trailed detections, :mod:`linking.tracklets`) take part in the search
+of every hypothesis and are searched once more, alone, under ``trail_hypotheses``: a grid spaced
+for objects near the Earth, where fast movers are, too dense to project every tracklet under.
+
 A linkage is the set of detections (``diaSourceId``) of its cluster's tracklets; the same set
 found under several hypotheses is reported once, with the first hypothesis that found it (file
 order) and the number of hypotheses that did.
@@ -50,6 +56,7 @@ moves an object by < 0.1 km and is ignored).
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import healpy as hp
 import numpy as np
@@ -67,7 +74,7 @@ from linking._heliolinc_kernels import (
     qualifying_components,
 )
 from linking.hypotheses import COLUMNS as HYPOTHESIS_COLUMNS
-from linking.hypotheses import load_hypotheses
+from linking.hypotheses import POPULATIONS, is_grid_name, load_hypotheses
 from linking.orbitfit import FitConfig
 from linking.tracklets import TrackletConfig, Tracklets, make_tracklets
 
@@ -127,6 +134,27 @@ class LinkingConfig:
     max_radius_growth : float
         Largest factor by which a tracklet's radius grows with its velocity error (≥ 1): 4
         (larger links no more objects on the benchmark fields, and costs time and purity).
+    trail_error_sigmas : float
+        The same for a trail tracklet (a single trailed detection, :mod:`linking.tracklets`),
+        whose radius is this many σ of its velocity error carried to t_ref, and, in the search
+        of the trail tracklets alone (``trail_hypotheses``), without a cap: its rate, from a
+        trail 30 s long, is known to a few per cent, 30-50× worse than a pair's, and under the
+        object's own hypothesis its tracklets of different nights lie that far apart. 5: the
+        error is two-dimensional (across the line of sight), so two tracklets whose radii are
+        k σ each miss each other in exp(−k²/4) to exp(−k²/8) of the cases (37-61 % at 2σ,
+        0.2-4 % at 5σ). Among pairs an uncapped radius would join the tracklets of many
+        objects into components that the night check then drops (bench_trails' twilight
+        field lost 24 of 276 objects so), hence the cap there.
+    trail_hypotheses : str or None
+        Built-in grid or hypothesis file searched with the trail tracklets alone, besides
+        ``hypotheses`` (searched with every tracklet): ``"close"``, the near-Earth grid spaced
+        for objects down to 0.15 AU from the observer (:mod:`linking.hypotheses`), as the fast
+        movers that trail are. The ``neo`` grid's spacing (for 0.5 AU) projects an object 0.1
+        AU away with an error of ~20 % of its distance, which its tracklets of different nights,
+        seen in directions tens of degrees apart, do not survive. Only the trail tracklets are
+        projected under its ~10⁵ hypotheses: ~30 s per window on two cores (bench_trails'
+        twilight field, 150 trail tracklets: 49 s against 21 s without trail tracklets). None:
+        trail tracklets are searched with ``hypotheses`` only.
     min_tracklets : int
         Fewest tracklets in a cluster: 3, heliolinc's DBSCAN ``npt`` (three tracklets make an
         orbit determinable).
@@ -187,6 +215,8 @@ class LinkingConfig:
     min_radius_geodist_au: float = 0.5
     velocity_error_sigmas: float = 2.0
     max_radius_growth: float = 4.0
+    trail_error_sigmas: float = 5.0
+    trail_hypotheses: str | None = "close"
     min_tracklets: int = 3
     min_nights: int = 3
     min_arc_days: float = 1.0
@@ -207,6 +237,17 @@ class LinkingConfig:
         self.tracklets.validate()
         if not isinstance(self.fit, FitConfig):
             raise InputError(f"LinkingConfig.fit must be a FitConfig; got {self.fit!r}")
+        for name in ("hypotheses", "trail_hypotheses"):
+            value = getattr(self, name)
+            if name == "trail_hypotheses" and value is None:
+                continue
+            if not (is_grid_name(value) or (isinstance(value, str | os.PathLike)
+                                            and Path(value).is_file())):
+                raise InputError(
+                    f"LinkingConfig.{name} must name a built-in grid (populations "
+                    f"{', '.join(POPULATIONS)} joined by '+', or 'all') or an existing "
+                    f"hypothesis file{' (or be None)' if name == 'trail_hypotheses' else ''}; "
+                    f"got {value!r}")
         self.fit.validate()
         checks = {
             "cluster_radius_au_at_1au": self.cluster_radius_au_at_1au,
@@ -218,7 +259,7 @@ class LinkingConfig:
         for name, value in checks.items():
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise InputError(f"LinkingConfig.{name} must be finite and > 0; got {value!r}")
-        for name in ("max_v_inf_km_per_s", "velocity_error_sigmas"):
+        for name in ("max_v_inf_km_per_s", "velocity_error_sigmas", "trail_error_sigmas"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise InputError(f"LinkingConfig.{name} must be finite and >= 0; got {value!r}")
@@ -329,8 +370,8 @@ def find_candidates(
     """Find candidate multi-night linkages in a table of detections.
 
     Builds the tracklets (:func:`linking.make_tracklets` with ``config.tracklets``), loads the
-    hypotheses (``config.hypotheses``: a built-in grid or a file) and searches them
-    (:func:`search_tracklets`).
+    hypotheses (``config.hypotheses``: a built-in grid or a file; where there are trail
+    tracklets, also ``config.trail_hypotheses``) and searches them (:func:`search_tracklets`).
 
     Parameters
     ----------
@@ -353,7 +394,17 @@ def find_candidates(
     config.validate()
     tracklets = make_tracklets(detections, config.tracklets, observatory_code=observatory_code)
     return search_tracklets(tracklets, load_hypotheses(config.hypotheses), config,
+                            trail_hypotheses=load_trail_hypotheses(tracklets, config),
                             progress=progress)
+
+
+def load_trail_hypotheses(tracklets: Tracklets, config: LinkingConfig) -> pd.DataFrame | None:
+    """``config.trail_hypotheses`` loaded (:func:`linking.load_hypotheses`) when the tracklets
+    hold trail tracklets (``n_detections`` 1) and it is not None; else None (nothing to search
+    with it: the ``close`` grid takes seconds to build)."""
+    if config.trail_hypotheses is None or not (tracklets.tracklets["n_detections"] == 1).any():
+        return None
+    return load_hypotheses(config.trail_hypotheses)
 
 
 def _inside_observer(hyp_rows: np.ndarray, dt_lo: float, dt_hi: float, max_obs: float):
@@ -377,6 +428,7 @@ def search_tracklets(
     hypotheses: pd.DataFrame,
     config: LinkingConfig | None = None,
     *,
+    trail_hypotheses: pd.DataFrame | None = None,
     progress: bool = False,
     executor=None,
 ) -> Candidates:
@@ -389,10 +441,16 @@ def search_tracklets(
     hypotheses : pandas.DataFrame
         ``r_au, rdot_au_per_day, mean_accel`` (see :func:`linking.read_hypotheses`,
         :func:`linking.hypothesis_grid`); the radial acceleration is r̈ = −mean_accel · GM☉ / r².
-        ``config.hypotheses`` and ``config.tracklets`` are not used.
+        ``config.hypotheses``, ``config.trail_hypotheses`` and ``config.tracklets`` are not
+        used.
     config : LinkingConfig, optional
         Search settings; ``LinkingConfig()`` when omitted. The method is in this module's
         docstring.
+    trail_hypotheses : pandas.DataFrame, optional
+        More hypotheses (same columns), searched with the trail tracklets alone
+        (``n_detections`` 1: single trailed detections, :mod:`linking.tracklets`); see
+        :attr:`LinkingConfig.trail_hypotheses`. A candidate's hypothesis columns name the first
+        hypothesis that found it, these counted after ``hypotheses``.
     progress : bool
         Draw a progress bar over the hypotheses on stderr (with an executor: when all are
         searched).
@@ -416,6 +474,8 @@ def search_tracklets(
     config = LinkingConfig() if config is None else config
     config.validate()
     _check_inputs(tracklets, hypotheses)
+    if trail_hypotheses is not None:
+        _check_inputs(tracklets, trail_hypotheses)
     table = tracklets.tracklets
     if not table["tracklet_id"].is_monotonic_increasing:  # as make_tracklets sorts it
         table = table.sort_values("tracklet_id")
@@ -439,6 +499,7 @@ def search_tracklets(
         table[["obs_end_x_au", "obs_end_y_au", "obs_end_z_au"]].to_numpy(np.float64))
     nights = table["night"].to_numpy(np.int64)
     rate_sigma = np.deg2rad(table["rate_err_deg_per_day"].to_numpy(np.float64))
+    trail = table["n_detections"].to_numpy() == 1
 
     members = tracklets.members
     if not members["tracklet_id"].is_monotonic_increasing:  # as make_tracklets orders them
@@ -462,25 +523,37 @@ def search_tracklets(
     max_obs = float(np.sqrt(max((o_start**2).sum(axis=1).max(), (o_end**2).sum(axis=1).max())))
 
     hyp = hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(np.float64)
+    n_main = len(hyp)
+    if trail_hypotheses is not None and trail.any():
+        hyp = np.concatenate((hyp, trail_hypotheses[list(HYPOTHESIS_COLUMNS)].to_numpy(
+            np.float64)))
     hyp_rows = np.column_stack((hyp[:, 0], hyp[:, 1],
                                 -hyp[:, 2] * GM_SUN_AU3_PER_DAY2 / hyp[:, 0] ** 2))
     inside = _inside_observer(hyp_rows, float(t_start.min()) - t_ref,
                               float(t_end.max()) - t_ref, max_obs)
     search = _Search(t_start, u_start, o_start, t_end, u_end, o_end, nights,
-                     np.unique(nights, return_inverse=True)[1].astype(np.int64), rate_sigma,
+                     np.unique(nights, return_inverse=True)[1].astype(np.int64), rate_sigma, trail,
                      detection_start, members["diaSourceId"].to_numpy(np.int64), t_ref, tau,
                      config)
 
+    # The searches of the hypotheses [0, n_main) and of the trail hypotheses after them.
+    passes = [(search, np.arange(n_main))]
+    if len(hyp) > n_main:
+        passes.append((replace(search.rows(np.flatnonzero(trail)), trails_alone=True),
+                       np.arange(n_main, len(hyp))))
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
     bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
     if executor is not None or config.sky_nside is not None:
         # Strided units (per sky partition), cut here, not in a worker; their clusters are
         # merged in hypothesis order, as below, whatever the unit size and the workers.
-        n_units = -(-n_hyp // HYPOTHESES_PER_UNIT)
-        picks = [np.arange(k, n_hyp, n_units) for k in range(n_units)]
-        parts = [search] if config.sky_nside is None else search.sky_partitions(config.sky_nside)
-        units = [(part, h, hyp_rows[h], inside[h]) for part in parts for h in picks]
+        units = []
+        for whole, indices in passes:
+            n_units = -(-indices.size // HYPOTHESES_PER_UNIT)
+            parts = ([whole] if config.sky_nside is None
+                     else whole.sky_partitions(config.sky_nside))
+            units += [(part, h, hyp_rows[h], inside[h]) for part in parts
+                      for h in (indices[k::n_units] for k in range(n_units))]
         results = (executor.map(_search_unit, units) if executor is not None
                    else [_search_unit(unit) for unit in units])
         clusters = []
@@ -493,10 +566,11 @@ def search_tracklets(
         if bar is not None:
             bar.update(n_hyp, f"{len(found)} linkages")
     else:
-        night_check = search.night_check()
+        checks = [(whole, whole.night_check()) for whole, _ in passes]
 
         def clusters(h):
-            return _hypothesis_clusters(search, night_check, hyp_rows[h], inside[h])
+            whole, night_check = checks[int(h >= n_main)]
+            return _hypothesis_clusters(whole, night_check, hyp_rows[h], inside[h])
 
         threads = config.threads or (len(os.sched_getaffinity(0))
                                      if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
@@ -520,11 +594,13 @@ class _Search:
     Tracklet i runs from ``t_start[i]`` (TDB) to ``t_end[i]``, seen along the unit vectors
     ``u_*`` from the heliocentric observer positions ``o_*`` (AU) on night ``nights[i]``
     (``night_index[i]`` in 0, 1, … ), its
-    rate known to ``rate_sigma[i]`` (radians/day per coordinate); its
+    rate known to ``rate_sigma[i]`` (radians/day per coordinate), ``trail[i]`` when it is a
+    single trailed detection (:mod:`linking.tracklets`); its
     detections are ``detection_ids[detection_start[i]: detection_start[i + 1]]``.
     ``core`` (a sky partition's): whether each tracklet lies in the partition's own pixel; a
     cluster (a component before its night-by-night splits) is kept only when its first
-    tracklet does.
+    tracklet does. ``trails_alone``: the search of the trail tracklets alone, where their
+    radii are not capped.
     """
 
     t_start: np.ndarray
@@ -536,17 +612,33 @@ class _Search:
     nights: np.ndarray
     night_index: np.ndarray
     rate_sigma: np.ndarray
+    trail: np.ndarray
     detection_start: np.ndarray
     detection_ids: np.ndarray
     t_ref: float
     tau: float
     config: LinkingConfig
     core: np.ndarray | None = None
+    trails_alone: bool = False
 
     def night_check(self) -> "_NightCheck":
         return _NightCheck(self.nights, self.t_start, self.t_end, self.u_start, self.u_end,
                            np.deg2rad(self.config.same_night_tolerance_arcsec / 3600.0),
                            self.detection_start, self.detection_ids)
+
+    def rows(self, rows: np.ndarray, core: np.ndarray | None = None) -> "_Search":
+        """The search of the tracklets ``rows`` (indices, in order), with ``core`` flags."""
+        start = self.detection_start
+        counts = start[rows + 1] - start[rows]
+        return replace(
+            self, t_start=self.t_start[rows], u_start=self.u_start[rows],
+            o_start=self.o_start[rows], t_end=self.t_end[rows], u_end=self.u_end[rows],
+            o_end=self.o_end[rows], nights=self.nights[rows],
+            night_index=self.night_index[rows], rate_sigma=self.rate_sigma[rows],
+            trail=self.trail[rows], detection_start=np.concatenate(([0], np.cumsum(counts))),
+            detection_ids=np.concatenate([self.detection_ids[start[r]: start[r + 1]]
+                                          for r in rows] or [np.empty(0, np.int64)]),
+            core=core)
 
     def sky_partitions(self, nside: int) -> list["_Search"]:
         """One search per HEALPix pixel (NESTED, ``nside``) in which a tracklet starts: the
@@ -556,17 +648,7 @@ class _Search:
         for p in np.unique(pixel):
             around = hp.get_all_neighbours(nside, p, nest=True)
             rows = np.flatnonzero(np.isin(pixel, np.append(around[around >= 0], p)))
-            start = self.detection_start
-            counts = start[rows + 1] - start[rows]
-            parts.append(replace(
-                self, t_start=self.t_start[rows], u_start=self.u_start[rows],
-                o_start=self.o_start[rows], t_end=self.t_end[rows], u_end=self.u_end[rows],
-                o_end=self.o_end[rows], nights=self.nights[rows],
-                night_index=self.night_index[rows], rate_sigma=self.rate_sigma[rows],
-                detection_start=np.concatenate(([0], np.cumsum(counts))),
-                detection_ids=np.concatenate([self.detection_ids[start[r]: start[r + 1]]
-                                              for r in rows]),
-                core=pixel[rows] == p))
+            parts.append(self.rows(rows, core=pixel[rows] == p))
         return parts
 
 
@@ -592,10 +674,13 @@ def _hypothesis_clusters(search: _Search, night_check: "_NightCheck", hyp_row: n
     states, tracklet_of = states[:count], point_of[:count] % n
     radius = np.empty(count)
     labels = np.empty(count, dtype=np.int64)
+    trail = search.trail[tracklet_of]
     cluster_projected(states, dt[:count], geodist[:count],
                       np.ascontiguousarray(search.rate_sigma[tracklet_of]), GM_SUN_AU3_PER_DAY2,
                       search.tau, config.cluster_radius_au_at_1au, config.min_radius_geodist_au,
-                      config.velocity_error_sigmas, config.max_radius_growth, radius, labels)
+                      np.where(trail, config.trail_error_sigmas, config.velocity_error_sigmas),
+                      np.where(trail & search.trails_alone, np.inf, config.max_radius_growth),
+                      radius, labels)
     del dt, geodist, point_of
     out = []
     for rows, group, n_nights, arc in _qualifying(labels, tracklet_of, search):

@@ -38,6 +38,7 @@ the grid is deterministic).
 """
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,21 @@ POPULATIONS = {
     "neo": Population(0.55, 6.0, 0.95, 0.0, 1.3, 0.6, 3.0, 0.5),
     # Main belt with Hungarias, Cybeles and Hildas: q > 1.3 AU, a 1.7-4.2 AU, e < 0.4.
     "mb": Population(1.7, 4.2, 0.4, 1.3, 6.0, 1.3, 5.0, 0.5),
+    # Near-Earth objects close to the Earth (the fast movers that trail; searched with trail
+    # tracklets alone, :attr:`linking.LinkingConfig.trail_hypotheses`): the NEO orbits at 0.6-1.5
+    # AU from the Sun, with the spacing for a topocentric distance down to 0.15 AU (d(r) floored
+    # there): ~10⁵ hypotheses. On 138 real NEAs seen once per night at 2-20°/day over 15 nights
+    # (trails known to 2 %), this grid with a floor of 0.5 AU (the neo grid's) puts 88 % of them
+    # in a pure candidate, 0.2 AU 96 %, 0.15 AU 97 %.
+    "close": Population(0.55, 6.0, 0.95, 0.0, 1.3, 0.6, 1.5, 0.15),
     # Jupiter Trojans: a 5.0-5.4 AU, e < 0.25.
     "trojan": Population(5.0, 5.4, 0.25, 3.5, 6.0, 3.7, 6.8, 0.5),
     # Trans-Neptunian objects (classical, resonant, scattered): a 30-150 AU, q > 20 AU.
     "tno": Population(30.0, 150.0, 0.8, 20.0, 150.0, 20.0, 100.0, 0.5),
 }
+
+#: What ``"all"`` searches: every population (``close`` is ``neo`` spaced more densely).
+EVERY_POPULATION = ("neo", "mb", "trojan", "tno")
 
 
 def read_hypotheses(path) -> pd.DataFrame:
@@ -154,8 +165,11 @@ def _distances(pop: Population) -> np.ndarray:
     return np.array(values)
 
 
-def _population_grid(pop: Population) -> np.ndarray:
-    """(r, ṙ, mean_accel) rows of one population's grid."""
+@cache
+def _population_grid(name: str) -> np.ndarray:
+    """(r, ṙ, mean_accel) rows of one population's grid (computed once per process: ``close``
+    takes seconds; read-only)."""
+    pop = POPULATIONS[name]
     a = np.geomspace(pop.a_min_au, pop.a_max_au, LATTICE_A)
     e = np.linspace(0.0, pop.e_max, LATTICE_E)
     a, e = (v.ravel() for v in np.meshgrid(a, e, indexing="ij"))
@@ -181,7 +195,9 @@ def _population_grid(pop: Population) -> np.ndarray:
         mean_rddot = np.bincount(cell, rddot) / count
         accel = -mean_rddot * r**2 / GM_SUN_AU3_PER_DAY2
         rows.append(np.column_stack((np.full(count.size, r), mean_rdot, accel)))
-    return np.concatenate(rows)
+    grid = np.concatenate(rows)
+    grid.flags.writeable = False
+    return grid
 
 
 def hypothesis_grid(spec: str) -> pd.DataFrame:
@@ -191,7 +207,8 @@ def hypothesis_grid(spec: str) -> pd.DataFrame:
     ----------
     spec : str
         Population names of :data:`POPULATIONS` joined by ``+``, e.g. ``"mb+neo"``, ``"all"``
-        for every population. The method is in this module's docstring.
+        for :data:`EVERY_POPULATION` (``close`` is a denser part of ``neo``, for trail
+        tracklets). The method is in this module's docstring.
 
     Returns
     -------
@@ -204,15 +221,21 @@ def hypothesis_grid(spec: str) -> pd.DataFrame:
     ValueError
         When a name is not a known population.
     """
-    names = list(POPULATIONS) if spec == "all" else spec.split("+")
+    names = list(EVERY_POPULATION) if spec == "all" else spec.split("+")
     unknown = [name for name in names if name not in POPULATIONS]
     if unknown or not names:
         raise InputError(
             f"unknown hypothesis grid {spec!r}: use population names "
             f"{sorted(POPULATIONS)} joined by '+', or 'all'"
         )
-    rows = np.unique(np.concatenate([_population_grid(POPULATIONS[n]) for n in names]), axis=0)
+    rows = np.unique(np.concatenate([_population_grid(n) for n in names]), axis=0)
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def is_grid_name(spec) -> bool:
+    """Whether ``spec`` names a built-in grid: population names joined by ``+``, or ``"all"``."""
+    return isinstance(spec, str) and (spec == "all" or all(
+        name in POPULATIONS for name in spec.split("+")))
 
 
 def load_hypotheses(spec) -> pd.DataFrame:
@@ -223,7 +246,6 @@ def load_hypotheses(spec) -> pd.DataFrame:
     spec : str or os.PathLike
         Population names joined by ``+`` (or ``"all"``), or the path of a hypothesis file.
     """
-    if isinstance(spec, str) and (spec == "all" or all(
-            name in POPULATIONS for name in spec.split("+"))):
+    if is_grid_name(spec):
         return hypothesis_grid(spec)
     return read_hypotheses(spec)

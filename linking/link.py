@@ -16,6 +16,11 @@ and each is fitted on its detections not yet claimed by an accepted linkage, pro
    detections kept, then the lowest chi²;
 2. the N-body fit of the kept detections from that solution (the final orbit).
 
+Near the Earth (within ``NEAR_EARTH_AU`` of the observer) a close passage bends an orbit off any
+2-body fit within days: a candidate there that this leaves without all its detections is also
+fitted with N-body motion, with outlier rejection, from each 2-body solution, and the linkage
+that keeps the most detections is taken.
+
 A linkage whose fits both end ``"ok"`` is accepted and claims the detections it kept, so no
 detection belongs to two linkages — unless its orbit is unbound (beyond the search's
 ``max_v_inf_km_per_s``) by more than ``UNBOUND_SIGMAS`` σ of its energy: two nights of one
@@ -80,6 +85,11 @@ LINKAGE_TOLERANCE = 1e-6
 # hyperbolic (short arcs) are within 1 σ of bound, while the mixed ones (two nights of one
 # object and a short tracklet of another) are 58-3,800 σ beyond.
 UNBOUND_SIGMAS = 3.0
+# A candidate (or a pair of linkages to merge) within this distance of the observer that the
+# 2-body fits leave without all its detections is fitted with N-body motion from its 2-body
+# solutions: at 0.2 AU the Earth's pull moves an object ~1″ on the sky in a week, more than a
+# fit's max_rms_arcsec.
+NEAR_EARTH_AU = 0.2
 # Osculating elements of the fitted states, heliocentric ecliptic J2000 as the MPC gives them.
 ELEMENT_COLUMNS = ("a_au", "e", "inc_deg", "node_deg", "argperi_deg", "mean_anomaly_deg")
 
@@ -282,26 +292,60 @@ def _fit(everything: Observations, rows, state0, epoch, config,
     when that fails, ends outside the limits or unbound; then the N-body fit of the kept
     detections. None unless both end "ok" (converged to ``SCREENING_TOLERANCE``, then
     ``LINKAGE_TOLERANCE``) and the orbit is not unbound beyond ``max_v_inf`` (AU/day) by more
-    than ``UNBOUND_SIGMAS``."""
+    than ``UNBOUND_SIGMAS``.
+
+    A candidate near the Earth (:func:`_near_earth`) that this leaves without a linkage of all
+    its detections, though a 2-body fit ended "ok", is fitted again with N-body motion from each
+    2-body solution, with outlier rejection, and the linkage that keeps the most detections
+    wins: a close passage bends the orbit within days, so a 2-body fit rejects good detections
+    or starts the N-body fit of the kept ones in a false minimum.
+    """
     part = everything.subset(rows)
     fit = fit_orbit(part, state0, epoch, config, tolerance=SCREENING_TOLERANCE)
+    trials = [fit]
     if fit.status != "ok" or _unbound(fit.state):
-        trials = [fit] + [fit_orbit(part, state, t, config, tolerance=SCREENING_TOLERANCE)
-                          for t, state in initial_orbits(part)]
-        trials = [t for t in trials if t.status == "ok"]
-        if not trials:
-            return None
-        # Bound orbits first (a short arc admits spurious hyperbolas), then most detections kept,
-        # then the best chi².
-        fit = min(trials, key=lambda t: (_unbound(t.state), -int(t.used.sum()), t.chi2))
-    if fit.status != "ok":
-        return None
-    rows = rows[fit.used]
-    fit = fit_orbit(everything.subset(rows), fit.state, fit.epoch_mjd_tdb, config,
-                    method="nbody", tolerance=LINKAGE_TOLERANCE)
-    if fit.status != "ok" or _energy_excess_sigmas(fit, max_v_inf) > UNBOUND_SIGMAS:
-        return None
-    return _Linkage(rows[fit.used], _kept(fit))
+        trials += [fit_orbit(part, state, t, config, tolerance=SCREENING_TOLERANCE)
+                   for t, state in initial_orbits(part)]
+    trials = _ranked(trials)
+    found = _final_fit(everything, rows, trials[:1], config, max_v_inf, None)
+    if (trials and (found is None or found.rows.size < rows.size)
+            and _near_earth(part, state0, epoch)):
+        nbody = [fit_orbit(part, t.state, t.epoch_mjd_tdb, config, method="nbody",
+                           tolerance=SCREENING_TOLERANCE) for t in trials]
+        found = _final_fit(everything, rows, _ranked(nbody), config, max_v_inf, found)
+    return found
+
+
+def _ranked(trials: list) -> list:
+    """The fits that ended "ok": bound orbits first (a short arc admits spurious hyperbolas),
+    then most detections kept, then the best chi²."""
+    return sorted((t for t in trials if t.status == "ok"),
+                  key=lambda t: (_unbound(t.state), -int(t.used.sum()), t.chi2))
+
+
+def _final_fit(everything: Observations, rows, trials: list, config, max_v_inf: float,
+               best: "_Linkage | None") -> "_Linkage | None":
+    """N-body fits of the detections each trial kept, in order, of those trials that keep
+    more than ``best`` (None: any) does; the linkage of the fit that ends "ok", bound, with the
+    most detections, or ``best``."""
+    for fit in trials:
+        kept = rows[fit.used]
+        if best is not None and kept.size <= best.rows.size:
+            continue
+        final = fit_orbit(everything.subset(kept), fit.state, fit.epoch_mjd_tdb, config,
+                          method="nbody", tolerance=LINKAGE_TOLERANCE)
+        if final.status == "ok" and _energy_excess_sigmas(final, max_v_inf) <= UNBOUND_SIGMAS:
+            best = _Linkage(kept[final.used], _kept(final))
+    return best
+
+
+def _near_earth(part: Observations, state, epoch: float) -> bool:
+    """Whether a candidate's state is within ``NEAR_EARTH_AU`` of the observer at the
+    observation nearest its epoch (2-body there)."""
+    k = int(np.argmin(np.abs(part.t_tdb - epoch)))
+    at = kepler_step(np.asarray(state, np.float64)[None], np.array([part.t_tdb[k] - epoch]))[0]
+    return bool(np.linalg.norm(at[:3] - (part.observer[k, :3] - part.sun[k, :3]))
+                < NEAR_EARTH_AU)
 
 
 def _energy_excess_sigmas(fit: OrbitFit, max_v_inf: float) -> float:
@@ -389,8 +433,9 @@ def _merge_pairs(linkages: list, everything: Observations) -> np.ndarray:
 def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config,
                max_v_inf: float):
     """The two linkages as one, or None: the orbit of one of them must predict all their
-    detections within ``MERGE_SCREEN_ARCSEC``, and the joint fit from it (2-body, then N-body)
-    must keep every detection within the fit's limits, its orbit bound as :func:`_fit`'s."""
+    detections within ``MERGE_SCREEN_ARCSEC``, and the joint fit from it (2-body, then N-body;
+    near the Earth the N-body fit from that orbit where the 2-body one fails) must keep every
+    detection within the fit's limits, its orbit bound as :func:`_fit`'s."""
     rows = np.union1d(one.rows, other.rows)
     part = everything.subset(rows)
     offset, start = min((np.nan_to_num(np.abs(residuals(f.fit.state, f.fit.epoch_mjd_tdb, part)),
@@ -405,7 +450,9 @@ def _joint_fit(everything: Observations, one: _Linkage, other: _Linkage, config,
                                                tolerance=SCREENING_TOLERANCE)
     if not (np.sqrt(np.mean(res**2)) <= config.max_rms_arcsec
             and (np.hypot(res[:, 0], res[:, 1]) / part.sigma).max() <= config.outlier_sigma):
-        return None
+        if not _near_earth(part, start.fit.state, epoch):
+            return None
+        state = start.fit.state  # as in _fit: near the Earth only N-body motion holds both
     fit = fit_orbit(part, state, epoch, config, method="nbody", tolerance=LINKAGE_TOLERANCE)
     if (fit.status != "ok" or not fit.used.all()
             or _energy_excess_sigmas(fit, max_v_inf) > UNBOUND_SIGMAS):

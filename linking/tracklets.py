@@ -55,6 +55,7 @@ from ephemerides.sky import chord_length, unit_vectors
 from linking._tracklet_kernels import fit_tracklets, grow_chains
 from linking.detections import (
     astrometric_sigma_arcsec,
+    measured_trail_tolerances,
     prepare_detections,
     trail_ends,
     usable_trails,
@@ -96,6 +97,8 @@ class TrackletConfig:
         check when exposure times are known, arcsec (≈ the seeing).
     trail_angle_tolerance_deg : float
         Allowed difference between a trail's angle and the pair's direction of motion, degrees.
+        A trail measured with errors (``sso.cutouts``) is checked against 5σ of them instead
+        of these two tolerances, and only when it beats a point source and is unflagged.
     min_trail_sigma : float
         A trail makes a tracklet when its length is at least this many of its errors (5).
     trail_tracklets : bool
@@ -166,7 +169,11 @@ def _position_angle_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
 
 
 def _trail_consistent(frame, i, j, rate_deg_per_day, config) -> np.ndarray:
-    """Boolean mask of pairs whose detections' trails (where measured) agree with the motion."""
+    """Boolean mask of pairs whose detections' trails (where measured) agree with the motion.
+
+    A trail measured with errors (:func:`linking.detections.measured_trail_tolerances`) is
+    checked only when it is significant, against 5σ of its errors; one without errors with the
+    fixed tolerances (its angle only when it is longer than the length tolerance)."""
     ok = np.ones(i.size, dtype=bool)
     if "trailAngle" not in frame.columns:
         return ok
@@ -184,17 +191,18 @@ def _trail_consistent(frame, i, j, rate_deg_per_day, config) -> np.ndarray:
         else None
     )
     for this, other in ((i, j), (j, i)):
+        measured, significant, length_tol, angle_tol = measured_trail_tolerances(
+            frame, this, config.trail_length_tolerance_arcsec, config.trail_angle_tolerance_deg)
         motion = _position_angle_deg(ra[this], dec[this], ra[other], dec[other])
         resolved = ~(length[this] < config.trail_length_tolerance_arcsec)
-        check = np.isfinite(angle[this]) & resolved
+        check = np.where(measured, significant, np.isfinite(angle[this]) & resolved)
         difference = np.abs((angle[this] - motion + 90.0) % 180.0 - 90.0)
-        ok &= ~check | (difference <= config.trail_angle_tolerance_deg)
+        ok &= ~check | (difference <= angle_tol)
         if exposure is not None:
             expected = rate_deg_per_day * 3600.0 * exposure[this] / SECONDS_PER_DAY
-            measured = np.isfinite(length[this]) & np.isfinite(expected)
-            ok &= ~measured | (
-                np.abs(length[this] - expected) <= config.trail_length_tolerance_arcsec
-            )
+            check = np.where(measured, significant, np.isfinite(length[this]))
+            check &= np.isfinite(expected)
+            ok &= ~check | (np.abs(length[this] - expected) <= length_tol)
     return ok
 
 

@@ -34,11 +34,11 @@ from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
 from ephemerides.schemas import DIASOURCE, SSSOURCE, UNASSOCIATED
 from ephemerides.sky import chord_length, unit_vectors
+from linking.detections import measured_trail_tolerances
 from sso.cadence import night_of, validate_visits, visit_midpoints
 from sso.executors import SerialExecutor
 from sso.footprint import Footprint, gnomonic, make_footprint
 from sso.io import read_diasource_dataset
-from sso.trails import TRAILED_DELTA_CHI2
 from sso.workunits import build_cache
 
 SSSOURCE_COLUMNS = tuple(column.name for column in SSSOURCE.columns)
@@ -60,11 +60,6 @@ UNIT_NSIDE = 256
 # The night of a cache built from orbits extends this far beyond the first and last time.
 NIGHT_MARGIN_DAYS = 60.0 / 86400.0
 _ARCSEC_PER_DEG = 3600.0
-# A measured trail agrees with a prediction within this many of its errors, each widened by a
-# floor (the prediction's own error, the exposure's timing).
-TRAIL_SIGMAS = 5.0
-TRAIL_FLOOR_ARCSEC = 0.05
-TRAIL_FLOOR_DEG = 0.5
 
 
 @dataclass(frozen=True)
@@ -322,28 +317,15 @@ def _trail_agrees(pred, src_rows, sources, exposure_s, trailed_min_arcsec, lengt
     measured trail (``trailLengthErr``, ``trailAngleErr``, ``trailDeltaChi2`` of
     :mod:`sso.cutouts`) is trailed when it beats a point source (``trailDeltaChi2`` above
     :data:`sso.trails.TRAILED_DELTA_CHI2`) and its fit is not flagged (``trailFlags``), and
-    agrees within ``TRAIL_SIGMAS`` of its errors (and the floors); any other within the fixed
+    agrees within :data:`linking.detections.TRAIL_SIGMAS` of its errors (and the floors;
+    :func:`linking.detections.measured_trail_tolerances`); any other within the fixed
     tolerances."""
     if "trailLength" not in sources or "trailAngle" not in sources:
         return np.ones(src_rows.size, dtype=bool)
     length = sources["trailLength"][src_rows]
-    trailed = np.isfinite(length) & (length > trailed_min_arcsec)
-    length_tol = np.full(src_rows.size, float(length_tol_arcsec))
-    angle_tol = np.full(src_rows.size, float(angle_tol_deg))
-    if {"trailLengthErr", "trailAngleErr", "trailDeltaChi2"} <= set(sources):
-        length_err = sources["trailLengthErr"][src_rows]
-        angle_err = sources["trailAngleErr"][src_rows]
-        significance = sources["trailDeltaChi2"][src_rows]
-        measured = np.isfinite(length_err) & np.isfinite(angle_err) & np.isfinite(significance)
-        trailed = np.where(measured, significance > TRAILED_DELTA_CHI2, trailed)
-        if "trailFlags" in sources:
-            # A flagged fit (edge, no convergence, too long...) says nothing of the motion.
-            flagged = sources["trailFlags"][src_rows] != 0
-            trailed &= ~flagged
-        length_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(length_err,
-                                                                TRAIL_FLOOR_ARCSEC), length_tol)
-        angle_tol = np.where(measured, TRAIL_SIGMAS * np.hypot(angle_err, TRAIL_FLOOR_DEG),
-                             angle_tol)
+    measured, significant, length_tol, angle_tol = measured_trail_tolerances(
+        sources, src_rows, length_tol_arcsec, angle_tol_deg)
+    trailed = np.where(measured, significant, np.isfinite(length) & (length > trailed_min_arcsec))
     rate_ra, rate_dec = pred["ra_rate"], pred["dec_rate"]
     predicted = np.hypot(rate_ra, rate_dec) * exposure_s / 86400.0 * _ARCSEC_PER_DEG
     angle_pred = np.rad2deg(np.arctan2(rate_ra, rate_dec))
@@ -549,7 +531,7 @@ def associate(
         measured with errors (``trailLengthErr``, ``trailAngleErr`` and ``trailDeltaChi2``:
         :func:`sso.cutouts.with_measured_trails`) is trailed when ``trailDeltaChi2`` exceeds
         :data:`sso.trails.TRAILED_DELTA_CHI2` and ``trailFlags`` is 0 (a flagged fit is not
-        checked), and checked against ``TRAIL_SIGMAS`` (5) of its
+        checked), and checked against ``linking.detections.TRAIL_SIGMAS`` (5) of its
         errors (with floors of 0.05″ and 0.5°) instead of the two tolerances below.
     trail_length_tolerance_arcsec : float
         Largest ``|trailLength - rate × visitExposureTime|`` (arcsec) of a trailed pair.

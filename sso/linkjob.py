@@ -56,6 +56,7 @@ from linking import (
     TrackletConfig,
     Tracklets,
     load_hypotheses,
+    load_trail_hypotheses,
     make_tracklets,
     prepare_detections,
     purify,
@@ -247,21 +248,23 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
     # Stage 2: the HelioLinC3D search.
     t0 = time.perf_counter()
     search_settings = dataclasses.replace(config, fit=FitConfig(), threads=None)
-    key = _digest(key, hypotheses, search_settings)
+    trail_hypotheses = load_trail_hypotheses(tracklets, config)
+    key = _digest(key, hypotheses, trail_hypotheses, search_settings)
     reused = stages.reusable("search", key)
     if reused:
         candidates = Candidates(pd.read_parquet(out / "candidates.parquet"),
                                 pd.read_parquet(out / "candidate_members.parquet"))
     else:
         candidates = search_tracklets(
-            tracklets, hypotheses, config, progress=progress,
+            tracklets, hypotheses, config, trail_hypotheses=trail_hypotheses, progress=progress,
             executor=None if isinstance(executor, SerialExecutor) else executor)
         write_table_atomic(candidates.linkages, out / "candidates.parquet")
         write_table_atomic(candidates.members, out / "candidate_members.parquet")
         stages.finish("search", key)
     timings["search"] = _timing(t0, reused)
-    summary.update(n_hypotheses=len(hypotheses), n_candidates=len(candidates.linkages))
-    say(f"search: {len(candidates.linkages)} candidates under {len(hypotheses)} hypotheses"
+    n_hypotheses = len(hypotheses) + (0 if trail_hypotheses is None else len(trail_hypotheses))
+    summary.update(n_hypotheses=n_hypotheses, n_candidates=len(candidates.linkages))
+    say(f"search: {len(candidates.linkages)} candidates under {n_hypotheses} hypotheses"
         f"{' (reused)' if reused else ''}")
     if stop_after == "search":
         return _finish(out, summary, timings, final=False)

@@ -194,7 +194,8 @@ def test_clustering_with_cells_smaller_than_the_radii_matches_brute_force(cell):
 
 def test_projected_points_are_propagated_and_clustered_with_grown_radii():
     """cluster_projected against NumPy: 2-body propagation by dt, velocities times τ, radius
-    max(base, k σ_v (|dt| + τ)) capped at the growth, and the brute-force components."""
+    max(base, k σ_v (|dt| + τ)) capped at the growth (per point: trail tracklets have their own
+    k and no cap), and the brute-force components."""
     rng = np.random.default_rng(3)
     n = 250
     r = rng.uniform(2.3, 2.5, n)
@@ -206,7 +207,13 @@ def test_projected_points_are_propagated_and_clustered_with_grown_radii():
     dt = rng.uniform(-7.0, 7.0, n)
     geodist = rng.uniform(0.3, 2.5, n)
     rate_sigma = np.where(rng.uniform(size=n) < 0.3, rng.uniform(1e-4, 1e-2, n), 3e-5)
-    tau, per_au, floor, sigmas, growth = 3.5, 0.02, 0.5, 2.0, 4.0
+    tau, per_au, floor = 3.5, 0.02, 0.5
+    trail = np.zeros(n, dtype=bool)
+    trail[:5] = True  # their radii grow 5.5× the base: beyond the cap of the others
+    geodist[trail] = 0.4
+    rate_sigma[trail] = 0.022 / (np.abs(dt[trail]) + 3.5)
+    sigmas = np.where(trail, 5.0, 2.0)
+    growth = np.where(trail, np.inf, 4.0)
     expected = np.empty_like(states)
     propagate_pairs(states, dt, GM_SUN_AU3_PER_DAY2, expected)
     expected[:, 3:] *= tau
@@ -214,6 +221,7 @@ def test_projected_points_are_propagated_and_clustered_with_grown_radii():
     expected_radius = np.minimum(np.maximum(base, sigmas * geodist * rate_sigma
                                             * (np.abs(dt) + tau)), growth * base)
     assert (expected_radius > base).sum() > 20 and (expected_radius == growth * base).any()
+    assert (expected_radius[trail] > 4.0 * base[trail]).any()
     radius = np.empty(n)
     labels = np.empty(n, dtype=np.int64)
     got = states.copy()
@@ -527,6 +535,16 @@ def test_settings_and_inputs_are_validated():
         search_tracklets(tracklets, exact, LinkingConfig(tracklets=TrackletConfig(max_dt_h=0)))
     with pytest.raises(ValueError, match=r"hypotheses lack columns \['mean_accel'\]"):
         search_tracklets(tracklets, exact.drop(columns="mean_accel"))
+    with pytest.raises(ValueError, match=r"hypotheses lack columns \['mean_accel'\]"):
+        search_tracklets(tracklets, exact, trail_hypotheses=exact.drop(columns="mean_accel"))
+    with pytest.raises(ValueError, match=r"LinkingConfig.trail_hypotheses must name a built-in "
+                                         r"grid .*\(or be None\); got 'nowhere.txt'"):
+        search_tracklets(tracklets, exact, LinkingConfig(trail_hypotheses="nowhere.txt"))
+    with pytest.raises(ValueError, match=r"LinkingConfig.hypotheses must name a built-in grid "
+                                         r"\(populations neo, mb, close, trojan, tno"):
+        search_tracklets(tracklets, exact, LinkingConfig(hypotheses="mb+nea"))
+    with pytest.raises(ValueError, match="trail_error_sigmas must be finite and >= 0"):
+        search_tracklets(tracklets, exact, LinkingConfig(trail_error_sigmas=np.nan))
     broken = Tracklets(tracklets.tracklets.drop(columns="night"), tracklets.members)
     with pytest.raises(ValueError, match=r"lacks columns \['night'\]"):
         search_tracklets(broken, exact)

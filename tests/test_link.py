@@ -2,6 +2,8 @@
 orbits, no detection in two linkages, independent of the input row order; a simulated 14-night
 field with noise meets the completeness and purity bar."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,3 +111,49 @@ def test_energy_excess_matches_monte_carlo(speed_factor, max_v_inf):
     got = _energy_excess_sigmas(fit, max_v_inf)
     assert abs(got) > 3.0  # clearly bound or clearly unbound in these cases
     assert got == pytest.approx(expected, rel=0.03)
+
+
+def test_an_object_passing_near_the_earth_is_one_linkage(shared_data, monkeypatch):
+    """2016 BW (a real NEA, MPCORB orbit) 0.035-0.071 AU from the observer over ten days, seen as
+    pairs on six nights (N-body truth, 0.05″), as one candidate whose cluster state is 0.002 AU
+    and 0.0001 AU/day off: the Earth bends the orbit off any 2-body fit of all six nights, and
+    the 2-body fits alone end with a linkage of part of them; the near-Earth fits keep all
+    twelve detections in one linkage, within the astrometry."""
+    from ephemerides import ephemeris, propagate, read_orbits
+    from linking.heliolinc import STATE_COLUMNS, Candidates
+
+    orbits = read_orbits(shared_data / "orbits" / "nea_mpcorb_epoch_2016.txt")
+    orbit = orbits[orbits["object_id"] == "2016 BW"]
+    nights = np.array([57400.35, 57402.23, 57403.22, 57404.31, 57406.25, 57410.36])
+    times = np.sort(np.concatenate([nights, nights + 0.02]))
+    truth = ephemeris(orbit, times, observatory_code="X05", time_scale="tai", method="nbody")
+    assert truth["topo_range_au"].between(0.03, 0.075).all()
+    rng = np.random.default_rng(5)
+    sigma = 0.05 / 3600.0
+    detections = pd.DataFrame({
+        "diaSourceId": np.arange(times.size, dtype=np.int64), "midpointMjdTai": times,
+        "ra": truth["ra_deg"] + rng.normal(0.0, sigma, times.size)
+        / np.cos(np.radians(truth["dec_deg"])),
+        "dec": truth["dec_deg"] + rng.normal(0.0, sigma, times.size),
+        "raErr": sigma, "decErr": sigma})
+    epoch = 57405.0
+    state = propagate(orbit, [epoch], frame="equatorial")[
+        ["x_au", "y_au", "z_au", "vx_au_per_day", "vy_au_per_day", "vz_au_per_day"]
+    ].to_numpy()[0] + np.array([2e-3, -1e-3, 1e-3, 1e-4, -1e-4, 0.0])
+    candidates = Candidates(
+        pd.DataFrame({"linkage_id": [0], "n_tracklets": [6], "n_detections": [times.size],
+                      "n_nights": [6], "arc_days": [times[-1] - times[0]],
+                      "epoch_mjd_tdb": [epoch],
+                      **{name: [value] for name, value in zip(STATE_COLUMNS, state,
+                                                               strict=True)}}),
+        pd.DataFrame({"linkage_id": np.zeros(times.size, dtype=np.int64),
+                      "diaSourceId": detections["diaSourceId"]}))
+    config = linking.LinkingConfig()
+    frame = linking.prepare_detections(detections)
+    result = linking.purify(frame, candidates, config)
+    assert len(result.linkages) == 1
+    assert result.linkages["n_detections"].iloc[0] == times.size
+    assert result.linkages["rms_arcsec"].iloc[0] < 0.1
+    monkeypatch.setattr(importlib.import_module("linking.link"), "NEAR_EARTH_AU", 0.0)
+    two_body = linking.purify(frame, candidates, config)
+    assert (two_body.linkages["n_detections"] < times.size).all()

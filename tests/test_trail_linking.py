@@ -73,18 +73,70 @@ def test_a_trail_is_a_tracklet_both_ways(fast_neos):
 
 
 def test_objects_seen_once_per_night_are_linked_with_trail_tracklets(fast_neos):
-    """With the default search, a third of them are linked (13 of 40; the clustering radii
-    are those of pairs), every linkage pure with all three detections, the fits' RMS under
-    0.1″ (the trails' sense taken from the orbit); without trail tracklets none is."""
+    """With the default search (trail radii from the trails' errors, the dense near-Earth grid
+    for trail tracklets) at least 95 % of them are linked (39 of 40), every linkage pure with
+    all three detections, the fits' RMS within the astrometry (0.05″ per coordinate and the
+    trail ends' errors; the trails' sense taken from the orbit); without trail tracklets none
+    is."""
     detections, truth = fast_neos
     result = linking.link(detections)
     members = result.members.assign(truth=result.members["diaSourceId"].map(truth))
     per_linkage = members.groupby("linkage_id")["truth"]
-    assert len(result.linkages) >= 10
+    assert len(result.linkages) >= 38
     assert (per_linkage.nunique() == 1).all() and per_linkage.first().is_unique
     assert (result.linkages["n_detections"] == 3).all()
-    assert (result.linkages["rms_arcsec"] < 0.1).all()
+    assert (result.linkages["rms_arcsec"] < 0.15).all()
     assert not members["diaSourceId"].duplicated().any()
     off = linking.link(detections, LinkingConfig(tracklets=TrackletConfig(
         trail_tracklets=False)))
     assert len(off.linkages) == 0
+
+
+def test_the_close_grid_searches_trail_tracklets_alone(fast_neos):
+    """The dense near-Earth grid adds pure candidates for objects the mb+neo grid alone misses
+    (39 against 37 here; bench_trails: 96 % against 87 % over 15 nights); under it only trail
+    tracklets are projected (a detection in a pair never is)."""
+    detections, truth = fast_neos
+
+    def objects(config):
+        candidates = linking.find_candidates(detections, config)
+        owner = candidates.members.assign(truth=candidates.members["diaSourceId"].map(truth))
+        per = owner.groupby("linkage_id")["truth"]
+        return set(per.first()[per.nunique() == 1])
+
+    alone = objects(LinkingConfig(trail_hypotheses=None))
+    assert alone < objects(LinkingConfig())
+    # Pairs of the same objects (a second detection 30 min later, no trails): nothing is
+    # found under the close grid alone.
+    later = detections.assign(diaSourceId=detections["diaSourceId"] + len(detections),
+                              midpointMjdTai=detections["midpointMjdTai"] + 30.0 / 1440.0)
+    pairs = pd.concat([detections, later]).drop(columns=[c for c in detections.columns
+                                                         if c.startswith("trail")])
+    tracklets = make_tracklets(pairs, TrackletConfig(max_rate_deg_per_day=25.0))
+    assert len(tracklets.tracklets) > 0 and (tracklets.tracklets["n_detections"] == 2).all()
+    close = linking.hypothesis_grid("close")
+    found = linking.search_tracklets(tracklets, close.iloc[:0], trail_hypotheses=close)
+    assert len(found.linkages) == 0
+
+
+def test_the_trail_pass_is_the_same_on_an_executor_and_in_sky_partitions(fast_neos):
+    """With trail hypotheses, the serial executor (strided units per pass) and the sky
+    partitions give the threads' candidates, byte for byte."""
+    from sso.executors import SerialExecutor
+
+    detections, _ = fast_neos
+    tracklets = make_tracklets(detections)
+    config = LinkingConfig(threads=2)
+    hypotheses = linking.hypothesis_grid("neo").iloc[::40]
+    close = linking.hypothesis_grid("close").iloc[::200]
+    expected = linking.search_tracklets(tracklets, hypotheses, config, trail_hypotheses=close)
+    assert (expected.linkages["n_tracklets"] >= 3).any()
+    assert (expected.linkages["r_au"].isin(close["r_au"])
+            & ~expected.linkages["r_au"].isin(hypotheses["r_au"])).any()
+    for result in (linking.search_tracklets(tracklets, hypotheses, config,
+                                            trail_hypotheses=close, executor=SerialExecutor()),
+                   linking.search_tracklets(tracklets, hypotheses,
+                                            LinkingConfig(sky_nside=1),
+                                            trail_hypotheses=close)):
+        pd.testing.assert_frame_equal(result.linkages, expected.linkages, check_exact=True)
+        pd.testing.assert_frame_equal(result.members, expected.members, check_exact=True)

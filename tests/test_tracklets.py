@@ -209,6 +209,34 @@ def test_trails_must_agree_with_the_motion(angles, lengths, exposure, accepted):
     assert len(result.tracklets) == (1 if accepted else 0)
 
 
+@pytest.mark.parametrize(
+    ("angles", "lengths", "errors", "gain", "flags", "accepted"),
+    [
+        # A faint point source's measured "trail" (2.0 ± 1.5″ at 0°, not beating a point
+        # source) says nothing: the pair stays, though the fixed 1″ and 15° would reject it.
+        ([0.0, 0.0], [2.0, 2.0], [1.5, 1.5], [3.0, 3.0], [0, 0], True),
+        # Significant, and within 5σ of the motion (0.6″ at 90° expected).
+        ([95.0, 85.0], [0.9, 0.5], [0.1, 0.1], [40.0, 40.0], [0, 0], True),
+        # Significant and 3″ longer than the motion (30σ): rejected.
+        ([90.0, 90.0], [3.6, 0.6], [0.1, 0.1], [400.0, 40.0], [0, 0], False),
+        # Significant, at 30° from the motion with a 2° error: rejected.
+        ([120.0, 90.0], [0.6, 0.6], [0.1, 0.1], [40.0, 40.0], [0, 0], False),
+        # The same trail with a flagged fit is not checked.
+        ([120.0, 90.0], [0.6, 0.6], [0.1, 0.1], [40.0, 40.0], [8, 0], True),
+    ],
+)
+def test_measured_trails_are_checked_against_their_errors(angles, lengths, errors, gain, flags,
+                                                          accepted):
+    """Trails measured with errors (sso.cutouts) are checked, as in the association, only when
+    they beat a point source and are unflagged, within 5σ of their errors."""
+    pair = _eastward_pair(trailAngle=angles, trailLength=lengths, trailLengthErr=errors,
+                          trailAngleErr=[2.0, 2.0], trailDeltaChi2=gain, trailFlags=flags,
+                          visitExposureTime_s=[30.0, 30.0])
+    config = TrackletConfig(trail_tracklets=False)
+    result = make_tracklets(pair, config, observatory_code=None)
+    assert len(result.tracklets) == (1 if accepted else 0)
+
+
 def test_stationary_and_too_fast_pairs_are_rejected():
     mjd = NIGHT + 0.1 + np.array([0.0, 30.0]) / 1440.0
     # 0.1″ apart with the default 0.1″ errors: χ² = 0.01 / 0.02 = 0.5 < 2².

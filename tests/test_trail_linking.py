@@ -140,3 +140,38 @@ def test_the_trail_pass_is_the_same_on_an_executor_and_in_sky_partitions(fast_ne
                                             trail_hypotheses=close)):
         pd.testing.assert_frame_equal(result.linkages, expected.linkages, check_exact=True)
         pd.testing.assert_frame_equal(result.members, expected.members, check_exact=True)
+
+
+def test_a_candidate_that_gives_the_trails_the_wrong_sense_is_still_linked(fast_neos,
+                                                                          shared_data):
+    """Each object's three detections as a candidate whose state is the true position with
+    the geocentric velocity reversed, so that every trail is first oriented the wrong way
+    (a cluster's mean state under a coarse hypothesis can be so): the fit to the positions of
+    the three nights turns them, and every object is linked, purely, with all three."""
+    from ephemerides import observer_states, propagate
+    from linking.heliolinc import STATE_COLUMNS, Candidates
+
+    detections, truth = fast_neos
+    epoch = START_MJD_TAI + 3.1
+    orbits = read_orbits(shared_data / "orbits" / "nea_mpcorb_epoch_2016.txt")
+    names = sorted(set(truth.values()))
+    states = propagate(orbits[orbits["object_id"].isin(names)], [epoch],
+                       frame="equatorial").set_index("object_id")
+    earth = observer_states("500", [epoch], origin="sun")[0]
+    owner = detections["diaSourceId"].map(truth)
+    linkages, members = [], []
+    for k, name in enumerate(names):
+        state = states.loc[name, list(STATE_COLUMNS)].to_numpy(np.float64).copy()
+        state[3:] = 2.0 * earth[3:] - state[3:]
+        linkages.append({"linkage_id": k, "n_tracklets": 3, "n_detections": 3, "n_nights": 3,
+                         "arc_days": 6.0, "epoch_mjd_tdb": epoch,
+                         **dict(zip(STATE_COLUMNS, state, strict=True))})
+        members += [(k, i) for i in np.sort(detections["diaSourceId"][owner == name])]
+    candidates = Candidates(pd.DataFrame(linkages),
+                            pd.DataFrame(members, columns=["linkage_id", "diaSourceId"]))
+    result = linking.purify(linking.prepare_detections(detections), candidates,
+                            LinkingConfig())
+    per_linkage = result.members["diaSourceId"].map(truth).groupby(result.members["linkage_id"])
+    assert len(result.linkages) == len(names)
+    assert (per_linkage.nunique() == 1).all() and per_linkage.first().is_unique
+    assert (result.linkages["n_detections"] == 3).all()

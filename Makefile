@@ -7,12 +7,16 @@ STAMP := $(VENV)/.installed
 # (sb441-n16.bsp, ~650 MB) for the full N-body force model.
 EXTRAS ?= test,asteroids
 
+# The documentation's tools (Sphinx, numpydoc, myst-nb), installed into the same environment on
+# top of the extras above, so that the notebooks run where the tests run them.
+DOCS_STAMP := $(VENV)/.installed-docs
+
 # Benchmark-only environment with the peers run side by side (never runtime dependencies):
 # the C++ HelioLinC3D's Python package, which needs NumPy 1 (and a pyarrow built for it).
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 
-.PHONY: demo test bench bench-linking clean
+.PHONY: demo test docs wheel-check bench bench-linking clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +32,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+# HTML into docs/_build/html (open docs/_build/html/index.html); warnings are errors. Every page
+# is read again (-E), so that a warning shows on every run, not only on the run that first met
+# it; the notebooks are executed once and cached in docs/_build/.jupyter_cache until their code
+# changes (SSO_DOCS_EXECUTE=force re-executes them).
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
+
+# The distribution as users get it (.ci/wheel-check): sdist and wheel built, the wheel installed
+# in a fresh environment, the command line and the tests that need no source tree run against it.
+wheel-check: $(STAMP)
+	PYTHON=$(PYTHON) .ci/wheel-check
 
 $(PEERS_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(PEERS)
@@ -50,4 +70,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) build *.egg-info .pytest_cache .ruff_cache demo_out
+	rm -rf $(VENV) $(PEERS) build dist *.egg-info .pytest_cache .ruff_cache demo_out \
+		docs/_build docs/_notebooks docs/api/generated

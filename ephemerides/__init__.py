@@ -15,11 +15,13 @@ from ephemerides.ephemeris import EPHEMERIS_COLUMNS, ephemeris
 from ephemerides.observers import observer_states
 from ephemerides.orbits import read_orbits, validate_orbits
 from ephemerides.propagate import propagate
+from ephemerides.provenance import __version__
 from ephemerides.twobody import kepler_step, propagate_2body
 
 __all__ = [
     "EPHEMERIS_COLUMNS",
     "NightlyCache",
+    "__version__",
     "ephemeris",
     "kepler_step",
     "observer_states",

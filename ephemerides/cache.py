@@ -28,7 +28,6 @@ import math
 import os
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import healpy as hp
@@ -45,6 +44,7 @@ from ephemerides.observers import observer_states
 from ephemerides.orbits import check_unique_object_ids
 from ephemerides.photometry import hg_apparent_magnitude
 from ephemerides.propagate import propagate_states
+from ephemerides.provenance import __version__, schema_metadata
 from ephemerides.sky import chord_length, unit_vectors
 from ephemerides.timescales import convert_mjd
 
@@ -97,13 +97,6 @@ def orbits_checksum(orbits: pd.DataFrame) -> str:
             digest.update("\x1f".join(map(str, values)).encode())
         digest.update(b"\x1d")
     return digest.hexdigest()
-
-
-def _package_version() -> str:
-    try:
-        return metadata.version("sso-toolkit")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _chebyshev_nodes(degree: int) -> np.ndarray:
@@ -265,7 +258,7 @@ class NightlyCache:
             "nside": int(nside),
             "method": "nbody",
             "kernels": [Path(k).name for k in perturbers.kernels],
-            "package_version": _package_version(),
+            "package_version": __version__,
             "orbits_sha256": orbits_checksum(orbits),
         }
         n = len(orbits)
@@ -541,7 +534,10 @@ class NightlyCache:
         table = table.append_column("healpix_pixels", pa.LargeListArray.from_arrays(
             pa.array(pixel_offsets.astype(np.int64)),
             pa.array(self._pixels)))
-        table = table.replace_schema_metadata({_METADATA_KEY: json.dumps(self.params).encode()})
+        table = table.replace_schema_metadata(schema_metadata(
+            {_METADATA_KEY: json.dumps(self.params).encode()},
+            function="ephemerides.NightlyCache.save", settings={"cache": self.params},
+            of_run=False))
         _write_atomically(path, lambda name: pq.write_table(table, name))
         return path
 
@@ -595,13 +591,13 @@ class NightlyCache:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             params = manifest["params"]
         else:
-            schema_metadata = pq.read_schema(path).metadata or {}
-            if _METADATA_KEY not in schema_metadata:
+            metadata = pq.read_schema(path).metadata or {}
+            if _METADATA_KEY not in metadata:
                 raise InputError(
                     f"{path} is not a nightly ephemeris cache (no {_METADATA_KEY.decode()} "
                     "metadata); write one with NightlyCache.save"
                 )
-            params = json.loads(schema_metadata[_METADATA_KEY])
+            params = json.loads(metadata[_METADATA_KEY])
         expected = {"format_version": FORMAT_VERSION,
                     "kernels": [Path(k).name for k in spk.load_perturbers().kernels]}
         for name, value in (("night_start_mjd_tai", night_start_mjd_tai),

@@ -3,7 +3,8 @@
 Public units: AU, days, degrees, AU³/day²; times MJD in TDB. Element sets:
 
 - Keplerian (a, e, i, Ω, ω, M). Hyperbolas have a < 0 and the hyperbolic mean anomaly
-  M = e sinh F − F = n (t − tp) with n = √(μ/|a|³); parabolas (e = 1) have no Keplerian form.
+  ``M = e sinh F − F = n (t − tp)`` with ``n = √(μ/|a|³)``; parabolas (e = 1) have no
+  Keplerian form.
 - Cometary (q, e, i, Ω, ω, tp) at an epoch, valid for every conic including e = 1.
 
 Conventions for angles that the geometry leaves undefined: Ω = 0 when i = 0 or 180° exactly

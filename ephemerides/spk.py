@@ -34,6 +34,8 @@ _SPK_TYPE_CHEBYSHEV_POSITION = 2
 _FRAME_J2000 = 1
 # Longest chain of segments from a body to the SSB before it is taken for a loop.
 _MAX_CHAIN = 8
+# Kernel files loaded by this process, for the provenance of its outputs.
+_LOADED: set[str] = set()
 # "NAME   1.2345D+01" lines of a DE kernel's comment area (its integration constants).
 _CONSTANT_LINE = re.compile(r"^\s*([A-Z][A-Z0-9]*)\s+([-+]?\d+\.\d*(?:[DE][-+]?\d+)?)\s*$")
 
@@ -491,7 +493,7 @@ def load_spk(
         float(segment_times[:, _spk_kernels.TIME_START].max()),
         float(segment_times[:, _spk_kernels.TIME_END].min()),
     )
-    return SpkEphemeris(
+    ephemeris = SpkEphemeris(
         naif_ids=_read_only(np.array(bodies, dtype=np.int64)),
         gm_au3_per_day2=_read_only(gms),
         data=_read_only(data),
@@ -502,6 +504,14 @@ def load_spk(
         kernels=tuple(sorted({seg.kernel for run in chosen for seg in run.segments},
                              key=paths.index)),
     )
+    _LOADED.update(ephemeris.kernels)
+    return ephemeris
+
+
+def loaded_kernels() -> list[str]:
+    """The kernel files whose segments this process has loaded (:func:`load_spk`), sorted:
+    what the results it writes were computed with (:mod:`ephemerides.provenance`)."""
+    return sorted(_LOADED)
 
 
 def default_planetary_kernel() -> str:

@@ -13,6 +13,7 @@ astrometry of one object (:func:`determine_orbit`). The ``sso link`` verb runs t
 on files, stage by stage; ``sso orbit fit`` the orbit determination.
 """
 
+from ephemerides.provenance import __version__
 from linking.detections import prepare_detections
 from linking.heliolinc import (
     Candidates,
@@ -53,6 +54,7 @@ __all__ = [
     "OrbitFit",
     "TrackletConfig",
     "Tracklets",
+    "__version__",
     "classify_linkages",
     "completeness",
     "determine_orbit",

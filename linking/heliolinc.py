@@ -64,7 +64,7 @@ import pandas as pd
 
 from ephemerides.constants import AU_KM, C_AU_PER_DAY, GM_SUN_AU3_PER_DAY2
 from ephemerides.errors import InputError
-from ephemerides.progress import ProgressBar
+from ephemerides.progress import Progress, stage
 from ephemerides.schemas import TRACKLET
 from ephemerides.sky import unit_vectors
 from linking._heliolinc_kernels import (
@@ -126,7 +126,7 @@ class LinkingConfig:
         A tracklet whose rate is poorly measured (a pair of back-to-back visits a minute or two
         apart) lands at t_ref far from its object's other tracklets. Its radius is the larger
         of the one above and this many σ of its velocity error carried to t_ref in the
-        clustering space, ρ σ_rate (|t_ref − t| + τ) (``rate_err_deg_per_day``), at most
+        clustering space, ``ρ σ_rate (|t_ref − t| + τ)`` (``rate_err_deg_per_day``), at most
         ``max_radius_growth`` times the radius above. 2 leaves well-measured tracklets at their
         radius, and on bench_linking's quadrature field links 25 more of its 1,436 findable
         objects (slow ones near their stationary points with a short pair on one of their
@@ -365,7 +365,7 @@ def find_candidates(
     config: LinkingConfig | None = None,
     *,
     observatory_code: str | None = "X05",
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> Candidates:
     """Find candidate multi-night linkages in a table of detections.
 
@@ -382,8 +382,9 @@ def find_candidates(
         ``LinkingConfig()`` when omitted.
     observatory_code : str or None
         MPC code of the site for rows without ``observatoryCode`` or observer positions.
-    progress : bool
-        Draw a progress bar over the hypotheses on stderr.
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`): the hypotheses searched (stage
+        ``"heliolinc"``). None: silent.
 
     Returns
     -------
@@ -429,7 +430,7 @@ def search_tracklets(
     config: LinkingConfig | None = None,
     *,
     trail_hypotheses: pd.DataFrame | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     executor=None,
 ) -> Candidates:
     """Search tracklets for multi-night linkages under each heliocentric hypothesis.
@@ -451,9 +452,9 @@ def search_tracklets(
         (``n_detections`` 1: single trailed detections, :mod:`linking.tracklets`); see
         :attr:`LinkingConfig.trail_hypotheses`. A candidate's hypothesis columns name the first
         hypothesis that found it, these counted after ``hypotheses``.
-    progress : bool
-        Draw a progress bar over the hypotheses on stderr (with an executor: when all are
-        searched).
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`): the hypotheses searched (stage
+        ``"heliolinc"``; with an executor, when all are). None: silent.
     executor : object with ``map(func, units) -> list``, optional
         Where the hypotheses run: work units of about :data:`HYPOTHESES_PER_UNIT` hypotheses
         (every n-th), each searched in order on one thread, through ``executor.map`` (results
@@ -543,7 +544,7 @@ def search_tracklets(
                        np.arange(n_main, len(hyp))))
     found: dict[tuple[int, ...], list] = {}
     n_hyp = len(hyp_rows)
-    bar = ProgressBar(n_hyp, "heliolinc", "hypotheses") if progress else None
+    bar = stage(progress, "heliolinc", n_hyp, "hypotheses")
     if executor is not None or config.sky_nside is not None:
         # Strided units (per sky partition), cut here, not in a worker; their clusters are
         # merged in hypothesis order, as below, whatever the unit size and the workers.
@@ -563,8 +564,7 @@ def search_tracklets(
                             strict=True)
         # Stable: a hypothesis's clusters keep the order its search gave them.
         _merge(found, sorted(clusters, key=lambda cluster: cluster[0]))
-        if bar is not None:
-            bar.update(n_hyp, f"{len(found)} linkages")
+        bar.update(n_hyp, f"{len(found)} linkages")
     else:
         checks = [(whole, whole.night_check()) for whole, _ in passes]
 
@@ -579,10 +579,8 @@ def search_tracklets(
                 batch = range(first, min(first + 4 * threads, n_hyp))
                 for h, result in zip(batch, pool.map(clusters, batch), strict=True):
                     _merge(found, ((h, ids, info) for ids, info in result))
-                if bar is not None:
-                    bar.update(batch.stop, f"{len(found)} linkages")
-    if bar is not None:
-        bar.close()
+                bar.update(batch.stop, f"{len(found)} linkages")
+    bar.close()
     return _assemble(found, hyp, t_ref, tau)
 
 

@@ -295,7 +295,7 @@ def gauss_orbits(t_tdb, ra_rad, dec_rad, observer_helio_au, mu=GM_SUN_AU3_PER_DA
     Raises
     ------
     ValueError
-        On wrong shapes, non-finite values, times not increasing, |dec| > π/2, a bad ``mu``
+        On wrong shapes, non-finite values, times not increasing, ``|dec| > π/2``, a bad ``mu``
         or ``max_iterations``.
     """
     t, ra, dec, observer = _check_inputs(t_tdb, ra_rad, dec_rad, observer_helio_au,

@@ -54,7 +54,7 @@ from ephemerides.constants import AU_KM, GM_SUN_AU3_PER_DAY2
 from ephemerides.elements import cartesian_to_keplerian, equatorial_to_ecliptic
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude, hg_apparent_magnitude
-from ephemerides.progress import ProgressBar
+from ephemerides.progress import Progress, stage
 from ephemerides.sky import chord_length, unit_vectors
 from ephemerides.twobody import kepler_step
 from linking.detections import (
@@ -135,7 +135,7 @@ def link(
     config: LinkingConfig | None = None,
     *,
     observatory_code: str | None = "X05",
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> LinkResult:
     """Link detections into new objects with orbits (method in this module's docstring).
 
@@ -147,8 +147,9 @@ def link(
         Tracklets, hypotheses, clustering and ``fit`` settings; ``LinkingConfig()`` if omitted.
     observatory_code : str or None
         MPC code of the site for rows without ``observatoryCode`` or observer positions.
-    progress : bool
-        Progress bars on stderr for the search and the fits.
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`) of the search (stage
+        ``"heliolinc"``) and the fits (``"orbit fits"``). None: silent.
 
     Returns
     -------
@@ -163,7 +164,7 @@ def link(
 
 
 def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
-           progress: bool = False) -> LinkResult:
+           progress: Progress | None = None) -> LinkResult:
     """Fit, select and merge candidate linkages so that no detection is in two (module docstring).
 
     Parameters
@@ -174,8 +175,9 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
         Output of :func:`linking.find_candidates` / :func:`linking.search_tracklets` on them.
     config : LinkingConfig
         Its ``fit`` settings are used.
-    progress : bool
-        Progress bar over the candidates on stderr.
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`): the candidates fitted (stage
+        ``"orbit fits"``). None: silent.
     """
     fit_config = config.fit
     max_v_inf = config.max_v_inf_km_per_s / AU_KM * 86400.0
@@ -192,7 +194,7 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
     members = candidates.members.groupby("linkage_id")["diaSourceId"].apply(np.asarray)
     claimed = np.zeros(len(frame), dtype=bool)
     accepted = []
-    bar = ProgressBar(len(table), "orbit fits", "candidates") if progress else None
+    bar = stage(progress, "orbit fits", len(table), "candidates")
     for k, candidate in enumerate(table.itertuples(index=False)):
         detections = np.sort(row_of.loc[members[candidate.linkage_id]].to_numpy())
         detections = detections[~claimed[detections]]
@@ -208,10 +210,9 @@ def purify(frame: pd.DataFrame, candidates, config: LinkingConfig,
                 claimed[detection_of[found.rows]] = True
                 found.candidate_id = candidate.linkage_id
                 accepted.append(found)
-        if bar is not None and (k % 100 == 99 or k == len(table) - 1):
+        if k % 100 == 99 or k == len(table) - 1:
             bar.update(k + 1, f"{len(accepted)} linkages")
-    if bar is not None:
-        bar.close()
+    bar.close()
     accepted = _merge(accepted, everything, fit_config, max_v_inf)
     claimed[:] = False
     for found in accepted:

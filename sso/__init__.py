@@ -1,7 +1,8 @@
 """Association of known Solar System objects with DIASources, and the nightly pipeline.
 
-``sso.associate`` is :func:`sso.association.associate`, imported on first use so that the
-command line starts without loading the numerical stack.
+``sso.associate`` is :func:`sso.association.associate` and ``sso.__version__`` the toolkit's
+version (:mod:`ephemerides.provenance`), imported on first use so that the command line starts
+without loading the numerical stack.
 """
 
 
@@ -10,4 +11,8 @@ def __getattr__(name):
         from sso.association import associate
 
         return associate
+    if name == "__version__":
+        from ephemerides.provenance import __version__
+
+        return __version__
     raise AttributeError(f"module 'sso' has no attribute {name!r}")

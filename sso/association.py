@@ -18,7 +18,7 @@ otherwise) and brighter than the magnitude limit are reported as unassociated wh
 every predicted object, however faint, is a candidate for association.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import healpy as hp
@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from ephemerides import NightlyCache
 from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, ab_magnitude
+from ephemerides.progress import Progress, stage
 from ephemerides.schemas import DIASOURCE, SSSOURCE, UNASSOCIATED
 from ephemerides.sky import chord_length, unit_vectors
 from linking.detections import measured_trail_tolerances
@@ -483,7 +484,7 @@ def associate(
     trail_angle_tolerance_deg: float = 10.0,
     footprint: str | Footprint = "circle",
     detector_corners=None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     executor=None,
     dataset=None,
 ) -> AssociationResult:
@@ -543,8 +544,8 @@ def associate(
     detector_corners : str or Path, optional
         Detector corner CSV for ``footprint="lsst"``.
     progress : callable, optional
-        Called after each visit as ``progress(done, total)`` (once at the end on an executor),
-        night by night.
+        Receives progress reports (:mod:`ephemerides.progress`): the visits associated (stage
+        ``"association"``; on an executor once at the end), night by night. None: silent.
     executor : optional
         Executor of :mod:`sso.executors`; a process pool or Dask associates units of
         ``VISITS_PER_UNIT`` visits close on the sky on its workers, each unit with the part of
@@ -634,19 +635,19 @@ def associate(
                        options, part, midpoints[pick], data)
 
         results = [None] * len(visits)
-        for pick, part in zip(picks, executor.map(_visit_unit, units()), strict=True):
-            for j, visit in zip(pick, part, strict=True):
-                results[j] = visit
-        if progress is not None:
-            progress(len(visits), len(visits))
+        with stage(progress, "association", len(visits), "visits") as bar:
+            for pick, part in zip(picks, executor.map(_visit_unit, units()), strict=True):
+                for j, visit in zip(pick, part, strict=True):
+                    results[j] = visit
+            bar.update(len(visits))
     else:
         results = []
-        for j in range(len(visits)):
-            rows = by_visit[first[j]:last[j]]
-            results.append(_associate_visit(settings, visits.iloc[j], float(midpoints[j]),
-                                            sources, rows, xyz))
-            if progress is not None:
-                progress(j + 1, len(visits))
+        with stage(progress, "association", len(visits), "visits") as bar:
+            for j in range(len(visits)):
+                rows = by_visit[first[j]:last[j]]
+                results.append(_associate_visit(settings, visits.iloc[j], float(midpoints[j]),
+                                                sources, rows, xyz))
+                bar.update(j + 1)
     sss, missed, counts = zip(*results, strict=True) if results else ((), (), ())
     return _assemble(diasources, list(sss), list(missed), list(counts))
 

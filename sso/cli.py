@@ -10,6 +10,11 @@ Verbs:
 - ``orbits fetch``: download and validate the MPC orbit catalogue, atomically.
 - ``orbit fit`` (or ``orbits fit``): one orbit per object from MPC 80-column or ADES astrometry.
 - ``demo``: a simulated fortnight of a survey through ``sso night``, scored against the truth.
+- ``info``: what made a Parquet file the toolkit wrote (its provenance).
+
+Every Parquet file a verb writes carries the run's provenance (:mod:`ephemerides.provenance`):
+the verb, the settings that determine the result, the input files' fingerprints, the kernels
+and the versions.
 
 Heavy modules are imported inside each verb so that ``sso --help`` is instant. Bad input
 (:class:`ephemerides.errors.InputError`, or a file that cannot be read or written) ends with one
@@ -29,6 +34,14 @@ EXIT_INTERNAL_ERROR = 1
 # times, and 10^7 rows (~1.5 GB of table), unless raised on the command line.
 MAX_TIMES = 1_000_000
 MAX_ROWS = 10_000_000
+# Options that name input files or folders (fingerprinted in the outputs' provenance), and
+# options that change neither the result nor the files' content (where the outputs go, how
+# the work is spread, where a resumable job stops, whether a state may be rolled back, the
+# log), left out of the recorded settings.
+INPUT_OPTIONS = ("orbits", "cache", "visits", "diasources", "cutouts", "detector_corners",
+                 "hypotheses", "config", "detections", "observations")
+NOT_SETTINGS = ("out", "state_dir", "residuals", "executor", "workers", "scheduler",
+                "stop_after", "rewind", "verbose", "func", "verb", "orbits_verb")
 
 
 def _observatory_code(text: str) -> str:
@@ -104,7 +117,8 @@ def _cmd_ephemeris(args) -> int:
 def _cmd_demo(args) -> int:
     from sso.demo import run_demo
 
-    run_demo(args.out, seed=args.seed, nights=args.nights, n_mba=args.n_mba, n_neo=args.n_neo)
+    run_demo(args.out, seed=args.seed, nights=args.nights, n_mba=args.n_mba, n_neo=args.n_neo,
+             progress=_console("sso demo"))
     print(f"sso demo: tables, state and plots in {args.out}", file=sys.stderr)
     return 0
 
@@ -143,13 +157,9 @@ def _cmd_simulate(args) -> int:
         orbits = synthetic_population(args.synthetic, args.seed,
                                       epoch_mjd_tdb=float(visit_midpoints(visits).min()))
 
-    def report(done, total, night, n_detections):
-        print(f"sso simulate: night {night} ({done}/{total}): {n_detections} detections",
-              file=sys.stderr, flush=True)
-
     result = simulate(orbits, visits, args.seed, noise_per_deg2=args.noise_per_deg2,
                       footprint=args.footprint, detector_corners=args.detector_corners,
-                      progress=report, cutouts=args.cutouts)
+                      progress=_console("sso simulate"), cutouts=args.cutouts)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("diasources", "truth", "visits", *(("cutouts",) if args.cutouts else ())):
         write_table_atomic(getattr(result, name), out / f"{name}.parquet")
@@ -197,8 +207,7 @@ def _cmd_associate(args) -> int:
             radius_arcsec=args.radius_arcsec, observatory_code=args.observatory,
             footprint=args.footprint, detector_corners=args.detector_corners,
             executor=executor, unit_orbits=args.unit_orbits, dataset=dataset,
-            night=night,
-            log=lambda message: print(f"sso associate: {message}", file=sys.stderr, flush=True))
+            night=night, progress=_console("sso associate"))
     print(f"sso associate: {summary['n_associated']} of {summary['n_diasources']} DIASources "
           f"associated in {summary['n_visits']} visits; wrote {out}", file=sys.stderr)
     return 0
@@ -233,7 +242,7 @@ def _cmd_night(args) -> int:
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         report = run_night(args.date, visits, diasources, orbits, args.state_dir, settings,
                            executor=executor, rewind=args.rewind, improve=improve,
-                           cutouts=cutouts)
+                           cutouts=cutouts, progress=_console(f"sso night {args.date}"))
     print(f"sso night {args.date}: {report['n_associated']} of {report['n_diasources']} "
           f"DIASources associated, {report['n_new_objects']} new objects", file=sys.stderr)
     return 0
@@ -307,7 +316,8 @@ def _cmd_link(args) -> int:
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
         summary = run_link_job(detections, args.out, config, observatory_code=args.observatory,
                                stop_after=args.stop_after, designation_prefix=args.prefix,
-                               ades_header=ades, executor=executor)
+                               ades_header=ades, executor=executor,
+                               progress=_console("sso link"))
     if summary["complete"]:
         print(f"sso link: {summary['n_linkages']} new objects from {summary['n_detections']} "
               f"detections; orbits, MPC and ADES reports in {args.out}", file=sys.stderr)
@@ -317,17 +327,8 @@ def _cmd_link(args) -> int:
 def _cmd_orbits_fetch(args) -> int:
     from sso.fetch import DEFAULT_URL, fetch_orbits
 
-    reported = [-1]
-
-    def progress(done, total):
-        mb = done // (10 << 20)
-        if mb > reported[0]:
-            reported[0] = mb
-            of = f" of {total / 1e6:.0f} MB" if total else ""
-            print(f"sso orbits fetch: {done / 1e6:.0f} MB{of}", file=sys.stderr, flush=True)
-
     result = fetch_orbits(args.out, url=args.url or DEFAULT_URL, timeout_s=args.timeout_s,
-                          progress=progress)
+                          progress=_console("sso orbits fetch"))
     print(f"sso orbits fetch: {result['orbits']} orbits ({result['bytes']} bytes, sha256 "
           f"{result['sha256'][:16]}…) validated and written to {result['path']}", file=sys.stderr)
     return 0
@@ -386,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Solar System objects: ephemerides, simulated DIASources, association.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--version", action=_Version, nargs=0, default=argparse.SUPPRESS,
+                        help="print the toolkit's version and exit")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     eph = verbs.add_parser("ephemeris", help="predict positions of catalogued orbits")
@@ -572,7 +575,66 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n-neo", type=int, default=60,
                       help="near-Earth objects in the fields (default 60)")
     demo.set_defaults(func=_cmd_demo)
+
+    info = verbs.add_parser("info", help="what made a Parquet file the toolkit wrote: version, "
+                            "command, settings, input fingerprints, kernels")
+    info.add_argument("file", help="a Parquet file written by the toolkit")
+    info.set_defaults(func=_cmd_info)
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the version from the installed distribution's metadata, read when asked
+    (:data:`ephemerides.provenance.__version__`), so that the parser loads no package."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ephemerides.provenance import DISTRIBUTION, __version__
+
+        print(f"{DISTRIBUTION} {__version__}")
+        parser.exit()
+
+
+def _console(prefix: str):
+    """The command line's renderer of a verb's progress reports on stderr
+    (:class:`ephemerides.progress.ConsoleProgress`)."""
+    from ephemerides.progress import ConsoleProgress
+
+    return ConsoleProgress(prefix)
+
+
+def _cmd_info(args) -> int:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from ephemerides.provenance import read_provenance
+
+    path = args.file
+    try:
+        metadata = pq.read_metadata(path)
+    except FileNotFoundError:
+        raise _bad_input(f"{path} does not exist") from None
+    except Exception as err:  # pyarrow's error for a file that is not Parquet
+        raise _bad_input(f"{path} is not a Parquet file ({' '.join(str(err).split())}); "
+                         "only Parquet files carry provenance") from None
+    record = read_provenance(path)
+    if record is None:
+        raise _bad_input(f"{path} carries no provenance: not written by sso-toolkit, or "
+                         "written before it recorded provenance")
+    print(f"{path}: {metadata.num_rows:,} rows, {metadata.num_columns} columns")
+    print(json.dumps(record, indent=2, sort_keys=True))
+    return 0
+
+
+def _run_record(args) -> dict:
+    """The command, settings and inputs of a verb's run, for :func:`ephemerides.provenance.
+    recording`."""
+    options = {key: value for key, value in vars(args).items() if key not in NOT_SETTINGS}
+    inputs = {key: options.pop(key) for key in INPUT_OPTIONS  # sso simulate's --cutouts is
+              if key in options and not isinstance(options[key], bool)}  # a flag
+    command = " ".join(["sso", args.verb, *([args.orbits_verb] if hasattr(args, "orbits_verb")
+                                            else [])])
+    return {"command": command, "settings": options, "inputs": inputs}
 
 
 def _in_option_words(message: str, parser: argparse.ArgumentParser, verb: str) -> str:
@@ -608,7 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     from ephemerides.errors import InputError  # after parsing: `sso --help` stays instant
 
     try:
-        return args.func(args)
+        if args.func is _cmd_info:
+            return args.func(args)
+        from ephemerides.provenance import recording
+
+        with recording("sso.cli.main", **_run_record(args)):
+            return args.func(args)
     except (InputError, OSError) as err:
         message = _in_option_words(" ".join(str(err).split()), parser, args.verb)
         print(f"sso {args.verb}: error: {message}", file=sys.stderr)

@@ -19,7 +19,6 @@ truth, the catalogue and the whole population) so that each step can be rerun by
 """
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -29,6 +28,8 @@ import pandas as pd
 import linking
 from ephemerides.designations import ss_object_ids
 from ephemerides.errors import InputError
+from ephemerides.progress import Progress, message
+from ephemerides.provenance import recorded
 from ephemerides.sky import unit_vectors
 from sso.cadence import (
     check_seed,
@@ -68,9 +69,11 @@ def _survey(seed: int, nights: int):
     return visits[np.isin(night, kept)].reset_index(drop=True), center
 
 
+@recorded(settings=("seed", "nights", "n_mba", "n_neo", "noise_per_deg2"))
 def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int = 60,
-             noise_per_deg2: float = 50.0, progress: bool = True) -> dict:
-    """Simulate, run every night, score, plot (module docstring); returns the summary."""
+             noise_per_deg2: float = 50.0, progress: Progress | None = None) -> dict:
+    """Simulate, run every night, score, plot (module docstring); returns the summary.
+    ``progress`` receives a message per step (:mod:`ephemerides.progress`; None: silent)."""
     out = check_output_folder(out)
     check_seed(seed)
     # Linking needs tracklets on three nights: at least three nights observed.
@@ -82,9 +85,8 @@ def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int
             raise InputError(f"{name} must be an integer >= 0; got {count!r}")
     (out / "inputs").mkdir(parents=True, exist_ok=True)
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"sso demo: {message}", file=sys.stderr, flush=True)
+    def say(text: str) -> None:
+        message(progress, "demo", text)
 
     t0 = time.perf_counter()
     visits, center = _survey(seed, nights)
@@ -110,7 +112,7 @@ def run_demo(out, seed: int = 1, nights: int = 14, n_mba: int = 1500, n_neo: int
         # The demo's survey starts again from its first night: a folder of an earlier demo is
         # rolled back (its caches reused) rather than refused.
         reports.append(run_night(date, sim.visits, sim.diasources, catalogue, out / "state",
-                                 NightSettings(), progress=False, rewind=k == 0))
+                                 NightSettings(), rewind=k == 0))
         r = reports[-1]
         say(f"{date}: {r['n_associated']} of {r['n_diasources']} associated "
             f"({r['n_associated_with_earlier_discoveries']} with discoveries), "

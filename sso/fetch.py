@@ -22,11 +22,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from ephemerides.errors import InputError
 from ephemerides.orbits import OrbitFormatError, read_orbits
+from ephemerides.progress import Progress, stage
 from sso.io import make_ordinary
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def _download(url: str, stream, timeout_s: float, progress, out: Path) -> tuple[
         with urllib.request.urlopen(url, timeout=timeout_s) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None and length.strip().isdigit() else None
+            bar = stage(progress, "download", total, "bytes")
             while True:
                 chunk = response.read(CHUNK_BYTES)
                 if not chunk:
@@ -97,8 +98,8 @@ def _download(url: str, stream, timeout_s: float, progress, out: Path) -> tuple[
                 stream.write(chunk)
                 digest.update(chunk)
                 done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
+                bar.update(done)
+            bar.close()
     except urllib.error.HTTPError as error:
         error.close()
         raise OSError(f"download of {url} failed: HTTP {error.code} {error.reason}") from None
@@ -121,7 +122,7 @@ def fetch_orbits(
     out,
     url: str = DEFAULT_URL,
     timeout_s: float = 60.0,
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Download an MPCORB catalogue to ``out`` atomically, after checking that it reads.
 
@@ -137,8 +138,9 @@ def fetch_orbits(
     timeout_s : float
         Socket timeout (seconds) for connecting and for each read, not for the whole download.
     progress : callable, optional
-        Called as ``progress(done_bytes, total_bytes)`` after each chunk (1 MiB) is written;
-        ``total_bytes`` is None when the server gives no Content-Length.
+        Receives progress reports (:mod:`ephemerides.progress`): the bytes written (stage
+        ``"download"``), after each chunk (1 MiB); the total is None when the server gives no
+        Content-Length. None: silent.
 
     Returns
     -------

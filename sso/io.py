@@ -28,9 +28,12 @@ from pathlib import Path
 import healpy as hp
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ephemerides.errors import InputError
+from ephemerides.provenance import schema_metadata
 from ephemerides.tablefiles import read_table_file
 from sso.cadence import night_of
 
@@ -88,12 +91,15 @@ def make_ordinary(name: str) -> None:
     os.chmod(name, 0o666 & ~umask)
 
 
-def write_table_atomic(table: pd.DataFrame, path, row_group_size: int | None = None) -> Path:
+def write_table_atomic(table: pd.DataFrame, path, row_group_size: int | None = None,
+                       function: str = "sso.io.write_table_atomic") -> Path:
     """Write ``table`` to ``path`` (Parquet or CSV by suffix) atomically.
 
     The table goes to a temporary file in the destination folder, which is renamed over ``path``
     only once complete, so a failure never leaves a partial file behind. ``row_group_size``:
-    rows per Parquet row group (default pyarrow's).
+    rows per Parquet row group (default pyarrow's). A Parquet file carries the provenance of
+    the run (:mod:`ephemerides.provenance`; ``function`` names the writer when no run is
+    recorded).
     """
     path = check_table_path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -101,7 +107,10 @@ def write_table_atomic(table: pd.DataFrame, path, row_group_size: int | None = N
     make_ordinary(tmp_name)
     try:
         if path.suffix.lower() == ".parquet":
-            table.to_parquet(tmp_name, index=False, row_group_size=row_group_size)
+            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            arrow = arrow.replace_schema_metadata(
+                schema_metadata(arrow.schema.metadata, function=function))
+            pq.write_table(arrow, tmp_name, row_group_size=row_group_size)
         else:
             table.to_csv(tmp_name, index=False, float_format="%.12g")
         os.replace(tmp_name, path)

@@ -36,7 +36,6 @@ New objects get temporary designations (:func:`linking.mpc_formats.temporary_des
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 import tomllib
 from pathlib import Path
@@ -48,6 +47,8 @@ from ephemerides.elements import equatorial_to_ecliptic
 from ephemerides.errors import InputError
 from ephemerides.orbits import DEFAULT_G
 from ephemerides.photometry import ab_magnitude
+from ephemerides.progress import Progress, message
+from ephemerides.provenance import recorded
 from ephemerides.timescales import convert_mjd
 from linking import (
     Candidates,
@@ -163,10 +164,12 @@ class _Stages:
         write_text_atomic(json.dumps(self.done, indent=2, sort_keys=True) + "\n", self.path)
 
 
+@recorded(settings=("config", "observatory_code", "designation_prefix", "designation_start",
+                    "ades_header"), inputs=("detections",))
 def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = None, *,
                  observatory_code: str = "X05", stop_after: str = "fit",
                  designation_prefix: str = "S", designation_start: int = 0,
-                 ades_header: dict | None = None, progress: bool = True,
+                 ades_header: dict | None = None, progress: Progress | None = None,
                  executor=None) -> dict:
     """Run (or resume) the linking job on ``detections`` into the folder ``out``.
 
@@ -190,8 +193,9 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
     ades_header : dict, optional
         ``submitter``, ``observers``, ``measurers`` and ``telescope`` of the ADES report
         (:func:`linking.mpc_formats.format_ades_psv`; the MPC needs them on a submission).
-    progress : bool
-        One line per stage and progress bars on stderr.
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`): the search's and the fits'
+        counts, and a message per stage with its result. None: silent.
     executor : optional
         Where the search's hypotheses run, in work units (:func:`sso.executors.make_executor`;
         see :func:`linking.search_tracklets`). None or the serial executor: threads of this
@@ -220,9 +224,8 @@ def run_link_job(detections: pd.DataFrame, out, config: LinkingConfig | None = N
     summary = {"n_detections": len(frame)}
     timings = {}
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"sso link: {message}", file=sys.stderr, flush=True)
+    def say(text: str) -> None:
+        message(progress, "link", text)
 
     # Stage 1: tracklets.
     t0 = time.perf_counter()

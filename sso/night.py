@@ -82,7 +82,6 @@ in-order run's state. A night without DIASources is recorded as lost to weather.
 
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,6 +96,8 @@ from ephemerides.elements import ecliptic_to_equatorial, equatorial_to_ecliptic,
 from ephemerides.errors import InputError
 from ephemerides.observers import observatory
 from ephemerides.orbits import DEFAULT_G, validate_orbits
+from ephemerides.progress import Progress, message
+from ephemerides.provenance import recorded, recording
 from ephemerides.schemas import ATTRIBUTED, CLAIMED, DISCOVERED, IDENTIFIED, ORBIT_UPDATES
 from ephemerides.tablefiles import read_table_file
 from ephemerides.timescales import quiet_erfa
@@ -144,12 +145,16 @@ PRECOVERY_SIGMAS = 5.0
 SAME_EXPOSURE_DAYS = 60.0 / 86400.0
 
 
+@recorded(settings=("radius_arcsec", "uncertainty_arcsec", "observatory_code", "footprint",
+                    "unit_orbits", "night"),
+          inputs=("diasources", "visits", "orbits", "cache", "detector_corners"))
 def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orbits=None,
                      cache: NightlyCache | None = None, radius_arcsec: float = 1.0,
                      uncertainty_arcsec=None, observatory_code: str = "X05",
                      footprint: str = "circle",
                      detector_corners=None, executor=None, unit_orbits: int = UNIT_ORBITS,
-                     dataset=None, log=None, night: int | None = None) -> dict:
+                     dataset=None, progress: Progress | None = None,
+                     night: int | None = None) -> dict:
     """Associate DIASources of one night or several and write the results into ``out``.
 
     The visits are cut to ``night`` (MJD of its noon, :func:`night_number`) or, when None, to
@@ -160,7 +165,8 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
     ``out/cache/<date>/`` when there are several nights), and each night is associated with
     its own cache, the results put together (:func:`sso.association.combine_nights`);
     ``uncertainty_arcsec`` widens the radius of some objects and ``dataset`` names the DIASource
-    dataset the units read their visits from (:func:`sso.association.associate`).
+    dataset the units read their visits from (:func:`sso.association.associate`); ``progress``
+    receives the progress reports (:mod:`ephemerides.progress`; None: silent).
     Writes ``diasources.parquet`` (with ``ssObjectId``), ``sssources.parquet``,
     ``unassociated_ssobjects.parquet`` and ``summary.json``; returns the summary.
     """
@@ -186,29 +192,20 @@ def associate_visits(diasources: pd.DataFrame, visits: pd.DataFrame, out, *, orb
         rows.append(np.flatnonzero(mine.to_numpy()))
         spans.append(association_night(diasources[mine.to_numpy()],
                                        visits[visit_nights == each]))
-    reported = [0]
-
-    def report(done, total):
-        tenth = 10 * done // total
-        if log and tenth > reported[0]:
-            reported[0] = tenth
-            log(f"{done}/{total} visits ({10 * tenth} %)")
-
     parts, n_cached, params = [], 0, []
     for each, mine, (start, end) in zip(np.unique(visit_nights), rows, spans, strict=True):
         if built:
-            if log:
-                log(f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
+            message(progress, "association",
+                    f"building the cache of MJD {start:.5f}-{end:.5f} (TAI)")
             folder = out / "cache" / night_date(int(each)) if several else out / "cache"
             cache = build_cache(orbits, start, end, observatory_code, executor, unit_orbits,
                                 folder=folder)
         n_cached += len(cache.objects)
         params.append(cache.params)
-        reported[0] = 0  # progress in tenths of each night's visits
         parts.append(associate(diasources.iloc[mine], visits[visit_nights == each], cache,
                                radius_arcsec, uncertainty_arcsec=uncertainty_arcsec or None,
                                observatory_code=observatory_code, footprint=footprint,
-                               detector_corners=detector_corners, progress=report,
+                               detector_corners=detector_corners, progress=progress,
                                executor=executor, dataset=dataset))
     result = combine_nights(parts, rows, visits) if several else parts[0]
     counts = result.visit_counts
@@ -348,7 +345,8 @@ def _read_state(path: Path, schema) -> pd.DataFrame:
 
 
 def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
-              state_dir, settings: NightSettings | None = None, progress: bool = True,
+              state_dir, settings: NightSettings | None = None,
+              progress: Progress | None = None,
               executor=None, rewind: bool = False, improve: pd.DataFrame | None = None,
               cutouts: pd.DataFrame | None = None) -> dict:
     """Process the night of ``date`` (module docstring); returns the night's report.
@@ -368,8 +366,10 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
     state_dir : str or Path
         State folder, created if missing; locked while the night runs (:mod:`sso.state`).
     settings : NightSettings, optional
-    progress : bool
-        Progress lines on stderr.
+    progress : callable, optional
+        Receives progress reports (:mod:`ephemerides.progress`): the association's, the
+        linking search's and the fits' counts, and a message per step with its result.
+        None: silent.
     executor : optional
         Executor of :mod:`sso.executors` for the work units of the cache, the association and
         the linking search (serial if None).
@@ -402,9 +402,8 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         check_cutouts(cutouts)
     state = check_output_folder(state_dir, "state_dir")
 
-    def say(message: str) -> None:
-        if progress:
-            print(f"sso night {date}: {message}", file=sys.stderr, flush=True)
+    def say(text: str) -> None:
+        message(progress, "night", text)
 
     dataset = None
     if not isinstance(diasources, pd.DataFrame):
@@ -417,7 +416,12 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         tonight = with_measured_trails(tonight, cutouts)
         dataset = None
     visits = visits[night_of(visit_midpoints(visits)) == night]
-    with state_lock(state, f"the night of {date}") as left:
+    # The night's DIASources and visits are its inputs, however they were given (a table, a
+    # dataset folder): the outputs' provenance (ephemerides.provenance) does not tell them apart.
+    with (recording("sso.night.run_night", {"date": date, "settings": settings},
+                    {"diasources": tonight, "visits": visits, "orbits": orbits,
+                     "improve": improve, "cutouts": cutouts}),
+          state_lock(state, f"the night of {date}") as left):
         if left:
             say(f"the lock left by a run that ended without releasing it ({left.get('command')}, "
                 f"process {left.get('pid')} since {left.get('since')}) is taken over")
@@ -434,7 +438,7 @@ def run_night(date: str, visits: pd.DataFrame, diasources, orbits: pd.DataFrame,
         if len(tonight) == 0:
             return _night_without_data(state, date, night, len(visits), say)
         return _process_night(state, date, night, tonight, visits, orbits, settings, executor,
-                              dataset, say if progress else None, improve, priors)
+                              dataset, progress, improve, priors)
 
 
 
@@ -481,11 +485,13 @@ def _night_without_data(state: Path, date: str, night: int, n_visits: int, say) 
 
 def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
                    visits: pd.DataFrame, orbits: pd.DataFrame, settings: NightSettings,
-                   executor, dataset, say, improve, priors) -> dict:
+                   executor, dataset, progress, improve, priors) -> dict:
     """The night's association, window, linking and state (module docstring), under the lock;
-    ``say``: the progress lines' writer, or None."""
-    progress = say is not None
-    say = say or (lambda message: None)
+    ``progress``: where its reports go (:mod:`ephemerides.progress`), or None."""
+
+    def say(text: str) -> None:
+        message(progress, "night", text)
+
     timings = {}
     t0 = time.perf_counter()
     # The state is read (and checked) before anything is written.
@@ -525,7 +531,7 @@ def _process_night(state: Path, date: str, night: int, tonight: pd.DataFrame,
                              footprint=settings.footprint,
                              detector_corners=settings.detector_corners, executor=executor,
                              unit_orbits=settings.unit_orbits, dataset=dataset,
-                             log=say if progress else None)
+                             progress=progress)
     timings["association"] = round(time.perf_counter() - t0, 3)
     say(f"{assoc['n_associated']} of {assoc['n_diasources']} DIASources associated")
     result = assoc.pop("result")

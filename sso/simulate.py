@@ -38,7 +38,6 @@ predicted exactly at that visit's midpoint (``ephemeris(..., pairs=True)``).
 """
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -48,6 +47,7 @@ from scipy.spatial import cKDTree
 from ephemerides import ephemeris
 from ephemerides.errors import InputError
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
+from ephemerides.progress import Progress, stage
 from ephemerides.sky import chord_length, unit_vectors
 from sso.cadence import check_seed, night_of, validate_visits, visit_midpoints
 from sso.cutouts import render_cutouts
@@ -232,7 +232,7 @@ def simulate(
     fading_width_mag: float = FADING_WIDTH_MAG,
     observatory_code: str = "X05",
     method: str = "nbody",
-    progress: Callable[[int, int, int, int], None] | None = None,
+    progress: Progress | None = None,
     cutouts: bool = False,
     pixel_scale_arcsec: float = PIXEL_SCALE_ARCSEC,
 ) -> SimulationResult:
@@ -263,7 +263,8 @@ def simulate(
     method : {"nbody", "2body"}
         Propagation of :func:`ephemerides.ephemeris`.
     progress : callable, optional
-        Called after each night as ``progress(done, total, night, n_detections)``.
+        Receives progress reports (:mod:`ephemerides.progress`): the nights simulated (stage
+        ``"simulation"``), each with its number of detections. None: silent.
     cutouts : bool
         Also render a difference-image cutout around every detection (module docstring).
     pixel_scale_arcsec : float
@@ -289,6 +290,7 @@ def simulate(
     nights = night_of(midpoints)
     tables, stamps = [], []
     unique_nights = np.unique(nights)
+    bar = stage(progress, "simulation", unique_nights.size, "nights")
     for k, night in enumerate(unique_nights):
         rows = np.flatnonzero(nights == night)
         night_visits = visits.iloc[rows].reset_index(drop=True)
@@ -326,8 +328,8 @@ def simulate(
         n_detections = sum(len(t) for t in tables[n_before:])
         logger.info("night %d (%d/%d): %d visits, %d detections", night, k + 1,
                     unique_nights.size, len(night_visits), n_detections)
-        if progress is not None:
-            progress(k + 1, unique_nights.size, int(night), n_detections)
+        bar.update(k + 1, f"night {int(night)}: {n_detections} detections")
+    bar.close()
     result = _assemble(tables, visits)
     if not cutouts:
         return result

@@ -3,6 +3,7 @@ greedy matching and a brute-force reference, the TAI time scale, trails, and the
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ephemerides import NightlyCache, ephemeris, read_orbits
 from ephemerides.photometry import BAND_MINUS_V, flux_njy
+from ephemerides.provenance import read_provenance
 from ephemerides.schemas import SSSOURCE, UNASSOCIATED
 from ephemerides.sky import unit_vectors
 from sso.association import (
@@ -401,7 +403,8 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
             "--diasources", str(folder / "diasources.parquet"),
             "--orbits", str(folder / "orbits.csv")]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
-    assert "100 %" in capsys.readouterr().err
+    assert re.search(r"^sso associate: association: (\d+)/\1 visits$", capsys.readouterr().err,
+                     re.MULTILINE)  # progress in a log: a line per tenth, ending with all
     first = _files(tmp_path / "a")
     assert set(first) == {"cache/cache.json", "cache/part-00000.parquet", "diasources.parquet",
                           "sssources.parquet", "unassociated_ssobjects.parquet", "summary.json"}
@@ -421,9 +424,15 @@ def test_cli_writes_identical_files_and_reuses_the_cache(small_night, tmp_path, 
     assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
                  str(folder), "--cache", str(tmp_path / "a" / "cache"),
                  "--out", str(tmp_path / "b")]) == 0
-    second = _files(tmp_path / "b")
     for name in ("diasources.parquet", "sssources.parquet", "unassociated_ssobjects.parquet"):
-        assert second[name] == first[name]
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "b" / name),
+                                      pd.read_parquet(tmp_path / "a" / name))
+    # Their provenance names what each run read.
+    inputs = read_provenance(tmp_path / "b" / "sssources.parquet")["inputs"]
+    assert set(inputs) == {"visits", "diasources", "cache"}
+    assert inputs["diasources"]["file"] == folder.name
+    assert set(read_provenance(tmp_path / "a" / "sssources.parquet")["inputs"]) == {
+        "visits", "diasources", "orbits"}
 
 
 def test_cli_bad_input_writes_nothing(small_night, tmp_path, capsys):
@@ -500,8 +509,9 @@ def test_cli_night_selects_one_night_of_a_longer_table(small_night, tmp_path, ca
     assert main(["associate", "--visits", str(folder / "visits.parquet"), "--diasources",
                  str(folder / "diasources.parquet"), "--orbits", str(folder / "orbits.csv"),
                  "--out", str(tmp_path / "alone")]) == 0
-    for name in ("diasources.parquet", "sssources.parquet"):
-        assert _files(tmp_path / "one")[name] == _files(tmp_path / "alone")[name]
+    for name in ("diasources.parquet", "sssources.parquet"):  # (their provenance differs)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name),
+                                      pd.read_parquet(tmp_path / "alone" / name))
     assert main([*args, "--night", "1999-01-01", "--out", str(tmp_path / "none")]) == 2
     assert "no visit falls on the night(s) [51179]" in capsys.readouterr().err
 

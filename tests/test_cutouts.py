@@ -173,14 +173,14 @@ def test_a_night_measures_the_trails_of_its_cutouts(tmp_path):
     orbits, _ = field_population({"mba": 80}, center, 1.5, 61000.0, seed=3)
     sim = simulate(orbits, visits, 3, noise_per_deg2=10.0, cutouts=True)
     date = Time(float(night_of(visit_midpoints(visits))[0]), format="mjd").iso[:10]
-    plain = run_night(date, visits, sim.diasources, orbits, tmp_path / "a", progress=False)
-    measured = run_night(date, visits, sim.diasources, orbits, tmp_path / "b", progress=False,
+    plain = run_night(date, visits, sim.diasources, orbits, tmp_path / "a")
+    measured = run_night(date, visits, sim.diasources, orbits, tmp_path / "b",
                          cutouts=sim.cutouts)
     table = pd.read_parquet(tmp_path / "b" / "nights" / date / "diasources.parquet")
     assert {"trailLengthErr", "trailDeltaChi2", "trailFlags"} <= set(table.columns)
     assert (table["trailNdata"] > 0).mean() > 0.95 and table["trailLength"].notna().mean() > 0.95
     assert measured["n_associated"] == plain["n_associated"] > 0
     with pytest.raises(InputError, match="lacks the column"):
-        run_night(date, visits, sim.diasources, orbits, tmp_path / "c", progress=False,
+        run_night(date, visits, sim.diasources, orbits, tmp_path / "c",
                   cutouts=sim.cutouts.drop(columns="image"))
     assert not (tmp_path / "c").exists()

@@ -220,8 +220,7 @@ def test_nights_on_dask_from_a_dataset_with_a_killed_worker_match_serial(orbits,
     settings = NightSettings(unit_orbits=20, link=LinkingConfig(hypotheses="mb"))
     catalogue = orbits.iloc[40:].reset_index(drop=True)  # 40 objects to discover
     for date in dates:
-        run_night(date, sim.visits, sim.diasources, catalogue, tmp_path / "serial", settings,
-                  progress=False)
+        run_night(date, sim.visits, sim.diasources, catalogue, tmp_path / "serial", settings)
     killed = []
     with make_executor("dask", 2) as executor:
         for k, date in enumerate(dates):
@@ -230,12 +229,12 @@ def test_nights_on_dask_from_a_dataset_with_a_killed_worker_match_serial(orbits,
             if killer:
                 killer.start()
             run_night(date, sim.visits, tmp_path / "diasources", catalogue, tmp_path / "dask",
-                      settings, progress=False, executor=executor)
+                      settings, executor=executor)
             if killer:
                 killer.join()
         # The last night again (its cache parts reused): the files of a single run.
         run_night(dates[-1], sim.visits, tmp_path / "diasources", catalogue, tmp_path / "dask",
-                  settings, progress=False, executor=executor)
+                  settings, executor=executor)
     assert len(killed) == 1
 
     def files(state):

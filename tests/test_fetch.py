@@ -111,7 +111,7 @@ def test_gzipped_download(server, tmp_path):
     url = server.serve("/iau/MPCORB/MPCORB.DAT.gz", GZIPPED)
     out = tmp_path / "MPCORB.DAT.gz"
     calls = []
-    result = fetch_orbits(out, url=url, progress=lambda done, total: calls.append((done, total)))
+    result = fetch_orbits(out, url=url, progress=calls.append)
     assert result == {
         "path": str(out),
         "url": url,
@@ -121,7 +121,10 @@ def test_gzipped_download(server, tmp_path):
     }
     assert out.read_bytes() == GZIPPED  # written exactly as served
     assert read_orbits(out)["object_id"].tolist() == DESIGNATIONS
-    assert calls == [(len(GZIPPED), len(GZIPPED))]
+    # The stage's first report, one per chunk (one here), and its last.
+    assert [(u.stage, u.done, u.total, u.finished) for u in calls] == [
+        ("download", 0, len(GZIPPED), False), ("download", len(GZIPPED), len(GZIPPED), False),
+        ("download", len(GZIPPED), len(GZIPPED), True)]
     assert server.requested == ["/iau/MPCORB/MPCORB.DAT.gz"]
     assert _files(tmp_path) == ["MPCORB.DAT.gz"]
 
@@ -145,10 +148,11 @@ def test_progress_in_chunks_without_content_length(server, tmp_path, monkeypatch
     # A response of unknown length: no Content-Length, ended by closing the connection.
     url = server.serve("/MPCORB.DAT", PLAIN, headers={"Content-Length": None})
     calls = []
-    fetch_orbits(tmp_path / "MPCORB.DAT", url=url, progress=lambda *a: calls.append(a))
-    assert [done for done, _ in calls] == sorted(set(done for done, _ in calls))
-    assert calls[-1][0] == len(PLAIN)
-    assert len(calls) == -(-len(PLAIN) // 256)
+    fetch_orbits(tmp_path / "MPCORB.DAT", url=url, progress=calls.append)
+    chunks = [u.done for u in calls[1:-1]]
+    assert chunks == sorted(set(chunks)) and chunks[-1] == len(PLAIN)
+    assert len(chunks) == -(-len(PLAIN) // 256)
+    assert {u.total for u in calls} == {None} and calls[-1].finished
 
 
 def test_file_url(tmp_path):
@@ -279,8 +283,9 @@ def test_interrupted_download_leaves_nothing(server, tmp_path):
     out = tmp_path / "MPCORB.DAT.gz"
     out.write_bytes(OLD)
 
-    def interrupt(done, total):
-        raise KeyboardInterrupt
+    def interrupt(update):
+        if update.done:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         fetch_orbits(out, url=url, progress=interrupt)

@@ -1,7 +1,6 @@
 """HelioLinC3D search: hypothesis files, projection and clustering kernels against slow
 references, an exact-hypothesis single-object case and the ten simulated LSST objects."""
 
-import re
 from dataclasses import replace
 
 import healpy as hp
@@ -508,17 +507,18 @@ def test_two_objects_chained_together_are_split_night_by_night():
     assert merged.linkages["n_detections"].tolist() == [16]
 
 
-def test_progress_lines_go_to_stderr(capsys):
+def test_progress_is_reported_per_batch_of_hypotheses():
     tracklets, exact, t_ref = _single_object_tracklets()
     grid = pd.concat([exact] * 20, ignore_index=True)
+    reports = []
     result = search_tracklets(tracklets, grid, LinkingConfig(reference_mjd_tdb=t_ref, threads=1),
-                              progress=True)
+                              progress=reports.append)
     assert result.linkages["n_hypotheses"].tolist() == [20]  # one linkage, found 20 times
-    lines = capsys.readouterr().err.splitlines()
-    # Not a terminal: a line when a tenth is passed, after each batch of 4 hypotheses per thread.
-    assert len(lines) == 5
-    assert re.fullmatch(r"heliolinc \[#{30}\] 20/20 hypotheses, 1 linkages \(\d+\.\d s\)",
-                        lines[-1])
+    # The stage's start, one report after each batch of 4 hypotheses per thread, its end.
+    assert [(u.stage, u.done, u.total, u.unit) for u in reports] == [
+        ("heliolinc", done, 20, "hypotheses") for done in (0, 4, 8, 12, 16, 20, 20)]
+    assert reports[-1].finished and reports[-1].note == "1 linkages"
+    assert not any(u.finished for u in reports[:-1])
 
 
 def test_settings_and_inputs_are_validated():
@@ -635,12 +635,14 @@ def test_executors_find_the_threads_candidates(ten_objects_search, process_pool,
             search_tracklets(tracklets, hypotheses, config, executor=executor), expected)
 
 
-def test_units_are_strided_hypotheses_and_progress_is_drawn(ten_objects_search, monkeypatch,
-                                                            capsys):
+def test_units_are_strided_hypotheses_and_progress_is_reported(ten_objects_search,
+                                                                monkeypatch):
     tracklets, hypotheses, config, expected = ten_objects_search
     monkeypatch.setattr(heliolinc, "HYPOTHESES_PER_UNIT", 7)
     executor = _RecordingExecutor()
-    result = search_tracklets(tracklets, hypotheses, config, progress=True, executor=executor)
+    reports = []
+    result = search_tracklets(tracklets, hypotheses, config, progress=reports.append,
+                              executor=executor)
     _assert_same_candidates(result, expected)
     n = len(hypotheses)
     n_units = -(-n // 7)
@@ -648,10 +650,8 @@ def test_units_are_strided_hypotheses_and_progress_is_drawn(ten_objects_search, 
         list(range(k, n, n_units)) for k in range(n_units)]
     for _, indices, rows, _ in executor.units:
         np.testing.assert_array_equal(rows[:, 0], hypotheses["r_au"].to_numpy()[indices])
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and re.fullmatch(
-        rf"heliolinc \[#{{30}}\] {n}/{n} hypotheses, {len(expected.linkages)} linkages "
-        r"\(\d+\.\d s\)", lines[0])
+    assert [(u.done, u.finished) for u in reports] == [(0, False), (n, False), (n, True)]
+    assert reports[-1].note == f"{len(expected.linkages)} linkages"
     # No cluster in any unit: empty tables as with threads.
     lone, exact, t_ref = _single_object_tracklets()
     config = LinkingConfig(reference_mjd_tdb=t_ref, cluster_radius_au_at_1au=1e3 / AU_KM)

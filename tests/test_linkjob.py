@@ -156,13 +156,14 @@ def test_link_job_errors_name_the_problem_and_write_nothing(detections_file, tmp
     assert not out.exists()
 
 
-def test_config_file_of_the_readme_is_read(tmp_path):
-    """The README's example TOML sets the fields it names and keeps the other defaults."""
+def test_config_file_of_the_docs_is_read(tmp_path):
+    """The example TOML of the linking guide (docs/guides/linking.md) sets the fields it names
+    and keeps the other defaults."""
     from linking import LinkingConfig
     from sso.linkjob import read_link_config
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guides" / "linking.md").read_text()
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "link.toml"
     path.write_text(example)
     config = read_link_config(path)

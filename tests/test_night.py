@@ -15,6 +15,7 @@ import linking
 import sso.night
 from ephemerides import ephemeris, propagate
 from ephemerides.errors import InputError
+from ephemerides.provenance import read_provenance
 from linking import Observations
 from linking.detections import prepare_detections
 from sso.cadence import night_of, opposition_radec, synthetic_cadence, visit_midpoints
@@ -92,7 +93,7 @@ def survey(tmp_path_factory):
                              state.parent)
     dates = [Time(float(n), format="mjd").iso[:10]
              for n in np.unique(night_of(visit_midpoints(visits)))]
-    reports = [run_night(date, visits, sim.diasources, catalogue, state, progress=False,
+    reports = [run_night(date, visits, sim.diasources, catalogue, state,
                          improve=improve) for date in dates]
     return sim, orbits, catalogue, visits, state, dates, reports, improve
 
@@ -202,7 +203,7 @@ def test_a_night_run_again_reproduces_its_outputs(survey):
     date = dates[-1]  # the state's last night (an earlier one needs --rewind)
     before = {name: (state / "nights" / date / name).read_bytes() for name in NIGHT_OUTPUTS}
     before.update({name: (state / name).read_bytes() for name in STATE_FILES})
-    run_night(date, visits, sim.diasources, catalogue, state, progress=False, improve=improve)
+    run_night(date, visits, sim.diasources, catalogue, state, improve=improve)
     after = {name: (state / "nights" / date / name).read_bytes() for name in NIGHT_OUTPUTS}
     after.update({name: (state / name).read_bytes() for name in STATE_FILES})
     assert after == before
@@ -222,7 +223,7 @@ def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_pat
 
     monkeypatch.setattr(sso.night, "run_link_job", killed)
     with pytest.raises(KeyboardInterrupt):
-        run_night(last, visits, sim.diasources, catalogue, copy, progress=False, rewind=True,
+        run_night(last, visits, sim.diasources, catalogue, copy, rewind=True,
                   improve=improve)
     assert not (copy / "nights" / last / "report.json").exists()
     monkeypatch.undo()
@@ -233,9 +234,16 @@ def test_a_night_killed_while_linking_resumes_to_the_same_result(survey, tmp_pat
                  "--state-dir", str(copy), "--submitter", "A. Astronomer"]) == 0
     psv = (copy / "nights" / last / "link" / "astrometry.psv").read_text()
     assert "! name A. Astronomer" in psv
+    # The same tables and reports; the Parquet files' provenance tells the command line's run
+    # (its files and options) from the library's.
     for name in NIGHT_OUTPUTS:
-        assert (copy / "nights" / last / name).read_bytes() == (
-            state / "nights" / last / name).read_bytes(), name
+        resumed, first = copy / "nights" / last / name, state / "nights" / last / name
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(resumed), pd.read_parquet(first))
+            assert read_provenance(resumed)["command"] == "sso night"
+            assert read_provenance(first)["command"] is None
+        else:
+            assert resumed.read_bytes() == first.read_bytes(), name
     for name in STATE_FILES:
         original = pd.read_parquet(state / name)
         night_column = "discovered_night" if "discovered_night" in original else "night"
@@ -260,7 +268,7 @@ def test_nights_out_of_order_are_refused_and_a_rewind_replays_to_the_same_state(
     with pytest.raises(ValueError, match=f"the night of {dates[-3]} comes before the last "
                        f"night in state_dir=.*, {dates[-1]}: nights run in order. Pass "
                        "rewind=True"):
-        run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False)
+        run_night(dates[-3], visits, sim.diasources, catalogue, copy)
     # The command line says it in its own words.
     assert main(["night", "--date", dates[-3], "--visits", str(_saved(visits, tmp_path)),
                  "--diasources", str(_saved(sim.diasources, tmp_path)),
@@ -270,12 +278,12 @@ def test_nights_out_of_order_are_refused_and_a_rewind_replays_to_the_same_state(
     assert "Pass --rewind to roll" in err
     assert _snapshot(copy) == before  # the refusals changed nothing
     # Rewound and run again in order: the state is the in-order run's, byte for byte.
-    run_night(dates[-3], visits, sim.diasources, catalogue, copy, progress=False, rewind=True,
+    run_night(dates[-3], visits, sim.diasources, catalogue, copy, rewind=True,
               improve=improve)
     assert not (copy / "nights" / dates[-1]).exists()
     assert sorted(read_ledger(copy)) == [int(Time(d).mjd) for d in dates[:-2]]
     for date in dates[-2:]:
-        run_night(date, visits, sim.diasources, catalogue, copy, progress=False,
+        run_night(date, visits, sim.diasources, catalogue, copy,
                   improve=improve)
     after = _snapshot(copy)
     changing = {"timings.json", "summary.txt"}  # wall-clock times
@@ -302,7 +310,7 @@ def test_a_locked_state_is_refused_at_once_and_a_dead_holders_lock_is_taken_over
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(StateInUseError, match=f"in use by process {holder.pid} on .* "
                            r"\(sso night --date 2099-01-01\) since 20"):
-            run_night(dates[-1], visits, sim.diasources, catalogue, copy, progress=False)
+            run_night(dates[-1], visits, sim.diasources, catalogue, copy)
         assert main(["night", "--date", dates[-1], "--visits", str(_saved(visits, tmp_path)),
                      "--diasources", str(_saved(sim.diasources, tmp_path)),
                      "--orbits", str(_saved(catalogue, tmp_path)),
@@ -314,8 +322,10 @@ def test_a_locked_state_is_refused_at_once_and_a_dead_holders_lock_is_taken_over
         holder.kill()  # as kill -9: the kernel releases its lock, its record stays
         holder.wait()
         holder.stdout.close()
-    run_night(dates[-1], visits, sim.diasources, catalogue, copy, improve=improve)
-    assert f"process {holder.pid} since" in capsys.readouterr().err
+    reports = []
+    run_night(dates[-1], visits, sim.diasources, catalogue, copy, improve=improve,
+              progress=reports.append)
+    assert any(f"process {holder.pid} since" in report.message for report in reports)
     assert (copy / "claimed.parquet").read_bytes() == (state / "claimed.parquet").read_bytes()
 
 
@@ -328,18 +338,16 @@ def _saved(table: pd.DataFrame, folder) -> object:
 def test_night_errors_name_the_problem(survey, tmp_path, capsys):
     sim, _, catalogue, visits, _, _, _, _ = survey
     # A night without DIASources (lost to weather) is recorded as such.
-    report = run_night("2024-01-01", visits, sim.diasources, catalogue, tmp_path / "s",
-                       progress=False)
+    report = run_night("2024-01-01", visits, sim.diasources, catalogue, tmp_path / "s")
     assert (report["status"], report["n_diasources"], report["n_new_objects"]) == (
         "no DIASources", 0, 0)
     assert read_ledger(tmp_path / "s") == {int(Time("2024-01-01").mjd): {
         "date": "2024-01-01", "status": "no DIASources"}}
     with pytest.raises(ValueError, match="is not a date YYYY-MM-DD"):
-        run_night("yesterday", visits, sim.diasources, catalogue, tmp_path / "s",
-                  progress=False)
+        run_night("yesterday", visits, sim.diasources, catalogue, tmp_path / "s")
     with pytest.raises(ValueError, match="window_nights must be an integer >= 1"):
         run_night("2025-11-21", visits, sim.diasources, catalogue, tmp_path / "s",
-                  NightSettings(window_nights=0), progress=False)
+                  NightSettings(window_nights=0))
 
 
 def test_state_keeps_its_types_when_a_night_finds_nothing(tmp_path):
@@ -389,7 +397,7 @@ def test_a_corrupted_state_is_named_not_used(survey, tmp_path):
     before = _snapshot(copy)
     with pytest.raises(InputError, match=r"claimed.parquet: column 'diaSourceId' must be "
                        r"unique; 2 rows share"):
-        run_night(dates[-1], visits, sim.diasources, catalogue, copy, progress=False)
+        run_night(dates[-1], visits, sim.diasources, catalogue, copy)
     assert _snapshot(copy) == before
 
 

@@ -465,3 +465,14 @@ def test_own_csv_keeps_given_ss_object_ids(sample, tmp_path):
     path = tmp_path / "custom.csv"
     custom.to_csv(path, index=False)
     assert read_orbits(path)["ssObjectId"].tolist() == custom["ssObjectId"].tolist()
+
+
+def test_the_packaged_sample_orbits_read():
+    """sso/data/sample_orbits.des, shipped in the wheel (the first notebook reads it): twelve
+    synthetic orbits, Atira to TNO, as Sorcha KEP rows."""
+    from importlib.resources import files
+
+    sample = read_orbits(str(files("sso").joinpath("data/sample_orbits.des")))
+    assert len(sample) == 12 and sample["object_id"].is_unique
+    assert set(sample["format"]) == {"KEP"}
+    assert sample["a_au"].min() < 1.0 < 30.0 < sample["a_au"].max()

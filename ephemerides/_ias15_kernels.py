@@ -61,7 +61,7 @@ import math
 
 import numpy as np
 
-from ephemerides._force_kernels import accelerations
+from ephemerides._force_kernels import accelerations, zonal_in_reach
 from ephemerides._numba import njit
 from ephemerides._spk_kernels import body_states
 from ephemerides.constants import SECONDS_PER_DAY
@@ -328,7 +328,7 @@ def _initial_step(x0, n, bodies, gm, t_span, dt_min):
 
 @njit
 def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_escape, data,
-              segments, segment_times, chains, gm, radius2, c2, out, status, impact_body,
+              segments, segment_times, chains, gm, radius2, c2, zonal, out, status, impact_body,
               fail_time, evicted_state, evicted_time):
     """Integrate test particles from a common time through a sorted list of output times.
 
@@ -364,6 +364,8 @@ def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_esc
         Squared impact radius of each perturber, AU².
     c2 : float
         Speed of light squared, (AU/day)².
+    zonal : (k, 9) float64
+        Zonal harmonics of oblate bodies (:func:`ephemerides._force_kernels.accelerations`).
     out : (n_rows, m, 6) float64
         Output states; only the columns in ``out_col`` of particles that have not failed or
         been handed back are written (the caller fills it with NaN first).
@@ -425,7 +427,9 @@ def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_esc
     forward = t_end > t_start
     t = t_start
     body_states(data, segments, segment_times, chains, et0 + t * SECONDS_PER_DAY, bodies[0])
-    accelerations(x0, v0, n, bodies[0], gm, radius2, c2, a0, hit)
+    zonal_step = np.empty_like(zonal)  # ``zonal`` with the bodies no particle is near left out
+    zonal_in_reach(x0, n, bodies[0], zonal, zonal_step)
+    accelerations(x0, v0, n, bodies[0], gm, radius2, c2, zonal_step, a0, hit)
     stats[2] += 1
     dt = _initial_step(x0, n, bodies[0], gm, t_end - t_start, dt_min)
     dt_last_done = 0.0
@@ -455,7 +459,7 @@ def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_esc
             iterations += 1
             for node in range(1, 8):
                 _predict(x0, v0, a0, csx, csv, b, n, H[node], dt, xs, vs)
-                accelerations(xs, vs, n, bodies[node], gm, radius2, c2, at, hit)
+                accelerations(xs, vs, n, bodies[node], gm, radius2, c2, zonal_step, at, hit)
                 _correct(at, a0, g, b, n, node, change)
             error = 0.0
             for i in range(n):
@@ -565,6 +569,7 @@ def integrate(states, rows, t_start, t_out, out_col, et0, epsilon, dt_min, r_esc
         if n > 0 and next_out < n_times:
             body_states(data, segments, segment_times, chains,
                         et0 + t * SECONDS_PER_DAY, bodies[0])
-            accelerations(x0, v0, n, bodies[0], gm, radius2, c2, a0, hit)
+            zonal_in_reach(x0, n, bodies[0], zonal, zonal_step)
+            accelerations(x0, v0, n, bodies[0], gm, radius2, c2, zonal_step, a0, hit)
             stats[2] += 1
     return stats

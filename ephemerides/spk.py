@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import spiceypy
@@ -201,11 +202,14 @@ def _read_directory(kernel: str) -> list[_Segment | tuple[int, int, int, int]]:
     return entries
 
 
-def _kernel_constants(kernel: str) -> dict[str, float]:
-    """The ``NAME value`` constants listed in a kernel's comment area (empty if none).
+@cache
+def kernel_constants(kernel: str) -> MappingProxyType:
+    """The ``NAME value`` constants listed in a kernel's comment area (empty if none), read
+    once per process (a read-only mapping).
 
     JPL's DE kernels list their integration constants there (``GMS``, ``GM1`` ... ``GM9``,
-    ``GMB``, ``EMRAT``, ``AU``, ``MA0001`` ...) in Fortran notation (``2.9591D-04``).
+    ``GMB``, ``EMRAT``, ``AU``, ``MA0001`` ..., and the harmonics ``J2E``, ``J3E``, ``J4E``,
+    ``RE``, ``J2SUN``, ``ASUN``) in Fortran notation (``2.9591D-04``).
     """
     handle = spiceypy.dafopr(kernel)
     lines = []
@@ -221,7 +225,7 @@ def _kernel_constants(kernel: str) -> dict[str, float]:
         match = _CONSTANT_LINE.match(line)
         if match and match.group(1) not in constants:
             constants[match.group(1)] = float(match.group(2).replace("D", "E"))
-    return constants
+    return MappingProxyType(constants)
 
 
 def _gm_in_kernel_units(naif_id: int, constants: dict[str, float]) -> float | None:
@@ -486,7 +490,7 @@ def load_spk(
         chains[i, : len(chain)] = [row_of[pair] for pair in chain]
         kernel = pairs[chain[0]][0].kernel
         if kernel not in constants:
-            constants[kernel] = _kernel_constants(kernel)
+            constants[kernel] = kernel_constants(kernel)
         gms[i] = _body_gm(body, kernel, constants[kernel])
 
     coverage = (

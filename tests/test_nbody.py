@@ -73,7 +73,8 @@ def _run_kernel(states, t_out, ephem, *, epsilon=1e-9, c2=np.inf, radius2=None, 
     stats = ias15_integrate(states, np.arange(n), 0.0, t_out, np.arange(t_out.size), 0.0,
                             epsilon, dt_min, 1e4, ephem.data, ephem.segments,
                             ephem.segment_times, ephem.chains, ephem.gm_au3_per_day2, radius2,
-                            c2, out, status, body, fail, np.empty((n, 6)), evicted)
+                            c2, np.zeros((0, 9)), out, status, body, fail, np.empty((n, 6)),
+                            evicted)
     assert np.isnan(evicted).all()
     return out, status, body, stats
 
@@ -138,7 +139,8 @@ def test_force_kernel_matches_numpy_reference(perturbers):
     acc = np.empty((3, 40))
     hit = np.full(40, -1, dtype=np.int64)
     accelerations(np.ascontiguousarray(pos.T), np.ascontiguousarray(vel.T), 40, bodies,
-                  perturbers.gm_au3_per_day2, radius2, C_AU_PER_DAY**2, acc, hit)
+                  perturbers.gm_au3_per_day2, radius2, C_AU_PER_DAY**2, np.zeros((0, 9)), acc,
+                  hit)
     ref = _reference_accelerations(pos, vel, et, perturbers)
     scale = np.linalg.norm(ref, axis=1)
     assert np.all(np.abs(acc.T - ref).max(axis=1) < 1e-12 * scale)
@@ -152,9 +154,67 @@ def test_force_kernel_only_touches_the_first_n_columns(perturbers):
     acc = np.full((3, 5), 7.0)
     hit = np.full(5, -1, dtype=np.int64)
     accelerations(pos, pos * 0.01, 3, bodies, perturbers.gm_au3_per_day2,
-                  np.zeros(perturbers.naif_ids.size), C_AU_PER_DAY**2, acc, hit)
+                  np.zeros(perturbers.naif_ids.size), C_AU_PER_DAY**2,
+                  nbody.zonal_harmonics(perturbers, EPOCH), acc, hit)
     assert (acc[:, 3:] == 7.0).all()
     assert np.isfinite(acc[:, :3]).all()
+
+
+def _zonal_potential(r, gm, radius, js, pole):
+    """Gravitational potential of the zonal terms (the acceleration is its gradient),
+    −GM Σ J_n Rⁿ P_n(s) / r^(n+1), with Legendre polynomials from NumPy."""
+    distance = np.linalg.norm(r)
+    s = r @ pole / distance
+    return sum(-gm * j * radius**n * np.polynomial.legendre.Legendre.basis(n)(s)
+               / distance ** (n + 1) for n, j in zip((2, 3, 4), js, strict=True))
+
+
+def test_zonal_harmonics_are_the_gradient_of_their_potential(perturbers):
+    """The Earth's J2-J4 (true pole of date) and the Sun's J2 in the kernel equal the numerical
+    gradient of the zonal potential (central differences), at points 7,000 km to
+    0.09 AU from the Earth's centre and 0.01-3 AU from the Sun; nothing beyond 0.1 AU from the
+    Earth; and J2 dominates at low altitude as the constants say (~1e-3 of the monopole)."""
+    from ephemerides._force_kernels import _zonal as zonal_accelerations
+    from ephemerides.spk import kernel_constants
+
+    bodies = spk.states(perturbers, [EPOCH])[0]
+    table = nbody.zonal_harmonics(perturbers, EPOCH)
+    ids = list(perturbers.naif_ids)
+    earth, sun = ids.index(399), ids.index(10)
+    assert table[:, 0].tolist() == [earth, sun]
+    constants = kernel_constants(perturbers.kernels[0])
+    rng = np.random.default_rng(4)
+    directions = rng.normal(size=(12, 3))
+    directions /= np.linalg.norm(directions, axis=1)[:, None]
+    cases = [(earth, d * r) for d, r in zip(directions[:6], np.geomspace(7000 / AU_KM, 0.09, 6),
+                                            strict=True)]
+    cases += [(sun, d * r) for d, r in zip(directions[6:], np.geomspace(0.01, 3.0, 6),
+                                           strict=True)]
+    for body, offset in cases:
+        row = table[int(table[:, 0].tolist().index(body))]
+        # The zonal terms alone (in the sum they are ~1e-10 of it).
+        kernel = np.array(zonal_accelerations(*offset, offset @ offset,
+                                              perturbers.gm_au3_per_day2[body], *row[2:9]))
+        gm = perturbers.gm_au3_per_day2[body]
+        step = 1e-6 * np.linalg.norm(offset)
+        gradient = np.array([
+            (_zonal_potential(offset + e, gm, row[2], row[3:6], row[6:9])
+             - _zonal_potential(offset - e, gm, row[2], row[3:6], row[6:9])) / (2 * step)
+            for e in np.eye(3) * step])
+        assert np.allclose(kernel, gradient, rtol=1e-7, atol=0.0), (body, offset)
+    # The Earth's constants as DE440 gives them, and its pole within 0.2° of the ICRF's z axis
+    # (precession since J2000).
+    assert table[0, 3:6].tolist() == [constants["J2E"], constants["J3E"], constants["J4E"]]
+    assert 0.05 < np.degrees(np.arccos(table[0, 8])) < 0.2
+    # Beyond the reach: nothing.
+    far = np.ascontiguousarray((bodies[earth, :3] + directions[0] * 0.11)[:, None])
+    a, b = np.empty((3, 1)), np.empty((3, 1))
+    hit = np.full(1, -1, dtype=np.int64)
+    accelerations(far, far * 0, 1, bodies, perturbers.gm_au3_per_day2, np.zeros(len(ids)),
+                  np.inf, np.ascontiguousarray(table[:1]), a, hit)
+    accelerations(far, far * 0, 1, bodies, perturbers.gm_au3_per_day2, np.zeros(len(ids)),
+                  np.inf, np.zeros((0, 9)), b, hit)
+    assert (a == b).all()
 
 
 # --- IAS15 kernel against Kepler motion -------------------------------------------------------
@@ -333,7 +393,8 @@ def test_step_collapse_stops_only_that_particle(perturbers):
     ias15_integrate(states, np.arange(2), 0.0, np.array([30.0]), np.array([0]), et0, 1e-9, 1.0,
                     1e4, perturbers.data, perturbers.segments, perturbers.segment_times,
                     perturbers.chains, perturbers.gm_au3_per_day2,
-                    np.zeros(perturbers.naif_ids.size), C_AU_PER_DAY**2, out, status, body, fail,
+                    np.zeros(perturbers.naif_ids.size), C_AU_PER_DAY**2,
+                    nbody.zonal_harmonics(perturbers, EPOCH), out, status, body, fail,
                     np.empty((2, 6)), np.full(2, np.nan))
     assert list(status) == [STEP_COLLAPSED, OK]
     assert np.isnan(out[0]).all() and np.isfinite(out[1]).all()
@@ -356,3 +417,23 @@ def test_bad_inputs_are_refused(perturbers):
         nbody.integrate(np.ones(6), EPOCH, [EPOCH + 1], perturbers, epsilon=0.0)
     with pytest.raises(ValueError, match="epoch_mjd_tdb"):
         nbody.integrate(np.ones(6), np.nan, [EPOCH + 1], perturbers)
+
+
+def test_zonal_rows_are_dropped_per_step_when_no_particle_is_near(perturbers):
+    """``zonal_in_reach`` keeps a body's row when a particle is within its reach and sets its
+    reach to 0 otherwise (brute force over the particles); the Sun's row is always kept."""
+    from ephemerides._force_kernels import zonal_in_reach
+
+    bodies = spk.states(perturbers, [EPOCH])[0]
+    table = nbody.zonal_harmonics(perturbers, EPOCH)
+    earth = bodies[int(table[0, 0]), :3]
+    far = np.array([[2.5, 0.3, 0.1], [-1.0, 2.0, 0.0]])
+    for positions in (far, np.vstack([far, earth + np.array([0.05, 0.0, 0.0])])):
+        pos = np.ascontiguousarray(np.hstack([positions.T, np.full((3, 2), 9.0)]))
+        out = np.empty_like(table)
+        zonal_in_reach(pos, positions.shape[0], bodies, table, out)
+        near = (np.linalg.norm(positions - earth, axis=1) < nbody.EARTH_HARMONICS_REACH_AU).any()
+        expected = table.copy()
+        if not near:
+            expected[0, 1] = 0.0
+        np.testing.assert_array_equal(out, expected)

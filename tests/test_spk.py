@@ -194,7 +194,7 @@ def test_asteroid_gm_are_the_de440_de441_values(perturbers):
     for naif_id, expected in DE440_ASTEROID_GM.items():
         assert gm[naif_id] == expected, naif_id
     # The constants table (used because sb441-n16.bsp lists no masses) is de440.bsp's MA values.
-    constants = spk._kernel_constants(spk.default_planetary_kernel())
+    constants = spk.kernel_constants(spk.default_planetary_kernel())
     for naif_id, value in SB441_N16_GM_AU3_PER_DAY2.items():
         assert constants[f"MA{naif_id - 2_000_000:04d}"] == value
 

@@ -16,7 +16,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 
-.PHONY: demo test docs wheel-check bench bench-linking clean
+.PHONY: demo test docs wheel-check bench bench-linking bench-propagation-peer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ $(DOCS_STAMP): $(STAMP)
 docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
 
+# Benchmark-only environment of ASSIST (REBOUND's ephemeris-quality integrator), run side by side
+# with the N-body integrator by bench_propagation.py --peer assist; never a runtime dependency.
+ASSIST_VENV := .venv-assist
+ASSIST_STAMP := $(ASSIST_VENV)/.installed
+
+$(ASSIST_STAMP):
+	$(PYTHON) -m venv $(ASSIST_VENV)
+	$(ASSIST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ASSIST_VENV)/bin/python -m pip install --quiet assist numpy
+	touch $(ASSIST_STAMP)
+
+bench-propagation-peer: $(STAMP) $(ASSIST_STAMP)
+	$(BIN)/python benchmarks/bench_propagation.py --peer assist
+
 # The distribution as users get it (.ci/wheel-check): sdist and wheel built, the wheel installed
 # in a fresh environment, the command line and the tests that need no source tree run against it.
 wheel-check: $(STAMP)
@@ -67,8 +81,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_trails.py
 	$(BIN)/python benchmarks/bench_orbit_determination.py
 	$(MAKE) bench-linking
+	$(MAKE) bench-propagation-peer
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) build dist *.egg-info .pytest_cache .ruff_cache demo_out \
+	rm -rf $(VENV) $(PEERS) $(ASSIST_VENV) build dist *.egg-info .pytest_cache .ruff_cache demo_out \
 		docs/_build docs/_notebooks docs/api/generated

@@ -47,7 +47,8 @@ splitting; tests/test_nbody.py and benchmarks/bench_propagation.py reproduce the
   2,368 km without the harmonics; ASSIST's default Einstein–Infeld–Hoffmann GR moves it 168 km
   from that, the one difference left (166 km from ASSIST's default). The Earth's pole is the
   true pole of date at the middle of the integrated span (ASSIST keeps the ICRF z axis: 4.1 km
-  instead of 1.9 km for Apophis). Cost: ~3 % on 1,000 main-belt orbits over a year (the Sun's
+  instead of 1.9 km for Apophis). Cost, against the force model without them: +2 to +7 % on
+  1,000 main-belt orbits over 1 to 365 days, +12 to +15 % on 1,000 near-Earth orbits (the Sun's
   J2 rides on the GR loop; the Earth's terms are taken only in steps where a particle of the
   batch is within 0.1 AU of it).
 * Batch splitting: a near-Earth batch spends most of its steps on whichever member is in a close
